@@ -1,0 +1,76 @@
+// Activation and gradient-scratch buffers for one (B, T) shape of a LLaMA model, llm.c-style: each field is a
+// view with its shape alongside. With checkpointing only block inputs persist; intermediates share one set.
+#pragma once
+#include <vector>
+
+#include "engine/backend.h"
+#include "model/model_config.h"
+
+namespace strata {
+
+// Tensors one block's forward produces and its backward reads. N = B*T.
+struct BlockActs {
+  float* x = nullptr;      // [N, C]       block input (residual stream), always kept
+  float* xn1 = nullptr;    // [N, C]       input_layernorm output
+  float* rstd1 = nullptr;  // [N]
+  float* q = nullptr;      // [N, NH*HS]   after RoPE
+  float* k = nullptr;      // [N, NKV*HS]  after RoPE
+  float* v = nullptr;      // [N, NKV*HS]
+  float* att = nullptr;    // [N, NH*HS]   attention output before o_proj
+  float* lse = nullptr;    // [B, NH, T]   attention row logsumexp
+  float* h = nullptr;      // [N, C]       residual after attention
+  float* xn2 = nullptr;    // [N, C]       post_attention_layernorm output
+  float* rstd2 = nullptr;  // [N]
+  float* gate = nullptr;   // [N, F]
+  float* up = nullptr;     // [N, F]
+  float* act = nullptr;    // [N, F]       silu(gate) * up
+};
+
+// Gradient scratch reused by every block's backward.
+struct GradScratch {
+  float* dres = nullptr;   // [N, C]       gradient of the residual stream (block output, then block input)
+  float* dxn = nullptr;    // [N, C]       gradient of a norm output
+  float* dq = nullptr;     // [N, NH*HS]
+  float* dk = nullptr;     // [N, NKV*HS]
+  float* dv = nullptr;     // [N, NKV*HS]
+  float* datt = nullptr;   // [N, NH*HS]
+  float* dgate = nullptr;  // [N, F]
+  float* dup = nullptr;    // [N, F]
+  float* dact = nullptr;   // [N, F]
+};
+
+class Activations {
+ public:
+  Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing);
+
+  int B() const { return B_; }
+  int T() const { return T_; }
+  bool checkpointing() const { return checkpointing_; }
+
+  // Block l's tensors; with checkpointing, every l shares the intermediates (only x differs).
+  BlockActs block(int l) const;
+  float* block_input(int l) const;  // [N, C], l in [0, L]; l = L is the last block's output
+  const GradScratch& grads() const { return grads_; }
+
+  float* xnf = nullptr;      // [N, C]  final norm output
+  float* rstdf = nullptr;    // [N]
+  float* logits = nullptr;   // [N, V]  (overwritten in place by dlogits in backward)
+  float* losses = nullptr;   // [N]
+  int32_t* tokens = nullptr;   // [N]
+  int32_t* targets = nullptr;  // [N]
+
+ private:
+  float* carve(size_t floats);
+
+  int B_, T_;
+  bool checkpointing_;
+  ModelConfig cfg_;
+  Buffer saved_;      // Activations: block inputs (+ intermediates of every block without checkpointing)
+  Buffer workspace_;  // Workspace: recompute set, gradient scratch, head tensors
+  std::vector<BlockActs> sets_;
+  std::vector<float*> inputs_;
+  GradScratch grads_;
+  char* cursor_ = nullptr;
+};
+
+}  // namespace strata

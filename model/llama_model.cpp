@@ -1,0 +1,246 @@
+// LlamaModel forward and backward over backend ops, following HF LlamaForCausalLM exactly:
+// x -> [RMSNorm -> q,k,v -> RoPE -> causal GQA -> o_proj -> +res -> RMSNorm -> SwiGLU MLP -> +res] x L -> norm -> head.
+#include "model/llama_model.h"
+
+#include <cstring>
+
+#include "engine/check.h"
+
+namespace strata {
+
+LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions opts)
+    : backend_(backend),
+      cfg_(cfg),
+      opts_(opts),
+      layout_(make_model_layout(cfg, DType::F32)),
+      params_(backend, layout_, MemoryKind::Device, MemoryCategory::Weights),
+      grads_(backend, layout_, MemoryKind::Device, MemoryCategory::Grads),
+      block_trainable_(cfg.n_layers, true) {
+  params_.allocate_all();
+  set_all_trainable(true);
+}
+
+// ---- trainability ---------------------------------------------------------------------------------------------
+
+void LlamaModel::sync_grad_blob(int blob, bool trainable) {
+  if (trainable) {
+    if (!grads_.has(blob)) {
+      grads_.allocate(blob);
+      grads_.zero(blob);
+    }
+  } else {
+    grads_.release(blob);
+  }
+}
+
+void LlamaModel::set_block_trainable(int layer, bool trainable) {
+  STRATA_CHECK(layer >= 0 && layer < cfg_.n_layers, "block index " + std::to_string(layer) +
+                                                         " out of range: the model has " +
+                                                         std::to_string(cfg_.n_layers) + " blocks");
+  block_trainable_[layer] = trainable;
+  sync_grad_blob(ids().block(layer), trainable);
+}
+
+void LlamaModel::set_embedding_trainable(bool trainable) {
+  embed_trainable_ = trainable;
+  if (cfg_.tie_embeddings) head_trainable_ = trainable;
+  sync_grad_blob(ids().embedding(), trainable);
+}
+
+void LlamaModel::set_head_trainable(bool trainable) {
+  if (cfg_.tie_embeddings) return set_embedding_trainable(trainable);
+  head_trainable_ = trainable;
+  sync_grad_blob(ids().head(), trainable);
+}
+
+void LlamaModel::set_final_norm_trainable(bool trainable) {
+  final_norm_trainable_ = trainable;
+  sync_grad_blob(ids().final_norm(), trainable);
+}
+
+void LlamaModel::set_all_trainable(bool trainable) {
+  for (int l = 0; l < cfg_.n_layers; ++l) set_block_trainable(l, trainable);
+  set_embedding_trainable(trainable);
+  set_head_trainable(trainable);
+  set_final_norm_trainable(trainable);
+}
+
+int LlamaModel::lowest_backward_block() const {
+  if (embed_trainable_) return 0;
+  for (int l = 0; l < cfg_.n_layers; ++l)
+    if (block_trainable_[l]) return l;
+  return cfg_.n_layers;
+}
+
+// ---- views ----------------------------------------------------------------------------------------------------
+
+LlamaModel::BlockW LlamaModel::block_weights(int l) const {
+  const int b = ids().block(l);
+  return {params_.f32(b, kAttnNorm), params_.f32(b, kWq),    params_.f32(b, kWk),
+          params_.f32(b, kWv),       params_.f32(b, kWo),    params_.f32(b, kMlpNorm),
+          params_.f32(b, kWGate),    params_.f32(b, kWUp),   params_.f32(b, kWDown)};
+}
+
+LlamaModel::BlockG LlamaModel::block_grads(int l) {
+  if (!block_trainable_[l]) return {};
+  const int b = ids().block(l);
+  return {grads_.f32(b, kAttnNorm), grads_.f32(b, kWq),  grads_.f32(b, kWk),
+          grads_.f32(b, kWv),       grads_.f32(b, kWo),  grads_.f32(b, kMlpNorm),
+          grads_.f32(b, kWGate),    grads_.f32(b, kWUp), grads_.f32(b, kWDown)};
+}
+
+const float* LlamaModel::embedding_w() const { return params_.f32(ids().embedding(), 0); }
+const float* LlamaModel::head_w() const {
+  return cfg_.tie_embeddings ? embedding_w() : params_.f32(ids().head(), 0);
+}
+float* LlamaModel::embedding_g() { return embed_trainable_ ? grads_.f32(ids().embedding(), 0) : nullptr; }
+float* LlamaModel::head_g() {
+  if (!head_trainable_) return nullptr;
+  return cfg_.tie_embeddings ? grads_.f32(ids().embedding(), 0) : grads_.f32(ids().head(), 0);
+}
+
+// ---- forward --------------------------------------------------------------------------------------------------
+
+void LlamaModel::ensure_activations(int B, int T) {
+  if (acts_ && acts_->B() == B && acts_->T() == T) return;
+  acts_.reset();  // free the old shape's buffers before allocating the new ones
+  acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing);
+}
+
+void LlamaModel::block_forward(int l, const BlockActs& a, float* out) {
+  const BlockW w = block_weights(l);
+  const int B = acts_->B(), T = acts_->T(), N = B * T;
+  const int C = cfg_.dim, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.ffn_dim, HS = cfg_.head_dim();
+  Backend& be = backend_;
+  be.rmsnorm_forward(a.xn1, a.rstd1, a.x, w.attn_norm, N, C, cfg_.norm_eps);
+  be.linear_forward(a.q, a.xn1, w.wq, N, C, Q);
+  be.linear_forward(a.k, a.xn1, w.wk, N, C, KV);
+  be.linear_forward(a.v, a.xn1, w.wv, N, C, KV);
+  be.rope_forward(a.q, a.q, nullptr, B, T, cfg_.n_heads, HS, cfg_.rope_theta);
+  be.rope_forward(a.k, a.k, nullptr, B, T, cfg_.n_kv_heads, HS, cfg_.rope_theta);
+  be.attention_forward(a.att, a.lse, a.q, a.k, a.v, AttentionShape{B, T, cfg_.n_heads, cfg_.n_kv_heads, HS});
+  be.linear_forward(out, a.att, w.wo, N, Q, C);  // out used as scratch for o_proj(att)
+  be.add(a.h, a.x, out, (size_t)N * C);
+  be.rmsnorm_forward(a.xn2, a.rstd2, a.h, w.mlp_norm, N, C, cfg_.norm_eps);
+  be.linear_forward(a.gate, a.xn2, w.wgate, N, C, F);
+  be.linear_forward(a.up, a.xn2, w.wup, N, C, F);
+  be.swiglu_forward(a.act, a.gate, a.up, (size_t)N * F);
+  be.linear_forward(out, a.act, w.wdown, N, F, C);
+  be.add(out, out, a.h, (size_t)N * C);
+}
+
+float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
+  STRATA_CHECK(B > 0 && T > 0, "forward: batch size and sequence length must be > 0");
+  STRATA_CHECK(T <= cfg_.max_seq_len, "forward: sequence length " + std::to_string(T) +
+                                          " exceeds the model's max_seq_len " + std::to_string(cfg_.max_seq_len));
+  const int N = B * T, V = cfg_.vocab, C = cfg_.dim;
+  int valid = 0;
+  for (int i = 0; i < N; ++i) {
+    STRATA_CHECK(tokens[i] >= 0 && tokens[i] < V, "token id " + std::to_string(tokens[i]) + " at batch row " +
+                                                      std::to_string(i / T) + ", position " + std::to_string(i % T) +
+                                                      " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (targets[i] == kIgnoreIndex) continue;
+    STRATA_CHECK(targets[i] >= 0 && targets[i] < V,
+                 "target id " + std::to_string(targets[i]) + " at batch row " + std::to_string(i / T) +
+                     ", position " + std::to_string(i % T) + " is outside the vocabulary [0, " + std::to_string(V) +
+                     ") and is not the ignore index " + std::to_string(kIgnoreIndex));
+    ++valid;
+  }
+  ensure_activations(B, T);
+  Activations& A = *acts_;
+  backend_.copy(A.tokens, tokens, sizeof(int32_t) * N);
+  backend_.copy(A.targets, targets, sizeof(int32_t) * N);
+
+  backend_.embedding_forward(A.block_input(0), A.tokens, embedding_w(), N, C, V);
+  for (int l = 0; l < cfg_.n_layers; ++l) block_forward(l, A.block(l), A.block_input(l + 1));
+  backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
+                           cfg_.norm_eps);
+  backend_.linear_forward(A.logits, A.xnf, head_w(), N, C, V);
+  backend_.cross_entropy_forward(A.losses, A.logits, A.targets, N, V, kIgnoreIndex);
+
+  std::vector<float> losses(N);
+  backend_.copy(losses.data(), A.losses, sizeof(float) * N);
+  double sum = 0.0;  // fixed order: deterministic
+  for (int i = 0; i < N; ++i) sum += losses[i];
+  valid_targets_ = valid;
+  logits_valid_ = true;
+  have_forward_ = true;
+  return valid ? (float)(sum / valid) : 0.0f;
+}
+
+void LlamaModel::copy_logits(float* host) const {
+  STRATA_CHECK(logits_valid_, "logits are only available after forward() and before backward()");
+  backend_.copy(host, acts_->logits, sizeof(float) * acts_->B() * acts_->T() * cfg_.vocab);
+}
+
+// ---- backward -------------------------------------------------------------------------------------------------
+
+void LlamaModel::block_backward(int l, const BlockActs& a, bool need_dx) {
+  const BlockW w = block_weights(l);
+  const BlockG g = block_grads(l);
+  const GradScratch& s = acts_->grads();
+  const int B = acts_->B(), T = acts_->T(), N = B * T;
+  const int C = cfg_.dim, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.ffn_dim, HS = cfg_.head_dim();
+  Backend& be = backend_;
+  // s.dres holds dL/d(block output). MLP half: out = h + down(silu(gate(xn2)) * up(xn2)).
+  be.fill_zero(s.dact, sizeof(float) * N * F);
+  be.fill_zero(s.dgate, sizeof(float) * N * F);
+  be.fill_zero(s.dup, sizeof(float) * N * F);
+  be.fill_zero(s.dxn, sizeof(float) * N * C);
+  be.linear_backward(s.dact, g.wdown, s.dres, a.act, w.wdown, N, F, C);
+  be.swiglu_backward(s.dgate, s.dup, s.dact, a.gate, a.up, (size_t)N * F);
+  be.linear_backward(s.dxn, g.wgate, s.dgate, a.xn2, w.wgate, N, C, F);
+  be.linear_backward(s.dxn, g.wup, s.dup, a.xn2, w.wup, N, C, F);
+  be.rmsnorm_backward(s.dres, g.mlp_norm, s.dxn, a.h, w.mlp_norm, a.rstd2, N, C);  // dres = dL/dh
+  // Attention half: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))).
+  be.fill_zero(s.datt, sizeof(float) * N * Q);
+  be.fill_zero(s.dq, sizeof(float) * N * Q);
+  be.fill_zero(s.dk, sizeof(float) * N * KV);
+  be.fill_zero(s.dv, sizeof(float) * N * KV);
+  be.linear_backward(s.datt, g.wo, s.dres, a.att, w.wo, N, Q, C);
+  be.attention_backward(s.dq, s.dk, s.dv, s.datt, a.q, a.k, a.v, a.att, a.lse,
+                        AttentionShape{B, T, cfg_.n_heads, cfg_.n_kv_heads, HS});
+  be.rope_backward(s.dq, s.dq, nullptr, B, T, cfg_.n_heads, HS, cfg_.rope_theta);
+  be.rope_backward(s.dk, s.dk, nullptr, B, T, cfg_.n_kv_heads, HS, cfg_.rope_theta);
+  // dL/dxn1 is needed for the input gradient and for the norm weight's gradient; skip it when neither is.
+  float* dxn = (need_dx || g.attn_norm) ? s.dxn : nullptr;
+  if (dxn) be.fill_zero(dxn, sizeof(float) * N * C);
+  be.linear_backward(dxn, g.wq, s.dq, a.xn1, w.wq, N, C, Q);
+  be.linear_backward(dxn, g.wk, s.dk, a.xn1, w.wk, N, C, KV);
+  be.linear_backward(dxn, g.wv, s.dv, a.xn1, w.wv, N, C, KV);
+  if (dxn) be.rmsnorm_backward(need_dx ? s.dres : nullptr, g.attn_norm, dxn, a.x, w.attn_norm, a.rstd1, N, C);
+}
+
+void LlamaModel::backward(float grad_scale) {
+  STRATA_CHECK(have_forward_ && logits_valid_, "backward() needs a forward() first (once per forward)");
+  Activations& A = *acts_;
+  const int N = A.B() * A.T(), V = cfg_.vocab, C = cfg_.dim, L = cfg_.n_layers;
+  const int lowest = lowest_backward_block();
+  const bool blocks_needed = lowest < L;
+  const bool need_dxnf = final_norm_trainable_ || blocks_needed;
+  logits_valid_ = false;
+  if (!head_trainable_ && !need_dxnf) return;  // nothing trainable
+
+  const GradScratch& s = A.grads();
+  const float scale = valid_targets_ ? grad_scale / (float)valid_targets_ : 0.0f;
+  float* dlogits = A.logits;  // in place
+  backend_.cross_entropy_backward(dlogits, A.logits, A.targets, scale, N, V, kIgnoreIndex);
+  float* dxnf = need_dxnf ? s.dxn : nullptr;
+  if (dxnf) backend_.fill_zero(dxnf, sizeof(float) * N * C);
+  backend_.linear_backward(dxnf, head_g(), dlogits, A.xnf, head_w(), N, C, V);
+  if (!need_dxnf) return;
+  float* dnorm = final_norm_trainable_ ? grads_.f32(ids().final_norm(), 0) : nullptr;
+  backend_.fill_zero(s.dres, sizeof(float) * N * C);
+  backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, A.block_input(L),
+                            params_.f32(ids().final_norm(), 0), A.rstdf, N, C);
+
+  for (int l = L - 1; l >= lowest; --l) {
+    const BlockActs a = A.block(l);
+    if (A.checkpointing()) block_forward(l, a, A.block_input(l + 1));  // recompute intermediates; same output
+    const bool need_dx = l > 0 ? l > lowest : embed_trainable_;
+    block_backward(l, a, need_dx);
+  }
+  if (embed_trainable_) backend_.embedding_backward(embedding_g(), s.dres, A.tokens, N, C, V);
+}
+
+}  // namespace strata

@@ -1,0 +1,96 @@
+// LlamaModel: a LLaMA-family decoder on a Backend: layer-major weights and grads, whole-model forward (loss) and
+// backward, per-block trainability (LISA), optional per-block activation checkpointing.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/backend.h"
+#include "model/activations.h"
+#include "model/model_config.h"
+#include "model/param_layout.h"
+#include "model/param_store.h"
+
+namespace strata {
+
+inline constexpr int kIgnoreIndex = -100;
+
+struct ModelOptions {
+  bool checkpointing = false;  // keep only block inputs; recompute each block's intermediates in backward
+};
+
+class LlamaModel {
+ public:
+  LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions opts = {});
+
+  const ModelConfig& config() const { return cfg_; }
+  const ModelLayout& layout() const { return layout_; }
+  ParamStore& params() { return params_; }
+  ParamStore& grads() { return grads_; }
+  const BlobIds& ids() const { return params_.ids(); }
+  Backend& backend() { return backend_; }
+
+  // ---- trainability -----------------------------------------------------------------------------------------
+  // Grad blobs exist only for trainable parts; freezing releases them. With tied embeddings the embedding and
+  // head are one matrix: setting either flag sets both.
+  void set_block_trainable(int layer, bool trainable);
+  void set_embedding_trainable(bool trainable);
+  void set_head_trainable(bool trainable);
+  void set_final_norm_trainable(bool trainable);
+  void set_all_trainable(bool trainable);
+  bool block_trainable(int layer) const { return block_trainable_[layer]; }
+  bool embedding_trainable() const { return embed_trainable_; }
+  bool head_trainable() const { return head_trainable_; }
+  bool final_norm_trainable() const { return final_norm_trainable_; }
+  // Lowest block the backward pass runs through (L when it runs through none).
+  int lowest_backward_block() const;
+
+  // ---- compute ----------------------------------------------------------------------------------------------
+  // tokens, targets: host arrays [B*T]; targets[i] is the label of position i (already shifted) or kIgnoreIndex.
+  // Returns the mean loss over non-ignored targets (0 when every target is ignored). Throws, naming the batch row
+  // and position, on a token or target outside [0, vocab).
+  float forward(const int32_t* tokens, const int32_t* targets, int B, int T);
+  // Accumulates d(loss * grad_scale)/dparam into grads() for trainable parts. Requires a preceding forward.
+  // Overwrites the logits (used as dlogits scratch).
+  void backward(float grad_scale = 1.0f);
+  void zero_grads() { grads_.zero_all(); }
+
+  int valid_targets() const { return valid_targets_; }
+  // Copies the logits [B*T, V] of the last forward to host (only valid before backward).
+  void copy_logits(float* host) const;
+  const Activations* activations() const { return acts_.get(); }
+
+ private:
+  struct BlockW {
+    const float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+  };
+  struct BlockG {
+    float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+  };
+  BlockW block_weights(int l) const;
+  BlockG block_grads(int l);
+  const float* embedding_w() const;
+  const float* head_w() const;
+  float* embedding_g();
+  float* head_g();
+
+  void ensure_activations(int B, int T);
+  void block_forward(int l, const BlockActs& a, float* out);
+  void block_backward(int l, const BlockActs& a, bool need_dx);
+  void sync_grad_blob(int blob, bool trainable);
+
+  Backend& backend_;
+  ModelConfig cfg_;
+  ModelOptions opts_;
+  ModelLayout layout_;
+  ParamStore params_;
+  ParamStore grads_;
+  std::unique_ptr<Activations> acts_;
+  std::vector<bool> block_trainable_;
+  bool embed_trainable_ = true, head_trainable_ = true, final_norm_trainable_ = true;
+  int valid_targets_ = 0;
+  bool logits_valid_ = false;
+  bool have_forward_ = false;
+};
+
+}  // namespace strata

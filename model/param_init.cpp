@@ -1,0 +1,34 @@
+// Seeded parameter init: host-side generation per blob, then one copy into the blob's memory kind.
+// Norm weights (1-D tensors) are ones; everything else is Normal(0, std) from Rng(seed ^ hash(blob)).
+#include "model/param_init.h"
+
+#include <cstring>
+#include <vector>
+
+#include "engine/rng.h"
+
+namespace strata {
+
+void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t seed, float std) {
+  params.allocate(blob);
+  if (!params.has(blob)) return;
+  const BlobLayout& layout = params.layout_of(blob);
+  std::vector<unsigned char> host(layout.bytes, 0);
+  Rng rng(seed * 0x9E3779B97F4A7C15ull + (uint64_t)blob + 1);
+  for (const TensorSpec& t : layout.tensors) {
+    float* p = reinterpret_cast<float*>(host.data() + t.offset);
+    const int64_t n = t.numel();
+    if (t.shape.size() == 1) {
+      for (int64_t i = 0; i < n; ++i) p[i] = 1.0f;
+    } else {
+      for (int64_t i = 0; i < n; ++i) p[i] = (float)(rng.normal() * std);
+    }
+  }
+  backend.copy(params.blob(blob), host.data(), layout.bytes);
+}
+
+void init_params_normal(ParamStore& params, Backend& backend, uint64_t seed, float std) {
+  for (int b = 0; b < params.ids().count(); ++b) init_blob_normal(params, backend, b, seed, std);
+}
+
+}  // namespace strata

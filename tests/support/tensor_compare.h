@@ -1,0 +1,28 @@
+// Test helpers: seeded random host data, device upload/download, and normalised error between tensors.
+// Shared by the op harness, gradient checks and model parity tests.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace strata::test {
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float scale = 1.0f);
+
+// Allocates a Device buffer on `be` holding `host`.
+Buffer upload(Backend& be, const std::vector<float>& host, MemoryCategory cat = MemoryCategory::Other);
+Buffer upload_i32(Backend& be, const std::vector<int32_t>& host);
+std::vector<float> download(Backend& be, const float* dev, size_t n);
+
+struct ErrorStats {
+  double rel_l2 = 0;       // ||a - b|| / max(||b||, tiny)
+  double max_abs = 0;      // max |a - b|
+  double max_ref = 0;      // max |b|
+  bool finite = true;      // every a is finite
+  std::string describe() const;
+};
+ErrorStats compare(const float* a, const float* ref, size_t n);
+
+}  // namespace strata::test
