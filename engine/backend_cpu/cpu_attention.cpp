@@ -1,5 +1,9 @@
 // Causal grouped-query attention on the CPU, flash-style: the forward keeps only the row logsumexp, and the
-// backward recomputes probabilities from it, so no [T,T] score matrix is stored between passes.
+// backward recomputes probabilities from it, so no [T,T] matrix outlives a call. Work is tiled by blocks of
+// kQBlock query rows; each tile's score, probability and gradient products are single-threaded sgemm calls.
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -7,50 +11,59 @@
 
 namespace strata {
 
-static inline float dot(const float* a, const float* b, int n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+namespace {
+
+constexpr int kQBlock = 64;
+
+// S[bs, n_keys] = scale * Q_blk[bs, HS] @ K[n_keys, HS]^T, masked causally (query t0+i sees keys 0..t0+i), then
+// turned into probabilities with the row logsumexp: either computed (lse_out) or given (lse_in).
+void scores_to_probs(float* S, const float* Qb, const float* Kb, int bs, int n_keys, int t0, int HS, size_t q_ld,
+                     size_t kv_ld, float scale, float* lse_out, const float* lse_in) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bs, n_keys, HS, scale, Qb, (int)q_ld, Kb, (int)kv_ld, 0.0f, S,
+              n_keys);
+  for (int i = 0; i < bs; ++i) {
+    float* row = S + (size_t)i * n_keys;
+    const int visible = t0 + i + 1;  // keys 0..t0+i
+    float L;
+    if (lse_in) {
+      L = lse_in[i];
+    } else {
+      float m = row[0];
+      for (int j = 1; j < visible; ++j) m = row[j] > m ? row[j] : m;
+      float sum = 0.0f;
+      for (int j = 0; j < visible; ++j) sum += std::exp(row[j] - m);
+      L = m + std::log(sum);
+      lse_out[i] = L;
+    }
+    for (int j = 0; j < visible; ++j) row[j] = std::exp(row[j] - L);
+    for (int j = visible; j < n_keys; ++j) row[j] = 0.0f;
+  }
 }
+
+}  // namespace
 
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)HS);
-  const size_t q_row = (size_t)NH * HS, kv_row = (size_t)NKV * HS;
+  const size_t q_ld = (size_t)NH * HS, kv_ld = (size_t)NKV * HS;
+  const int nqb = (T + kQBlock - 1) / kQBlock;
 #pragma omp parallel
   {
-    std::vector<float> p(T);
-#pragma omp for collapse(2) schedule(dynamic, 1)
-    for (int bh = 0; bh < B * NH; ++bh) {
-      for (int t = 0; t < T; ++t) {
-        const int b = bh / NH, h = bh % NH, kvh = h / group;
-        const float* qt = q + ((size_t)b * T + t) * q_row + (size_t)h * HS;
-        const float* kb = k + (size_t)b * T * kv_row + (size_t)kvh * HS;
-        const float* vb = v + (size_t)b * T * kv_row + (size_t)kvh * HS;
-        float m = -INFINITY;
-        for (int j = 0; j <= t; ++j) {
-          p[j] = dot(qt, kb + (size_t)j * kv_row, HS) * scale;
-          m = p[j] > m ? p[j] : m;
-        }
-        float sum = 0.0f;
-        for (int j = 0; j <= t; ++j) {
-          p[j] = std::exp(p[j] - m);
-          sum += p[j];
-        }
-        const float inv = 1.0f / sum;
-        float* ot = out + ((size_t)b * T + t) * q_row + (size_t)h * HS;
-        for (int d = 0; d < HS; ++d) ot[d] = 0.0f;
-        for (int j = 0; j <= t; ++j) {
-          const float pj = p[j] * inv;
-          const float* vj = vb + (size_t)j * kv_row;
-#pragma omp simd
-          for (int d = 0; d < HS; ++d) ot[d] += pj * vj[d];
-        }
-        lse[((size_t)b * NH + h) * T + t] = m + std::log(sum);
-      }
+    std::vector<float> S((size_t)kQBlock * T);
+#pragma omp for schedule(dynamic, 1)
+    for (int task = nqb * B * NH - 1; task >= 0; --task) {  // largest (latest) query blocks first
+      const int qb = task % nqb, bh = task / nqb, b = bh / NH, h = bh % NH, kvh = h / group;
+      const int t0 = qb * kQBlock, bs = std::min(kQBlock, T - t0), n_keys = t0 + bs;
+      const float* Qb = q + ((size_t)b * T + t0) * q_ld + (size_t)h * HS;
+      const float* Kb = k + (size_t)b * T * kv_ld + (size_t)kvh * HS;
+      const float* Vb = v + (size_t)b * T * kv_ld + (size_t)kvh * HS;
+      scores_to_probs(S.data(), Qb, Kb, bs, n_keys, t0, HS, q_ld, kv_ld, scale,
+                      lse + ((size_t)b * NH + h) * T + t0, nullptr);
+      // O_blk[bs, HS] = P[bs, n_keys] @ V[n_keys, HS]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bs, HS, n_keys, 1.0f, S.data(), n_keys, Vb, (int)kv_ld,
+                  0.0f, out + ((size_t)b * T + t0) * q_ld + (size_t)h * HS, (int)q_ld);
     }
   }
 }
@@ -61,44 +74,51 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)HS);
-  const size_t q_row = (size_t)NH * HS, kv_row = (size_t)NKV * HS;
-  // One task per (batch, kv head): it owns that head's dk/dv rows, so accumulation order is fixed.
+  const size_t q_ld = (size_t)NH * HS, kv_ld = (size_t)NKV * HS;
+  const int nqb = (T + kQBlock - 1) / kQBlock;
+  // One task per (batch, kv head): it owns that head's dk/dv rows, so the accumulation order is fixed.
 #pragma omp parallel
   {
-    std::vector<float> ds(T);
+    std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
 #pragma omp for schedule(dynamic, 1)
     for (int bk = 0; bk < B * NKV; ++bk) {
       const int b = bk / NKV, kvh = bk % NKV;
-      const float* kb = k + (size_t)b * T * kv_row + (size_t)kvh * HS;
-      const float* vb = v + (size_t)b * T * kv_row + (size_t)kvh * HS;
-      float* dkb = dk + (size_t)b * T * kv_row + (size_t)kvh * HS;
-      float* dvb = dv + (size_t)b * T * kv_row + (size_t)kvh * HS;
+      const float* Kb = k + (size_t)b * T * kv_ld + (size_t)kvh * HS;
+      const float* Vb = v + (size_t)b * T * kv_ld + (size_t)kvh * HS;
+      float* dKb = dk + (size_t)b * T * kv_ld + (size_t)kvh * HS;
+      float* dVb = dv + (size_t)b * T * kv_ld + (size_t)kvh * HS;
       for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int t = 0; t < T; ++t) {
-          const size_t qoff = ((size_t)b * T + t) * q_row + (size_t)h * HS;
-          const float* qt = q + qoff;
-          const float* gt = dout + qoff;
-          const float L = lse[((size_t)b * NH + h) * T + t];
-          const float D = dot(gt, out + qoff, HS);
-          float* dqt = dq + qoff;
-          for (int j = 0; j <= t; ++j) {
-            const float pj = std::exp(dot(qt, kb + (size_t)j * kv_row, HS) * scale - L);
-            const float dp = dot(gt, vb + (size_t)j * kv_row, HS);
-            ds[j] = pj * (dp - D) * scale;
-            float* dvj = dvb + (size_t)j * kv_row;
-#pragma omp simd
-            for (int d = 0; d < HS; ++d) dvj[d] += pj * gt[d];
+        for (int qb = 0; qb < nqb; ++qb) {
+          const int t0 = qb * kQBlock, bs = std::min(kQBlock, T - t0), n_keys = t0 + bs;
+          const size_t qoff = ((size_t)b * T + t0) * q_ld + (size_t)h * HS;
+          const float* Qb = q + qoff;
+          const float* dOb = dout + qoff;
+          const float* Ob = out + qoff;
+          scores_to_probs(P.data(), Qb, Kb, bs, n_keys, t0, HS, q_ld, kv_ld, scale, nullptr,
+                          lse + ((size_t)b * NH + h) * T + t0);
+          // dV[n_keys, HS] += P^T @ dO_blk
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_keys, HS, bs, 1.0f, P.data(), n_keys, dOb, (int)q_ld,
+                      1.0f, dVb, (int)kv_ld);
+          // dP[bs, n_keys] = dO_blk @ V^T
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bs, n_keys, HS, 1.0f, dOb, (int)q_ld, Vb, (int)kv_ld,
+                      0.0f, dP.data(), n_keys);
+          // dS = P * (dP - D) * scale, D_i = sum_d dO_i,d * O_i,d (= sum_j P_ij dP_ij)
+          for (int i = 0; i < bs; ++i) {
+            const float* o = Ob + (size_t)i * q_ld;
+            const float* g = dOb + (size_t)i * q_ld;
+            float d = 0.0f;
+            for (int e = 0; e < HS; ++e) d += o[e] * g[e];
+            float* ds = dP.data() + (size_t)i * n_keys;
+            const float* p = P.data() + (size_t)i * n_keys;
+            const int visible = t0 + i + 1;
+            for (int j = 0; j < visible; ++j) ds[j] = p[j] * (ds[j] - d) * scale;
+            for (int j = visible; j < n_keys; ++j) ds[j] = 0.0f;
           }
-          for (int j = 0; j <= t; ++j) {
-            const float* kj = kb + (size_t)j * kv_row;
-            float* dkj = dkb + (size_t)j * kv_row;
-            const float dsj = ds[j];
-#pragma omp simd
-            for (int d = 0; d < HS; ++d) {
-              dqt[d] += dsj * kj[d];
-              dkj[d] += dsj * qt[d];
-            }
-          }
+          // dQ_blk[bs, HS] += dS @ K ; dK[n_keys, HS] += dS^T @ Q_blk
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bs, HS, n_keys, 1.0f, dP.data(), n_keys, Kb,
+                      (int)kv_ld, 1.0f, dq + qoff, (int)q_ld);
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_keys, HS, bs, 1.0f, dP.data(), n_keys, Qb, (int)q_ld,
+                      1.0f, dKb, (int)kv_ld);
         }
       }
     }

@@ -1,6 +1,8 @@
 // RMSNorm forward/backward on the CPU, HF LLaMA convention: w * (x * rsqrt(mean(x^2) + eps)).
 // Rows run in parallel; the weight gradient is reduced per column in fixed row order (deterministic).
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "engine/backend_cpu/cpu_backend.h"
 
@@ -38,11 +40,26 @@ void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, const
     }
   }
   if (dw) {
+    // Row chunks of fixed size reduce into per-chunk partial sums (contiguous access), then chunks are summed in
+    // order: the result does not depend on the thread count.
+    constexpr int kRows = 32;
+    const int nchunks = (N + kRows - 1) / kRows;
+    std::vector<double> partial((size_t)nchunks * C, 0.0);
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < nchunks; ++ch) {
+      double* acc = partial.data() + (size_t)ch * C;
+      for (int n = ch * kRows; n < std::min(N, (ch + 1) * kRows); ++n) {
+        const float* g = dout + (size_t)n * C;
+        const float* xr = x + (size_t)n * C;
+        const double r = rstd[n];
+        for (int c = 0; c < C; ++c) acc[c] += (double)g[c] * xr[c] * r;
+      }
+    }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; ++c) {
-      double acc = 0.0;
-      for (int n = 0; n < N; ++n) acc += (double)dout[(size_t)n * C + c] * x[(size_t)n * C + c] * rstd[n];
-      dw[c] += (float)acc;
+      double sum = 0.0;
+      for (int ch = 0; ch < nchunks; ++ch) sum += partial[(size_t)ch * C + c];
+      dw[c] += (float)sum;
     }
   }
 }
