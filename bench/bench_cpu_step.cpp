@@ -42,25 +42,40 @@ static double step_flops(const ModelConfig& c, int B, int T) {
 }
 
 int main(int argc, char** argv) {
-  ModelConfig cfg;  // small LLaMA: 8 blocks, dim 512, GQA 8/4, vocab 4096
-  cfg.dim = 512;
-  cfg.n_layers = 8;
-  cfg.n_heads = 8;
-  cfg.n_kv_heads = 4;
-  cfg.ffn_dim = 1376;
-  cfg.vocab = 4096;
+  // Presets (the same in bench/pytorch_cpu_step.py):
+  //   small: 8 blocks, dim 512, GQA 8/4, ffn 1376, vocab 4096, batch 4 x 256 (GEMM-bound)
+  //   tiny:  the `strata demo` model: 4 blocks, dim 128, GQA 8/4, ffn 344, vocab 512, batch 4 x 64
+  std::string preset = "small";
   int B = 4, T = 256, steps = 5;
-  bool ckpt = false;
+  bool ckpt = false, batch_set = false, seq_set = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
-    else if (a == "--batch" && i + 1 < argc) B = std::atoi(argv[++i]);
-    else if (a == "--seq-len" && i + 1 < argc) T = std::atoi(argv[++i]);
+    else if (a == "--batch" && i + 1 < argc) B = std::atoi(argv[++i]), batch_set = true;
+    else if (a == "--seq-len" && i + 1 < argc) T = std::atoi(argv[++i]), seq_set = true;
+    else if (a == "--preset" && i + 1 < argc) preset = argv[++i];
     else if (a == "--checkpointing") ckpt = true;
     else {
-      std::fprintf(stderr, "usage: bench_cpu_step [--steps N] [--batch B] [--seq-len T] [--checkpointing]\n");
+      std::fprintf(stderr,
+                   "usage: bench_cpu_step [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] "
+                   "[--checkpointing]\n");
       return 2;
     }
+  }
+  ModelConfig cfg;
+  if (preset == "small") {
+    cfg.dim = 512, cfg.n_layers = 8, cfg.n_heads = 8, cfg.n_kv_heads = 4, cfg.ffn_dim = 1376, cfg.vocab = 4096;
+  } else if (preset == "tiny") {
+    cfg.dim = 128, cfg.n_layers = 4, cfg.n_heads = 8, cfg.n_kv_heads = 4, cfg.ffn_dim = 344, cfg.vocab = 512;
+    if (!seq_set) T = 64;
+  } else {
+    std::fprintf(stderr, "bench_cpu_step: unknown --preset '%s' (choose small or tiny)\n", preset.c_str());
+    return 2;
+  }
+  (void)batch_set;
+  if (steps < 1 || B < 1 || T < 2) {
+    std::fprintf(stderr, "bench_cpu_step: --steps, --batch must be >= 1 and --seq-len >= 2\n");
+    return 2;
   }
   cfg.max_seq_len = T;
   CpuBackend be;
@@ -88,7 +103,7 @@ int main(int argc, char** argv) {
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
   const double gflops = step_flops(cfg, B, T) / med / 1e9;
-  std::printf("bench_cpu_step: model %s, %.1fM params, batch %d x %d, checkpointing %s\n", cfg.describe().c_str(),
+  std::printf("bench_cpu_step (%s): model %s, %.1fM params, batch %d x %d, checkpointing %s\n", preset.c_str(), cfg.describe().c_str(),
               cfg.num_parameters() / 1e6, B, T, ckpt ? "on" : "off");
   std::printf("  fwd+bwd median %.3f s over %d steps  ->  %.0f tokens/s\n", med, steps, N / med);
   std::printf("  achieved %.1f GFLOP/s  |  OpenBLAS sgemm 1024^3: %.1f GFLOP/s  |  ratio %.2f\n", gflops, peak,

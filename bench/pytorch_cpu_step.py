@@ -2,7 +2,7 @@
 """Reference figure for bench_cpu_step: forward+backward tokens/s of Hugging Face LlamaForCausalLM on the CPU,
 same config, batch and thread count. Needs torch + transformers (a venv outside the repo; see README).
 
-Usage: python bench/pytorch_cpu_step.py [--steps N] [--batch B] [--seq-len T] [--threads K]
+Usage: python bench/pytorch_cpu_step.py [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] [--threads K]
 """
 import argparse
 import statistics
@@ -14,16 +14,23 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="small", choices=["small", "tiny"])
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
-    cfg = LlamaConfig(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4,
-                      intermediate_size=1376, vocab_size=4096, max_position_embeddings=a.seq_len,
+    # Same presets as bench_cpu_step.cpp.
+    shape = {"small": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4,
+                           intermediate_size=1376, vocab_size=4096),
+             "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4,
+                          intermediate_size=344, vocab_size=512)}[a.preset]
+    if a.seq_len is None:
+        a.seq_len = 256 if a.preset == "small" else 64
+    cfg = LlamaConfig(**shape, max_position_embeddings=a.seq_len,
                       rope_theta=10000.0, rms_norm_eps=1e-5, tie_word_embeddings=False,
                       attn_implementation=a.attn, torch_dtype=torch.float32)
     model = LlamaForCausalLM(cfg).float().train()
@@ -40,7 +47,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     n = a.batch * a.seq_len
-    print(f"pytorch_cpu_step: torch {torch.__version__}, {a.threads} threads, attn={a.attn}, batch {a.batch} x {a.seq_len}")
+    print(f"pytorch_cpu_step ({a.preset}): torch {torch.__version__}, {a.threads} threads, attn={a.attn}, batch {a.batch} x {a.seq_len}")
     print(f"  fwd+bwd median {med:.3f} s over {a.steps} steps  ->  {n / med:.0f} tokens/s")
 
 
