@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generate LLaMA parity goldens from Hugging Face transformers' LlamaForCausalLM (CPU, float32, eager attention).
 
-Run:   /work/venv-torch/bin/python tools/make_llama_goldens.py [--out tests/golden] [--check]
-                                                               [--compute-dtype float32|float64]
+Run:   python tools/make_llama_goldens.py   (a venv with torch + transformers, see README)
+       [--out tests/golden] [--check] [--compute-dtype float32|float64]
 Reads nothing from the network or the hub: every model is built from a LlamaConfig and seeded random weights.
 Output is deterministic for a given torch version (one CPU thread, fixed seeds).
 
