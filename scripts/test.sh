@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh "$@"
 cd build
-ctest --output-on-failure -j "$(nproc)" --timeout 900
+# Serial on purpose: each test already uses every core (OpenMP + OpenBLAS); parallel ctest oversubscribes the
+# cores and spinning OpenMP threads then make the suite 30x slower.
+ctest --output-on-failure --timeout 900
