@@ -29,19 +29,11 @@
 #include "engine/backend_cpu/cpu_backend.h"
 #include "engine/backend_registry.h"
 #include "engine/rng.h"
+#include "tests/support/op_cases.h"
 #include "tests/support/tensor_compare.h"
 
 namespace strata::test {
 namespace {
-
-std::string fmt(const char* f, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, f);
-  std::vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  return buf;
-}
 
 // ---- the checker ----------------------------------------------------------------------------------------
 
@@ -62,9 +54,9 @@ struct FdStats {
   bool zero = false;      // judged by the all-zero rule
   bool pass = false;
   std::string describe() const {
-    if (zero) return fmt("%-6s checked %4zu  all-zero: rms(fd)=%.1e rms(an)=%.1e  %s", input.c_str(), checked,
+    if (zero) return strfmt("%-6s checked %4zu  all-zero: rms(fd)=%.1e rms(an)=%.1e  %s", input.c_str(), checked,
                          rms_fd, rms_an, pass ? "OK" : "FAIL");
-    return fmt("%-6s checked %4zu  rel_norm=%.2e  worst_elem=%.3f of limit (at %zu)  %s", input.c_str(), checked,
+    return strfmt("%-6s checked %4zu  rel_norm=%.2e  worst_elem=%.3f of limit (at %zu)  %s", input.c_str(), checked,
                rel_norm, worst_elem, worst_index, pass ? "OK" : "FAIL");
   }
 };
@@ -109,12 +101,6 @@ struct GradInput {
   std::vector<int32_t> i;
 };
 
-struct Ptrs {
-  std::vector<void*> p;
-  float* f(int k) const { return static_cast<float*>(p.at(k)); }
-  const int32_t* i32(int k) const { return static_cast<const int32_t*>(p.at(k)); }
-};
-
 class GradCase {
  public:
   virtual ~GradCase() = default;
@@ -123,9 +109,9 @@ class GradCase {
   virtual OpKind op() const = 0;
   virtual std::vector<GradInput> inputs(uint64_t seed) const = 0;
   virtual size_t out_size() const = 0;
-  virtual void forward(Backend& be, const Ptrs& in, float* out) const = 0;
+  virtual void forward(Backend& be, const OpArgs& in, float* out) const = 0;
   // Gradient of sum(out * R) w.r.t. each differentiable input into grads[k] (zeroed; null for the others).
-  virtual void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& grads) const = 0;
+  virtual void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& grads) const = 0;
   virtual std::vector<float> weights(uint64_t seed) const { return random_vector(out_size(), seed); }
   virtual double eps() const { return 1e-2; }
 };
@@ -147,16 +133,16 @@ class EmbeddingGrad : public GradCase {
  public:
   EmbeddingGrad(int N, int C, int V) : N(N), C(C), V(V) {}
   std::string id() const override { return "embedding"; }
-  std::string name() const override { return fmt("embedding(N=%d,C=%d,V=%d)", N, C, V); }
+  std::string name() const override { return strfmt("embedding(N=%d,C=%d,V=%d)", N, C, V); }
   OpKind op() const override { return OpKind::Embedding; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     return {ints("tokens", random_ints(N, 0, V, s)), diff("table", random_vector((size_t)V * C, s + 1))};
   }
   size_t out_size() const override { return (size_t)N * C; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     be.embedding_forward(out, in.i32(0), in.f(1), N, C, V);
   }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     be.embedding_backward(g[1], R, in.i32(0), N, C, V);
   }
 
@@ -168,7 +154,7 @@ class RmsNormGrad : public GradCase {
  public:
   RmsNormGrad(int N, int C) : N(N), C(C) {}
   std::string id() const override { return "rmsnorm"; }
-  std::string name() const override { return fmt("rmsnorm(N=%d,C=%d)", N, C); }
+  std::string name() const override { return strfmt("rmsnorm(N=%d,C=%d)", N, C); }
   OpKind op() const override { return OpKind::RmsNorm; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     auto w = random_vector(C, s + 1, 0.2f);
@@ -176,12 +162,12 @@ class RmsNormGrad : public GradCase {
     return {diff("x", random_vector((size_t)N * C, s)), diff("w", w)};
   }
   size_t out_size() const override { return (size_t)N * C; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     Buffer rstd = scratch(be, N);
     be.rmsnorm_forward(out, rstd.as<float>(), in.f(0), in.f(1), N, C, kEps);
     be.synchronize();
   }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     Buffer out = scratch(be, out_size()), rstd = scratch(be, N);
     be.rmsnorm_forward(out.as<float>(), rstd.as<float>(), in.f(0), in.f(1), N, C, kEps);
     be.rmsnorm_backward(g[0], g[1], R, in.f(0), in.f(1), rstd.as<float>(), N, C);
@@ -196,17 +182,17 @@ class RmsNormGrad : public GradCase {
 class LinearGrad : public GradCase {
  public:
   LinearGrad(int N, int IC, int OC) : N(N), IC(IC), OC(OC) {}
-  std::string id() const override { return fmt("linear_%dx%dx%d", N, IC, OC); }
-  std::string name() const override { return fmt("linear(N=%d,IC=%d,OC=%d)", N, IC, OC); }
+  std::string id() const override { return strfmt("linear_%dx%dx%d", N, IC, OC); }
+  std::string name() const override { return strfmt("linear(N=%d,IC=%d,OC=%d)", N, IC, OC); }
   OpKind op() const override { return OpKind::Linear; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     return {diff("x", random_vector((size_t)N * IC, s)), diff("w", random_vector((size_t)OC * IC, s + 1, 0.3f))};
   }
   size_t out_size() const override { return (size_t)N * OC; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     be.linear_forward(out, in.f(0), in.f(1), N, IC, OC);
   }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     be.linear_backward(g[0], g[1], R, in.f(0), in.f(1), N, IC, OC);
   }
 
@@ -220,8 +206,8 @@ class RopeGrad : public GradCase {
       : B(B), T(T), H(H), HS(HS), theta(theta), max_pos(max_pos) {}
   std::string id() const override { return max_pos ? "rope_explicit_pos" : "rope_implicit_pos"; }
   std::string name() const override {
-    return fmt("rope(B=%d,T=%d,H=%d,HS=%d,theta=%g,%s)", B, T, H, HS, theta,
-               max_pos ? fmt("pos<%d", max_pos).c_str() : "pos=implicit");
+    return strfmt("rope(B=%d,T=%d,H=%d,HS=%d,theta=%g,%s)", B, T, H, HS, theta,
+               max_pos ? strfmt("pos<%d", max_pos).c_str() : "pos=implicit");
   }
   OpKind op() const override { return OpKind::Rope; }
   std::vector<GradInput> inputs(uint64_t s) const override {
@@ -230,10 +216,10 @@ class RopeGrad : public GradCase {
     return v;
   }
   size_t out_size() const override { return (size_t)B * T * H * HS; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     be.rope_forward(out, in.f(0), max_pos ? in.i32(1) : nullptr, B, T, H, HS, theta);
   }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     be.rope_backward(g[0], R, max_pos ? in.i32(1) : nullptr, B, T, H, HS, theta);
   }
 
@@ -248,7 +234,7 @@ class AttentionGrad : public GradCase {
   AttentionGrad(std::string tag, AttentionShape s) : tag(std::move(tag)), s(s) {}
   std::string id() const override { return "attention_" + tag; }
   std::string name() const override {
-    return fmt("attention(B=%d,T=%d,NH=%d,NKV=%d,HS=%d)", s.B, s.T, s.NH, s.NKV, s.HS);
+    return strfmt("attention(B=%d,T=%d,NH=%d,NKV=%d,HS=%d)", s.B, s.T, s.NH, s.NKV, s.HS);
   }
   OpKind op() const override { return OpKind::Attention; }
   std::vector<GradInput> inputs(uint64_t seed) const override {
@@ -256,12 +242,12 @@ class AttentionGrad : public GradCase {
             diff("v", random_vector(kvn(), seed + 2))};
   }
   size_t out_size() const override { return qn(); }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     Buffer lse = scratch(be, (size_t)s.B * s.NH * s.T);
     be.attention_forward(out, lse.as<float>(), in.f(0), in.f(1), in.f(2), s);
     be.synchronize();
   }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     Buffer out = scratch(be, qn()), lse = scratch(be, (size_t)s.B * s.NH * s.T);
     be.attention_forward(out.as<float>(), lse.as<float>(), in.f(0), in.f(1), in.f(2), s);
     be.attention_backward(g[0], g[1], g[2], R, in.f(0), in.f(1), in.f(2), out.as<float>(), lse.as<float>(), s);
@@ -279,14 +265,14 @@ class SwigluGrad : public GradCase {
  public:
   explicit SwigluGrad(size_t n) : n(n) {}
   std::string id() const override { return "swiglu"; }
-  std::string name() const override { return fmt("swiglu(n=%zu)", n); }
+  std::string name() const override { return strfmt("swiglu(n=%zu)", n); }
   OpKind op() const override { return OpKind::SwiGLU; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     return {diff("gate", random_vector(n, s, 3.0f)), diff("up", random_vector(n, s + 1))};
   }
   size_t out_size() const override { return n; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override { be.swiglu_forward(out, in.f(0), in.f(1), n); }
-  void backward(Backend& be, const Ptrs& in, const float* R, const std::vector<float*>& g) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override { be.swiglu_forward(out, in.f(0), in.f(1), n); }
+  void backward(Backend& be, const OpArgs& in, const float* R, const std::vector<float*>& g) const override {
     be.swiglu_backward(g[0], g[1], R, in.f(0), in.f(1), n);
   }
 
@@ -298,15 +284,15 @@ class AddGrad : public GradCase {
  public:
   explicit AddGrad(size_t n) : n(n) {}
   std::string id() const override { return "add"; }
-  std::string name() const override { return fmt("add(n=%zu)", n); }
+  std::string name() const override { return strfmt("add(n=%zu)", n); }
   OpKind op() const override { return OpKind::Add; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     return {diff("a", random_vector(n, s)), diff("b", random_vector(n, s + 1))};
   }
   size_t out_size() const override { return n; }
-  void forward(Backend& be, const Ptrs& in, float* out) const override { be.add(out, in.f(0), in.f(1), n); }
+  void forward(Backend& be, const OpArgs& in, float* out) const override { be.add(out, in.f(0), in.f(1), n); }
   // The gradient of a residual add passes dout through to both operands ("+=", done with add itself).
-  void backward(Backend& be, const Ptrs&, const float* R, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs&, const float* R, const std::vector<float*>& g) const override {
     be.add(g[0], g[0], R, n);
     be.add(g[1], g[1], R, n);
   }
@@ -321,7 +307,7 @@ class CrossEntropyGrad : public GradCase {
   // Every ignore_every-th row (0: none, 1: all) has the ignore index as target.
   CrossEntropyGrad(int N, int V, int ignore_every) : N(N), V(V), ignore_every(ignore_every) {}
   std::string id() const override { return ignore_every == 1 ? "cross_entropy_all_ignored" : "cross_entropy"; }
-  std::string name() const override { return fmt("cross_entropy(N=%d,V=%d,ignore_every=%d)", N, V, ignore_every); }
+  std::string name() const override { return strfmt("cross_entropy(N=%d,V=%d,ignore_every=%d)", N, V, ignore_every); }
   OpKind op() const override { return OpKind::CrossEntropy; }
   std::vector<GradInput> inputs(uint64_t s) const override {
     auto t = random_ints(N, 0, V, s + 1);
@@ -332,10 +318,10 @@ class CrossEntropyGrad : public GradCase {
   size_t out_size() const override { return N; }
   // The backward takes one scalar: L = scale * sum of the per-row losses.
   std::vector<float> weights(uint64_t) const override { return std::vector<float>(N, scale()); }
-  void forward(Backend& be, const Ptrs& in, float* out) const override {
+  void forward(Backend& be, const OpArgs& in, float* out) const override {
     be.cross_entropy_forward(out, in.f(0), in.i32(1), N, V, kIgnore);
   }
-  void backward(Backend& be, const Ptrs& in, const float*, const std::vector<float*>& g) const override {
+  void backward(Backend& be, const OpArgs& in, const float*, const std::vector<float*>& g) const override {
     be.cross_entropy_backward(g[0], in.f(0), in.i32(1), scale(), N, V, kIgnore);
   }
 
@@ -384,10 +370,10 @@ std::vector<InputCheck> check_case(const GradCase& c, Backend& be) {
   auto host = c.inputs(seed);
   const auto R = c.weights(seed + 1000);
   std::vector<Buffer> bufs;
-  Ptrs in;
+  OpArgs in;
   for (const auto& t : host) {
     bufs.push_back(t.is_i32 ? upload_i32(be, t.i) : upload(be, t.f));
-    in.p.push_back(bufs.back().data());
+    in.ptrs.push_back(bufs.back().data());
   }
   Buffer Rd = upload(be, R), out = scratch(be, c.out_size());
 
@@ -425,7 +411,7 @@ std::vector<InputCheck> check_case(const GradCase& c, Backend& be) {
       ic.idx.resize(128);
       std::sort(ic.idx.begin(), ic.idx.end());
     }
-    float* dev = static_cast<float*>(in.p[k]);
+    float* dev = static_cast<float*>(in.ptrs[k]);
     for (size_t i : ic.idx) {
       const float x0 = host[k].f[i];
       const float xp = x0 + (float)c.eps(), xm = x0 - (float)c.eps();

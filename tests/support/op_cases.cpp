@@ -39,15 +39,6 @@ int TensorSet::inout(std::string name, std::vector<float> v) {
 
 // ---- harness --------------------------------------------------------------------------------------------
 
-static std::string fmt(const char* f, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, f);
-  std::vsnprintf(buf, sizeof buf, f, ap);
-  va_end(ap);
-  return buf;
-}
-
 static uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
@@ -74,7 +65,7 @@ static void check_guard(const std::vector<uint8_t>& img, size_t begin, size_t en
       last = o;
       ++count;
     }
-  if (count) problems.push_back(fmt("%s: %zu guard byte(s) overwritten (offsets %zd..%zd from the data start)",
+  if (count) problems.push_back(strfmt("%s: %zu guard byte(s) overwritten (offsets %zd..%zd from the data start)",
                                     what.c_str(), count, (ptrdiff_t)first - (ptrdiff_t)kGuardBytes,
                                     (ptrdiff_t)last - (ptrdiff_t)kGuardBytes));
 }
@@ -114,7 +105,7 @@ static std::vector<HostTensor> run_guarded(const OpCase& c, const TensorSet& ts,
       for (size_t i = 0; i < after[k].f.size(); ++i)
         if (!std::isfinite(after[k].f[i]) && bad++ == 0) first_bad = i;
       if (bad)
-        problems.push_back(fmt("%s: %zu non-finite element(s), first at %zu (unwritten outputs keep the NaN fill)",
+        problems.push_back(strfmt("%s: %zu non-finite element(s), first at %zu (unwritten outputs keep the NaN fill)",
                                what.c_str(), bad, first_bad));
     }
   } catch (const std::exception& e) {
@@ -163,7 +154,7 @@ CaseResult run_case(const OpCase& c, Backend& be, Backend& ref) {
       // tolerance 0 means bitwise-exact ops (copies, zero fill)
       const bool ok = o.err.finite && (o.tol == 0 ? o.err.max_abs == 0 : o.err.rel_l2 <= o.tol);
       if (!ok)
-        res.problems.push_back(fmt("%s %s: %s exceeds tolerance %.3g", be.name().c_str(), t.name.c_str(),
+        res.problems.push_back(strfmt("%s %s: %s exceeds tolerance %.3g", be.name().c_str(), t.name.c_str(),
                                    o.err.describe().c_str(), o.tol));
       res.outputs.push_back(o);
     }
@@ -180,7 +171,7 @@ double CaseResult::worst_rel_l2() const {
 
 std::string CaseResult::describe() const {
   std::string s;
-  for (const auto& o : outputs) s += (s.empty() ? "" : " | ") + o.name + " " + fmt("rel_l2=%.2e", o.err.rel_l2);
+  for (const auto& o : outputs) s += (s.empty() ? "" : " | ") + o.name + " " + strfmt("rel_l2=%.2e", o.err.rel_l2);
   for (const auto& p : problems) s += "\n      PROBLEM: " + p;
   return s;
 }
@@ -212,7 +203,7 @@ class EmbeddingFwd : public OpCase {
  public:
   EmbeddingFwd(int N, int C, int V) : N(N), C(C), V(V) {}
   OpKind op() const override { return OpKind::Embedding; }
-  std::string name() const override { return fmt("embedding_fwd(N=%d,C=%d,V=%d)", N, C, V); }
+  std::string name() const override { return strfmt("embedding_fwd(N=%d,C=%d,V=%d)", N, C, V); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input_i32("tokens", random_ints(N, 0, V, s));
     ts.input("table", random_vector(sz({V, C}), s + 1));
@@ -229,7 +220,7 @@ class EmbeddingBwd : public OpCase {
  public:
   EmbeddingBwd(int N, int C, int V) : N(N), C(C), V(V) {}
   OpKind op() const override { return OpKind::Embedding; }
-  std::string name() const override { return fmt("embedding_bwd(N=%d,C=%d,V=%d)", N, C, V); }
+  std::string name() const override { return strfmt("embedding_bwd(N=%d,C=%d,V=%d)", N, C, V); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input_i32("tokens", random_ints(N, 0, V, s));  // V < N: repeated tokens accumulate
     ts.input("dout", random_vector(sz({N, C}), s + 1));
@@ -250,7 +241,7 @@ class RmsNormFwd : public OpCase {
  public:
   RmsNormFwd(int N, int C, float eps) : N(N), C(C), eps(eps) {}
   OpKind op() const override { return OpKind::RmsNorm; }
-  std::string name() const override { return fmt("rmsnorm_fwd(N=%d,C=%d,eps=%g)", N, C, eps); }
+  std::string name() const override { return strfmt("rmsnorm_fwd(N=%d,C=%d,eps=%g)", N, C, eps); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("x", random_vector(sz({N, C}), s, 2.0f));
     ts.input("w", around_one(C, s + 1));
@@ -272,7 +263,7 @@ class RmsNormBwd : public OpCase {
   RmsNormBwd(int N, int C, bool with_dx, bool with_dw) : N(N), C(C), with_dx(with_dx), with_dw(with_dw) {}
   OpKind op() const override { return OpKind::RmsNorm; }
   std::string name() const override {
-    return fmt("rmsnorm_bwd(N=%d,C=%d%s%s)", N, C, with_dx ? ",dx" : "", with_dw ? ",dw" : "");
+    return strfmt("rmsnorm_bwd(N=%d,C=%d%s%s)", N, C, with_dx ? ",dx" : "", with_dw ? ",dw" : "");
   }
   void build(TensorSet& ts, Backend& ref, uint64_t s) const override {
     auto x = random_vector(sz({N, C}), s, 2.0f);
@@ -305,7 +296,7 @@ class LinearFwd : public OpCase {
  public:
   LinearFwd(int N, int IC, int OC) : N(N), IC(IC), OC(OC) {}
   OpKind op() const override { return OpKind::Linear; }
-  std::string name() const override { return fmt("linear_fwd(N=%d,IC=%d,OC=%d)", N, IC, OC); }
+  std::string name() const override { return strfmt("linear_fwd(N=%d,IC=%d,OC=%d)", N, IC, OC); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("x", random_vector(sz({N, IC}), s));
     ts.input("w", random_vector(sz({OC, IC}), s + 1, 0.1f));
@@ -324,7 +315,7 @@ class LinearBwd : public OpCase {
       : N(N), IC(IC), OC(OC), with_dx(with_dx), with_dw(with_dw) {}
   OpKind op() const override { return OpKind::Linear; }
   std::string name() const override {
-    return fmt("linear_bwd(N=%d,IC=%d,OC=%d%s%s)", N, IC, OC, with_dx ? ",dx" : "", with_dw ? ",dw" : "");
+    return strfmt("linear_bwd(N=%d,IC=%d,OC=%d%s%s)", N, IC, OC, with_dx ? ",dx" : "", with_dw ? ",dw" : "");
   }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("x", random_vector(sz({N, IC}), s));
@@ -356,8 +347,8 @@ class RopeCase : public OpCase {
       : bwd(backward), B(B), T(T), H(H), HS(HS), theta(theta), max_pos(max_pos), in_place(in_place) {}
   OpKind op() const override { return OpKind::Rope; }
   std::string name() const override {
-    return fmt("rope_%s(B=%d,T=%d,H=%d,HS=%d,theta=%g,%s%s)", bwd ? "bwd" : "fwd", B, T, H, HS, theta,
-               max_pos ? fmt("pos<%d", max_pos).c_str() : "pos=implicit", in_place ? ",in_place" : "");
+    return strfmt("rope_%s(B=%d,T=%d,H=%d,HS=%d,theta=%g,%s%s)", bwd ? "bwd" : "fwd", B, T, H, HS, theta,
+               max_pos ? strfmt("pos<%d", max_pos).c_str() : "pos=implicit", in_place ? ",in_place" : "");
   }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     auto x = random_vector(sz({B, T, H, HS}), s);
@@ -388,7 +379,7 @@ class RopeCase : public OpCase {
 // ---- attention ------------------------------------------------------------------------------------------
 
 static std::string shape_str(const AttentionShape& s) {
-  return fmt("B=%d,T=%d,NH=%d,NKV=%d,HS=%d", s.B, s.T, s.NH, s.NKV, s.HS);
+  return strfmt("B=%d,T=%d,NH=%d,NKV=%d,HS=%d", s.B, s.T, s.NH, s.NKV, s.HS);
 }
 static size_t q_size(const AttentionShape& s) { return sz({s.B, s.T, s.NH, s.HS}); }
 static size_t kv_size(const AttentionShape& s) { return sz({s.B, s.T, s.NKV, s.HS}); }
@@ -398,7 +389,7 @@ class AttentionFwd : public OpCase {
   // qscale > 1 sharpens the softmax (scores ~ N(0, qscale^2)).
   AttentionFwd(AttentionShape s, float qscale = 1.0f) : s(s), qscale(qscale) {}
   OpKind op() const override { return OpKind::Attention; }
-  std::string name() const override { return fmt("attention_fwd(%s,qscale=%g)", shape_str(s).c_str(), qscale); }
+  std::string name() const override { return strfmt("attention_fwd(%s,qscale=%g)", shape_str(s).c_str(), qscale); }
   void build(TensorSet& ts, Backend&, uint64_t seed) const override {
     ts.input("q", random_vector(q_size(s), seed, qscale));
     ts.input("k", random_vector(kv_size(s), seed + 1));
@@ -422,7 +413,7 @@ class AttentionBwd : public OpCase {
  public:
   AttentionBwd(AttentionShape s, float qscale = 1.0f) : s(s), qscale(qscale) {}
   OpKind op() const override { return OpKind::Attention; }
-  std::string name() const override { return fmt("attention_bwd(%s,qscale=%g)", shape_str(s).c_str(), qscale); }
+  std::string name() const override { return strfmt("attention_bwd(%s,qscale=%g)", shape_str(s).c_str(), qscale); }
   void build(TensorSet& ts, Backend& ref, uint64_t seed) const override {
     auto q = random_vector(q_size(s), seed, qscale);
     auto k = random_vector(kv_size(s), seed + 1);
@@ -457,7 +448,7 @@ class SwigluFwd : public OpCase {
  public:
   explicit SwigluFwd(size_t n) : n(n) {}
   OpKind op() const override { return OpKind::SwiGLU; }
-  std::string name() const override { return fmt("swiglu_fwd(n=%zu)", n); }
+  std::string name() const override { return strfmt("swiglu_fwd(n=%zu)", n); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("gate", random_vector(n, s, 4.0f));  // wide range: saturated sigmoid on both sides
     ts.input("up", random_vector(n, s + 1));
@@ -474,7 +465,7 @@ class SwigluBwd : public OpCase {
  public:
   explicit SwigluBwd(size_t n) : n(n) {}
   OpKind op() const override { return OpKind::SwiGLU; }
-  std::string name() const override { return fmt("swiglu_bwd(n=%zu)", n); }
+  std::string name() const override { return strfmt("swiglu_bwd(n=%zu)", n); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("gate", random_vector(n, s, 4.0f));
     ts.input("up", random_vector(n, s + 1));
@@ -497,7 +488,7 @@ class AddCase : public OpCase {
   AddCase(size_t n, Alias alias) : n(n), alias(alias) {}
   OpKind op() const override { return OpKind::Add; }
   std::string name() const override {
-    return fmt("add(n=%zu%s)", n, alias == kOutIsA ? ",out=a" : alias == kOutIsB ? ",out=b" : "");
+    return strfmt("add(n=%zu%s)", n, alias == kOutIsA ? ",out=a" : alias == kOutIsB ? ",out=b" : "");
   }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     auto a = random_vector(n, s), b = random_vector(n, s + 1);
@@ -536,7 +527,7 @@ class CrossEntropyFwd : public OpCase {
       : N(N), V(V), ignore_every(ignore_every), logit_scale(logit_scale) {}
   OpKind op() const override { return OpKind::CrossEntropy; }
   std::string name() const override {
-    return fmt("cross_entropy_fwd(N=%d,V=%d,ignore_every=%d,logit_scale=%g)", N, V, ignore_every, logit_scale);
+    return strfmt("cross_entropy_fwd(N=%d,V=%d,ignore_every=%d,logit_scale=%g)", N, V, ignore_every, logit_scale);
   }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
     ts.input("logits", random_vector(sz({N, V}), s, logit_scale));
@@ -559,7 +550,7 @@ class CrossEntropyBwd : public OpCase {
       : N(N), V(V), ignore_every(ignore_every), logit_scale(logit_scale), in_place(in_place) {}
   OpKind op() const override { return OpKind::CrossEntropy; }
   std::string name() const override {
-    return fmt("cross_entropy_bwd(N=%d,V=%d,ignore_every=%d,logit_scale=%g%s)", N, V, ignore_every, logit_scale,
+    return strfmt("cross_entropy_bwd(N=%d,V=%d,ignore_every=%d,logit_scale=%g%s)", N, V, ignore_every, logit_scale,
                in_place ? ",in_place" : "");
   }
   void build(TensorSet& ts, Backend&, uint64_t s) const override {
@@ -589,7 +580,7 @@ class FillZeroCase : public OpCase {
   // Zeroes `bytes` starting `offset` floats into a random buffer of n floats; the rest must stay as it was.
   FillZeroCase(size_t n, size_t offset, size_t bytes) : n(n), offset(offset), bytes(bytes) {}
   OpKind op() const override { return OpKind::Fill; }
-  std::string name() const override { return fmt("fill_zero(n=%zu,offset=%zu,bytes=%zu)", n, offset, bytes); }
+  std::string name() const override { return strfmt("fill_zero(n=%zu,offset=%zu,bytes=%zu)", n, offset, bytes); }
   void build(TensorSet& ts, Backend&, uint64_t s) const override { ts.inout("buf", random_vector(n, s)); }
   void run(Backend& be, const OpArgs& a) const override { be.fill_zero(a.f(0) + offset, bytes); }
   double tolerance() const override { return 0; }

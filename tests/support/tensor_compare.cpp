@@ -2,11 +2,21 @@
 #include "tests/support/tensor_compare.h"
 
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 
 #include "engine/rng.h"
 
 namespace strata::test {
+
+std::string strfmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
 
 std::vector<float> random_vector(size_t n, uint64_t seed, float scale) {
   Rng rng(seed);

@@ -9,6 +9,9 @@
 
 namespace strata::test {
 
+// printf-style formatting into a std::string (test messages).
+std::string strfmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
 std::vector<float> random_vector(size_t n, uint64_t seed, float scale = 1.0f);
 
 // Allocates a Device buffer on `be` holding `host`.
