@@ -45,6 +45,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
                                                 (n == 0 ? why : std::to_string(n) + " CUDA device(s) present"));
     return make_cuda_backend(device);
 #else
+    (void)device;
     STRATA_FAIL("backend '" + name + "' is not available: this build has no CUDA backend "
                 "(reconfigure with -DSTRATA_CUDA=ON on a machine with the CUDA toolkit)");
 #endif

@@ -23,7 +23,12 @@ int main(int argc, char** argv) {
 
   auto* backends_cmd = app.add_subcommand("backends", "list the compute backends of this build and whether they run here");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help/version (rc 0) or the parse error
+    return rc == 0 ? 0 : 2;
+  }
   try {
     if (*demo_cmd) return strata::run_demo(demo);
     if (*backends_cmd) return strata::run_backends();
