@@ -5,18 +5,18 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/check.h"
 #include "engine/rng.h"
 
 namespace strata {
 
-void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t seed, float std) {
-  params.allocate(blob);
-  if (!params.has(blob)) return;
-  const BlobLayout& layout = params.layout_of(blob);
-  std::vector<unsigned char> host(layout.bytes, 0);
+void generate_blob_init(const BlobLayout& layout, int blob, uint64_t seed, float std, void* host) {
+  unsigned char* base = static_cast<unsigned char*>(host);
+  std::memset(base, 0, layout.bytes);
   Rng rng(seed * 0x9E3779B97F4A7C15ull + (uint64_t)blob + 1);
   for (const TensorSpec& t : layout.tensors) {
-    float* p = reinterpret_cast<float*>(host.data() + t.offset);
+    STRATA_CHECK(t.dtype == DType::F32, "seeded init writes F32 tensors; " + t.name + " is " + to_string(t.dtype));
+    float* p = reinterpret_cast<float*>(base + t.offset);
     const int64_t n = t.numel();
     if (t.shape.size() == 1) {
       for (int64_t i = 0; i < n; ++i) p[i] = 1.0f;
@@ -24,6 +24,14 @@ void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t s
       for (int64_t i = 0; i < n; ++i) p[i] = (float)(rng.normal() * std);
     }
   }
+}
+
+void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t seed, float std) {
+  params.allocate(blob);
+  if (!params.has(blob)) return;
+  const BlobLayout& layout = params.layout_of(blob);
+  std::vector<unsigned char> host(layout.bytes);
+  generate_blob_init(layout, blob, seed, std, host.data());
   backend.copy(params.blob(blob), host.data(), layout.bytes);
 }
 

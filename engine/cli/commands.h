@@ -8,6 +8,7 @@ namespace strata {
 
 struct DemoOptions {
   std::string backend = "cpu";
+  std::string model;  // HF model folder; empty: the seeded "tiny" preset
   int batch = 4;
   int seq_len = 64;
   int steps = 3;
@@ -15,7 +16,28 @@ struct DemoOptions {
   bool checkpointing = false;
 };
 
+struct InitModelOptions {
+  std::string config;  // preset name or config.json path
+  uint64_t seed = 0;
+  std::string out;
+  std::string dtype = "f32";
+  std::string max_shard_size = "5GB";
+  bool force = false;
+};
+
+struct ExportOptionsCli {
+  std::string input;  // HF model folder
+  std::string out;
+  std::string dtype = "f32";
+  std::string max_shard_size = "5GB";
+  std::string non_finite = "error";
+  bool force = false;
+};
+
 int run_demo(const DemoOptions& opts);
 int run_backends();
+int run_presets();
+int run_init_model(const InitModelOptions& opts);
+int run_export(const ExportOptionsCli& opts);
 
 }  // namespace strata

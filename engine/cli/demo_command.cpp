@@ -3,13 +3,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <vector>
 
 #include "engine/backend_registry.h"
+#include "engine/check.h"
 #include "engine/cli/commands.h"
 #include "engine/rng.h"
 #include "model/llama_model.h"
+#include "model/hf_checkpoint.h"
 #include "model/param_init.h"
+#include "model/presets.h"
 
 namespace strata {
 
@@ -31,16 +35,19 @@ static double blob_norm(Backend& be, ParamStore& store, int blob) {
 
 int run_demo(const DemoOptions& o) {
   auto backend = make_backend(o.backend);
-  ModelConfig cfg;  // the tiny default: 4 blocks, GQA, untied head
-  cfg.dim = 128;
-  cfg.n_layers = 4;
-  cfg.n_heads = 8;
-  cfg.n_kv_heads = 4;
-  cfg.ffn_dim = 344;
-  cfg.vocab = 512;
-  cfg.max_seq_len = o.seq_len;
+  // The model: an HF folder when --model is given, else the seeded "tiny" preset.
+  std::unique_ptr<HfCheckpoint> ck;
+  ModelConfig cfg = find_preset("tiny")->info.config;
+  if (!o.model.empty()) {
+    ck = std::make_unique<HfCheckpoint>(HfCheckpoint::open(o.model));
+    cfg = ck->config();
+  }
+  STRATA_CHECK(o.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.seq_len) +
+                                                 " exceeds the model's max_position_embeddings " +
+                                                 std::to_string(cfg.max_seq_len));
   LlamaModel model(*backend, cfg, ModelOptions{o.checkpointing});
-  init_params_normal(model.params(), *backend, o.seed);
+  if (ck) ck->load_into(model.params(), *backend);
+  else init_params_normal(model.params(), *backend, o.seed, find_preset("tiny")->info.initializer_range);
 
   const int N = o.batch * o.seq_len;
   std::vector<int32_t> tokens(N), targets(N);
@@ -48,8 +55,8 @@ int run_demo(const DemoOptions& o) {
   for (int i = 0; i < N; ++i) tokens[i] = (int32_t)rng.below(cfg.vocab);
   for (int i = 0; i < N; ++i) targets[i] = (i + 1) % o.seq_len == 0 ? kIgnoreIndex : tokens[i + 1];
 
-  std::printf("strata demo: backend %s, model %s (%.2fM params), batch %d x %d tokens%s\n", backend->name().c_str(),
-              cfg.describe().c_str(), model.config().num_parameters() / 1e6, o.batch, o.seq_len,
+  std::printf("strata demo: backend %s, model %s%s (%.2fM params), batch %d x %d tokens%s\n", backend->name().c_str(),
+              o.model.empty() ? "tiny preset " : (o.model + " ").c_str(), cfg.describe().c_str(), model.config().num_parameters() / 1e6, o.batch, o.seq_len,
               o.checkpointing ? ", activation checkpointing" : "");
   double total_s = 0.0;
   float loss = 0.0f;

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
 
   strata::DemoOptions demo;
   auto* demo_cmd = app.add_subcommand(
-      "demo", "forward + backward of a seeded tiny LLaMA on generated tokens: loss, gradient norms, tokens/s, memory");
+      "demo", "forward + backward of a LLaMA (seeded tiny preset, or --model DIR) on generated tokens: loss, grad norms, tokens/s, memory");
   demo_cmd->add_option("--backend", demo.backend, "compute backend: cpu, ref, cuda:N")->capture_default_str();
   demo_cmd->add_option("--batch", demo.batch, "sequences per step")->capture_default_str()->check(CLI::Range(1, 4096));
   demo_cmd->add_option("--seq-len", demo.seq_len, "tokens per sequence")->capture_default_str()->check(CLI::Range(2, 1 << 20));
@@ -21,7 +21,30 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--seed", demo.seed, "seed for weights and data")->capture_default_str();
   demo_cmd->add_flag("--checkpointing", demo.checkpointing, "recompute block intermediates in backward");
 
+  demo_cmd->add_option("--model", demo.model, "HF model folder to run instead of the seeded tiny preset");
+
   auto* backends_cmd = app.add_subcommand("backends", "list the compute backends of this build and whether they run here");
+  auto* presets_cmd = app.add_subcommand("presets", "list the built-in model shapes (usable wherever a config.json is)");
+
+  strata::InitModelOptions init;
+  auto* init_cmd = app.add_subcommand("init-model", "write a seeded random model as an HF folder (config.json + safetensors)");
+  init_cmd->add_option("--config", init.config, "preset name (see `strata presets`) or config.json path")->required();
+  init_cmd->add_option("--seed", init.seed, "seed of the normal init (std = initializer_range)")->capture_default_str();
+  init_cmd->add_option("--out", init.out, "output folder (must not exist unless --force)")->required();
+  init_cmd->add_option("--dtype", init.dtype, "stored dtype: f32, bf16, f16")->capture_default_str();
+  init_cmd->add_option("--max-shard-size", init.max_shard_size, "split into shards above this size, e.g. 5GB, 512MiB")
+      ->capture_default_str();
+  init_cmd->add_flag("--force", init.force, "replace an existing output folder (atomically)");
+
+  strata::ExportOptionsCli exp;
+  auto* export_cmd = app.add_subcommand("export", "write a model as an HF folder that transformers loads unchanged");
+  export_cmd->add_option("input", exp.input, "HF model folder to export")->required();
+  export_cmd->add_option("--out", exp.out, "output folder (must not exist unless --force)")->required();
+  export_cmd->add_option("--dtype", exp.dtype, "stored dtype: f32, bf16, f16")->capture_default_str();
+  export_cmd->add_option("--max-shard-size", exp.max_shard_size, "split into shards above this size")->capture_default_str();
+  export_cmd->add_option("--non-finite", exp.non_finite, "NaN/Inf in the input weights: error, warn, ignore")
+      ->capture_default_str();
+  export_cmd->add_flag("--force", exp.force, "replace an existing output folder (atomically)");
 
   try {
     app.parse(argc, argv);
@@ -32,6 +55,9 @@ int main(int argc, char** argv) {
   try {
     if (*demo_cmd) return strata::run_demo(demo);
     if (*backends_cmd) return strata::run_backends();
+    if (*presets_cmd) return strata::run_presets();
+    if (*init_cmd) return strata::run_init_model(init);
+    if (*export_cmd) return strata::run_export(exp);
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const strata::StrataError& e) {
