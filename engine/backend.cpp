@@ -19,6 +19,8 @@ const char* to_string(OpKind op) {
     case OpKind::Add: return "add";
     case OpKind::CrossEntropy: return "cross_entropy";
     case OpKind::Fill: return "fill";
+    case OpKind::AdamW: return "adamw";
+    case OpKind::SumSquares: return "sum_squares";
   }
   return "?";
 }

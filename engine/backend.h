@@ -22,14 +22,23 @@ struct BackendCaps {
 
 // The ops a backend provides; the op-parity harness reports per backend which ones it ran.
 enum class OpKind {
-  Embedding, RmsNorm, Linear, Rope, Attention, SwiGLU, Add, CrossEntropy, Fill,
+  Embedding, RmsNorm, Linear, Rope, Attention, SwiGLU, Add, CrossEntropy, Fill, AdamW, SumSquares,
 };
-inline constexpr int kNumOpKinds = 9;
+inline constexpr int kNumOpKinds = 11;
 const char* to_string(OpKind op);
 
 // Shape of one causal grouped-query attention call. q: [B,T,NH,HS], k/v: [B,T,NKV,HS]; NKV divides NH.
 struct AttentionShape {
   int B = 0, T = 0, NH = 0, NKV = 0, HS = 0;
+};
+
+// One AdamW update (PyTorch's torch.optim.AdamW semantics, decoupled weight decay, bias correction):
+//   g = grad * grad_scale;  p *= 1 - lr * weight_decay;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
+struct AdamWStep {
+  float lr = 0, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0;
+  float grad_scale = 1;  // e.g. the gradient-clipping coefficient
+  int64_t step = 1;      // 1-based count of updates this state has seen, including this one
 };
 
 class Backend;
@@ -154,6 +163,11 @@ class Backend {
                                       int N, int V, int ignore_index) = 0;
 
   virtual void fill_zero(void* ptr, size_t bytes) = 0;
+
+  // In-place AdamW on param/m/v [n] from grad [n] (see AdamWStep).
+  virtual void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) = 0;
+  // Sum of x[i]^2 in double, deterministic for a given n (fixed reduction order); blocks until done.
+  virtual double sum_squares(const float* x, size_t n) = 0;
 
  protected:
   Backend() = default;

@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -22,11 +23,13 @@ namespace fs = std::filesystem;
 
 // ---- tensor sources -------------------------------------------------------------------------------------------
 
-std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype) {
+std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype,
+                                                     const std::vector<int>& blobs) {
   std::vector<TensorSource> out;
   for (int blob = 0; blob < params.ids().count(); ++blob) {
     const BlobLayout& layout = params.layout_of(blob);
     if (layout.bytes == 0) continue;
+    if (!blobs.empty() && std::find(blobs.begin(), blobs.end(), blob) == blobs.end()) continue;
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {
       const TensorSpec& spec = layout.tensors[i];
       const float* src = params.f32(blob, i);

@@ -18,8 +18,10 @@ struct ExportOptions {
   bool overwrite = false;                  // replace an existing output folder (atomically)
 };
 
-// Tensors of `params` (F32 blobs) under their HF names, converted to `dtype` as they are written.
-std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype);
+// Tensors of `params` (F32 blobs) under their HF names, converted to `dtype` as they are written; only the blobs
+// listed in `blobs` when it is non-empty.
+std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype,
+                                                     const std::vector<int>& blobs = {});
 // Tensors of a freshly initialised model (param_init.h's values for `seed`, `std`), generated one blob at a time.
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype);
 

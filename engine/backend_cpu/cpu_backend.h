@@ -48,6 +48,8 @@ class CpuBackend : public Backend {
   void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float scale, int N, int V,
                               int ignore_index) override;
   void fill_zero(void* ptr, size_t bytes) override;
+  void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
+  double sum_squares(const float* x, size_t n) override;
 
  protected:
   void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;

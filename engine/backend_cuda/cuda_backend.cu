@@ -101,6 +101,10 @@ class CudaBackend final : public Backend {
   void cross_entropy_backward(float*, const float*, const int32_t*, float, int, int, int) override {
     unsupported(OpKind::CrossEntropy);
   }
+  void adamw_update(float*, const float*, float*, float*, size_t, const AdamWStep&) override {
+    unsupported(OpKind::AdamW);
+  }
+  double sum_squares(const float*, size_t) override { unsupported(OpKind::SumSquares); }
   void fill_zero(void* ptr, size_t bytes) override {
     STRATA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, as_stream(compute_stream())));
   }

@@ -214,3 +214,27 @@ void RefBackend::cross_entropy_backward(float* dlogits, const float* logits, con
 }
 
 }  // namespace strata
+
+namespace strata {
+
+void RefBackend::adamw_update(float* p, const float* g, float* m, float* v, size_t n, const AdamWStep& s) {
+  const double bc1 = 1.0 - std::pow((double)s.beta1, (double)s.step);
+  const double bc2 = 1.0 - std::pow((double)s.beta2, (double)s.step);
+  for (size_t i = 0; i < n; ++i) {
+    const double gi = (double)g[i] * s.grad_scale;
+    const double mi = s.beta1 * (double)m[i] + (1.0 - s.beta1) * gi;
+    const double vi = s.beta2 * (double)v[i] + (1.0 - s.beta2) * gi * gi;
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+    const double pi = (double)p[i] * (1.0 - (double)s.lr * s.weight_decay);
+    p[i] = (float)(pi - (s.lr / bc1) * mi / (std::sqrt(vi) / std::sqrt(bc2) + s.eps));
+  }
+}
+
+double RefBackend::sum_squares(const float* x, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += (double)x[i] * x[i];
+  return s;
+}
+
+}  // namespace strata

@@ -33,6 +33,8 @@ class RefBackend : public CpuBackend {
                              int ignore_index) override;
   void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float scale, int N, int V,
                               int ignore_index) override;
+  void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
+  double sum_squares(const float* x, size_t n) override;
 };
 
 }  // namespace strata

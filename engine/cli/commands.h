@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace strata {
 
@@ -34,7 +35,26 @@ struct ExportOptionsCli {
   bool force = false;
 };
 
+struct TrainCliOptions {
+  std::string config;                // TOML file (empty with --resume)
+  std::string resume;                // run folder to continue
+  std::vector<std::string> overrides;  // --set section.key=value
+};
+
+struct EvalCliOptions {
+  std::string model;
+  std::string data;
+  std::string format = "auto";
+  std::string text_field = "text";
+  int seq_len = 64;
+  int micro_batch = 4;
+  size_t batches = 0;
+  std::string backend = "cpu";
+};
+
 int run_demo(const DemoOptions& opts);
+int run_train(const TrainCliOptions& opts);
+int run_eval(const EvalCliOptions& opts);
 int run_backends();
 int run_presets();
 int run_init_model(const InitModelOptions& opts);

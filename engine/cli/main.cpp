@@ -36,9 +36,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   init_cmd->add_flag("--force", init.force, "replace an existing output folder (atomically)");
 
+  strata::TrainCliOptions tr;
+  auto* train_cmd = app.add_subcommand("train", "fine-tune with LISA (or full fine-tuning) as a TOML config says");
+  train_cmd->add_option("config", tr.config, "run config (TOML), e.g. configs/tiny.toml");
+  train_cmd->add_option("--resume", tr.resume, "continue the run in this folder from its newest checkpoint");
+  train_cmd->add_option("--set", tr.overrides, "override a config key: section.key=value (repeatable)");
+
+  strata::EvalCliOptions ev;
+  auto* eval_cmd = app.add_subcommand("eval", "loss and perplexity of a model, run or checkpoint on a dataset");
+  eval_cmd->add_option("model", ev.model, "HF model folder, run folder or checkpoint folder")->required();
+  eval_cmd->add_option("--data", ev.data, "dataset file (text, .jsonl, LMFlow .json, .tok) or synthetic")->required();
+  eval_cmd->add_option("--format", ev.format, "auto, tokens, text, jsonl, lmflow")->capture_default_str();
+  eval_cmd->add_option("--text-field", ev.text_field, "JSONL field with the text")->capture_default_str();
+  eval_cmd->add_option("--seq-len", ev.seq_len, "tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  eval_cmd->add_option("--micro-batch", ev.micro_batch, "windows per forward pass")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  eval_cmd->add_option("--batches", ev.batches, "at most this many micro-batches (0: all)")->capture_default_str();
+  eval_cmd->add_option("--backend", ev.backend, "cpu, ref, cuda:N")->capture_default_str();
+
   strata::ExportOptionsCli exp;
   auto* export_cmd = app.add_subcommand("export", "write a model as an HF folder that transformers loads unchanged");
-  export_cmd->add_option("input", exp.input, "HF model folder to export")->required();
+  export_cmd->add_option("input", exp.input, "HF model folder, run folder (newest checkpoint) or checkpoint folder")->required();
   export_cmd->add_option("--out", exp.out, "output folder (must not exist unless --force)")->required();
   export_cmd->add_option("--dtype", exp.dtype, "stored dtype: f32, bf16, f16")->capture_default_str();
   export_cmd->add_option("--max-shard-size", exp.max_shard_size, "split into shards above this size")->capture_default_str();
@@ -58,6 +75,8 @@ int main(int argc, char** argv) {
     if (*presets_cmd) return strata::run_presets();
     if (*init_cmd) return strata::run_init_model(init);
     if (*export_cmd) return strata::run_export(exp);
+    if (*train_cmd) return strata::run_train(tr);
+    if (*eval_cmd) return strata::run_eval(ev);
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const strata::StrataError& e) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "engine/backend_cpu/cpu_backend.h"
+#include "engine/base_model.h"
 #include "engine/check.h"
 #include "engine/cli/commands.h"
 #include "memory/byte_size.h"
@@ -57,14 +58,11 @@ int run_export(const ExportOptionsCli& o) {
   ex.overwrite = o.force;
   LoadOptions lo;
   lo.non_finite = parse_non_finite_policy(o.non_finite, "--non-finite");
-  const HfCheckpoint ck = HfCheckpoint::open(o.input);
   CpuBackend be;
-  const ModelLayout layout = make_model_layout(ck.config(), DType::F32);
-  ParamStore params(be, layout, MemoryKind::Host, MemoryCategory::Weights);
-  ck.load_into(params, be, lo);
-  std::printf("export: %s (%s, %zu file(s)) -> %s as %s\n", o.input.c_str(), ck.config().describe().c_str(),
-              ck.num_files(), o.out.c_str(), to_string(ex.dtype));
-  write_hf_model(o.out, ck.info(), tensor_sources_from_params(params, be, ex.dtype), ex);
+  const auto model = load_any_model(o.input, be, lo);
+  std::printf("export: %s (%s) -> %s as %s\n", model->description.c_str(), model->info.config.describe().c_str(),
+              o.out.c_str(), to_string(ex.dtype));
+  write_hf_model(o.out, model->info, tensor_sources_from_params(*model->params, be, ex.dtype), ex);
   std::printf("export: wrote %s\n", o.out.c_str());
   return 0;
 }

@@ -589,6 +589,53 @@ class FillZeroCase : public OpCase {
   size_t n, offset, bytes;
 };
 
+class AdamWCase : public OpCase {
+ public:
+  AdamWCase(size_t n, float wd, float grad_scale, int64_t step) : n(n), wd(wd), grad_scale(grad_scale), step(step) {}
+  OpKind op() const override { return OpKind::AdamW; }
+  std::string name() const override {
+    return strfmt("adamw(n=%zu,wd=%g,grad_scale=%g,step=%lld)", n, wd, grad_scale, (long long)step);
+  }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input("grad", random_vector(n, s, 0.1f));
+    ts.inout("param", random_vector(n, s + 1));
+    ts.inout("m", random_vector(n, s + 2, 0.01f));
+    std::vector<float> v = random_vector(n, s + 3, 1e-3f);
+    for (float& x : v) x = x * x;  // second moments are non-negative
+    ts.inout("v", v);
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    AdamWStep st;
+    st.lr = 1e-2f, st.weight_decay = wd, st.grad_scale = grad_scale, st.step = step;
+    be.adamw_update(a.f(1), a.f(0), a.f(2), a.f(3), n, st);
+  }
+  double tolerance() const override { return 1e-6; }  // elementwise: a few fp32 roundings vs double
+
+ private:
+  size_t n;
+  float wd, grad_scale;
+  int64_t step;
+};
+
+class SumSquaresCase : public OpCase {
+ public:
+  explicit SumSquaresCase(size_t n) : n(n) {}
+  OpKind op() const override { return OpKind::SumSquares; }
+  std::string name() const override { return strfmt("sum_squares(n=%zu)", n); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input("x", random_vector(n, s));
+    ts.output("sum", 1);
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    const float sum = (float)be.sum_squares(a.f(0), n);
+    be.copy(a.f(1), &sum, sizeof sum);
+  }
+  double tolerance() const override { return 1e-6; }
+
+ private:
+  size_t n;
+};
+
 // ---- registry -------------------------------------------------------------------------------------------
 
 static std::vector<std::unique_ptr<OpCase>> make_cases() {
@@ -649,6 +696,11 @@ static std::vector<std::unique_ptr<OpCase>> make_cases() {
   add(new FillZeroCase(1, 0, 4));
   add(new FillZeroCase(1001, 0, 1001 * 4));
   add(new FillZeroCase(1001, 3, 2050));  // interior range, byte count not a multiple of 4
+
+  add(new AdamWCase(1003, 0.0f, 1.0f, 1));
+  add(new AdamWCase(1003, 0.1f, 0.5f, 17));  // decay, clipped gradient, later step
+  add(new SumSquaresCase(1));
+  add(new SumSquaresCase(40000));  // several reduction chunks
   return r;
 }
 

@@ -1,0 +1,181 @@
+// CheckpointStore: atomic checkpoint folders with xxHash3-verified files; state.json is written last and the
+// folder rename is the commit point, so a crash mid-save leaves the previous checkpoints intact.
+#include "engine/checkpoint.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/check.h"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+uint64_t xxh3_of_text(const std::string& text) { return XXH3_64bits(text.data(), text.size()); }
+
+uint64_t xxh3_of_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  STRATA_CHECK(fd >= 0, "cannot open " + path + " to verify its checksum");
+  struct stat st;
+  ::fstat(fd, &st);
+  uint64_t h = XXH3_64bits(nullptr, 0);
+  if (st.st_size > 0) {
+    void* p = ::mmap(nullptr, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      STRATA_FAIL("cannot map " + path + " to verify its checksum");
+    }
+    h = XXH3_64bits(p, (size_t)st.st_size);
+    ::munmap(p, (size_t)st.st_size);
+  }
+  ::close(fd);
+  return h;
+}
+
+static std::string hex64(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
+  return b;
+}
+
+static void fsync_path(const fs::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+CheckpointStore::CheckpointStore(std::string run_dir, int keep_last) : run_dir_(std::move(run_dir)), keep_last_(keep_last) {}
+
+static std::string step_name(int step) {
+  char b[32];
+  std::snprintf(b, sizeof b, "step_%08d", step);
+  return b;
+}
+
+std::string CheckpointStore::save(const TrainerState& s, const std::vector<TensorSource>& weights,
+                                  const std::vector<TensorSource>& optimizer) const {
+  const fs::path root = fs::path(run_dir_) / "checkpoints";
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  STRATA_CHECK(!ec, "cannot create " + root.string() + ": " + ec.message());
+  const fs::path final_dir = root / step_name(s.step);
+  const fs::path tmp = root / (step_name(s.step) + ".tmp");
+  fs::remove_all(tmp, ec);
+  fs::create_directory(tmp, ec);
+  STRATA_CHECK(!ec, "cannot create " + tmp.string() + ": " + ec.message());
+  try {
+    write_safetensors((tmp / "weights.safetensors").string(), weights, {{"format", "pt"}});
+    write_safetensors((tmp / "optimizer.safetensors").string(), optimizer);
+    json j;
+    j["format"] = "strata-checkpoint";
+    j["version"] = 1;
+    j["step"] = s.step;
+    j["loader"] = {{"epoch", s.loader.epoch}, {"cursor", s.loader.cursor}};
+    j["active_blobs"] = s.active_blobs;
+    j["dirty_blobs"] = s.dirty_blobs;
+    j["adam_steps"] = s.adam_steps;
+    j["nonfinite_in_a_row"] = s.nonfinite_in_a_row;
+    j["nonfinite_total"] = s.nonfinite_total;
+    j["config_xxh3"] = hex64(s.config_hash);
+    j["files"] = {{"weights.safetensors", hex64(xxh3_of_file((tmp / "weights.safetensors").string()))},
+                  {"optimizer.safetensors", hex64(xxh3_of_file((tmp / "optimizer.safetensors").string()))}};
+    const fs::path state = tmp / "state.json";
+    {
+      std::ofstream f(state);
+      f << j.dump(2) << "\n";
+      f.flush();
+      STRATA_CHECK(f.good(), "writing " + state.string() + " failed (disk full?)");
+    }
+    fsync_path(state);
+    fsync_path(tmp);
+    fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted earlier attempt
+    fs::rename(tmp, final_dir, ec);
+    STRATA_CHECK(!ec, "cannot rename " + tmp.string() + " to " + final_dir.string() + ": " + ec.message());
+    fsync_path(root);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  // Keep the newest keep_last_ checkpoints.
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(root, ec))
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0 &&
+        e.path().filename().string().find('.') == std::string::npos)
+      all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep_last_ < all.size(); ++i) fs::remove_all(all[i], ec);
+  return final_dir.string();
+}
+
+std::optional<std::string> CheckpointStore::latest(const std::string& run_dir) {
+  const fs::path root = fs::path(run_dir) / "checkpoints";
+  std::error_code ec;
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find('.') == std::string::npos &&
+        fs::exists(e.path() / "state.json"))
+      all.push_back(e.path());
+  }
+  if (all.empty()) return std::nullopt;
+  std::sort(all.begin(), all.end());
+  return all.back().string();
+}
+
+LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
+  const fs::path state = fs::path(dir) / "state.json";
+  std::ifstream f(state);
+  STRATA_CHECK(f.good(), "checkpoint " + dir + " has no state.json (incomplete or not a checkpoint folder)");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  json j;
+  try {
+    j = json::parse(ss.str());
+  } catch (const json::exception& e) {
+    STRATA_FAIL(state.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  LoadedCheckpoint ck;
+  ck.dir = dir;
+  try {
+    STRATA_CHECK(j.at("format") == "strata-checkpoint" && j.at("version") == 1,
+                 state.string() + ": not a version-1 strata checkpoint");
+    TrainerState& s = ck.state;
+    s.step = j.at("step").get<int>();
+    s.loader.epoch = j.at("loader").at("epoch").get<uint64_t>();
+    s.loader.cursor = j.at("loader").at("cursor").get<uint64_t>();
+    s.active_blobs = j.at("active_blobs").get<std::vector<int>>();
+    s.dirty_blobs = j.at("dirty_blobs").get<std::vector<int>>();
+    s.adam_steps = j.at("adam_steps").get<std::vector<int64_t>>();
+    s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int>();
+    s.nonfinite_total = j.at("nonfinite_total").get<int>();
+    s.config_hash = std::stoull(j.at("config_xxh3").get<std::string>(), nullptr, 16);
+    for (const char* name : {"weights.safetensors", "optimizer.safetensors"}) {
+      const std::string path = (fs::path(dir) / name).string();
+      const std::string want = j.at("files").at(name).get<std::string>();
+      const std::string got = hex64(xxh3_of_file(path));
+      STRATA_CHECK(got == want, path + ": checksum mismatch (xxh3 " + got + ", state.json says " + want +
+                                    "); the checkpoint is corrupted, resume from an older one");
+    }
+  } catch (const json::exception& e) {
+    STRATA_FAIL(state.string() + ": missing or malformed field (" + e.what() + ")");
+  }
+  ck.weights = std::make_unique<SafetensorsFile>(SafetensorsFile::open((fs::path(dir) / "weights.safetensors").string()));
+  ck.optimizer =
+      std::make_unique<SafetensorsFile>(SafetensorsFile::open((fs::path(dir) / "optimizer.safetensors").string()));
+  return ck;
+}
+
+}  // namespace strata

@@ -1,0 +1,45 @@
+// PackedDataset: concatenates documents into one token/mask stream and serves non-overlapping windows of
+// seq_len + 1 tokens as (inputs, next-token targets) pairs, with -100 on targets the mask leaves out of the loss.
+#include "engine/data/packed_dataset.h"
+
+#include <string>
+
+#include "engine/check.h"
+
+namespace strata {
+
+PackedDataset::PackedDataset(const std::vector<Document>& docs, int seq_len) : seq_len_(seq_len) {
+  STRATA_CHECK(seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(seq_len));
+  size_t total = 0;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    STRATA_CHECK(docs[d].mask.size() == docs[d].tokens.size(),
+                 "document " + std::to_string(d) + " has " + std::to_string(docs[d].tokens.size()) + " tokens but " +
+                     std::to_string(docs[d].mask.size()) + " mask entries (a reader bug)");
+    total += docs[d].tokens.size();
+  }
+  auto tokens = std::make_shared<std::vector<int32_t>>();
+  auto mask = std::make_shared<std::vector<uint8_t>>();
+  tokens->reserve(total);
+  mask->reserve(total);
+  for (const Document& d : docs) {
+    tokens->insert(tokens->end(), d.tokens.begin(), d.tokens.end());
+    mask->insert(mask->end(), d.mask.begin(), d.mask.end());
+  }
+  n_seq_ = total / (static_cast<size_t>(seq_len) + 1);
+  tokens_ = std::move(tokens);
+  mask_ = std::move(mask);
+}
+
+void PackedDataset::get(size_t i, int32_t* tokens, int32_t* targets) const {
+  STRATA_CHECK(i < n_seq_, "window " + std::to_string(i) + " is out of range: the dataset has " +
+                               std::to_string(n_seq_) + " windows of " + std::to_string(seq_len_) + " tokens");
+  const size_t w = i * (static_cast<size_t>(seq_len_) + 1);
+  const int32_t* s = tokens_->data() + w;
+  const uint8_t* m = mask_->data() + w;
+  for (int t = 0; t < seq_len_; ++t) {
+    tokens[t] = s[t];
+    targets[t] = m[t + 1] ? s[t + 1] : -100;
+  }
+}
+
+}  // namespace strata

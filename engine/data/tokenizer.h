@@ -1,0 +1,38 @@
+// Tokenizer interface and the built-in byte-level tokenizer (ids 0..255 are bytes, then BOS and EOS).
+// Real tokenizers (SentencePiece, HF BPE) implement the same interface in a later issue.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  virtual std::string name() const = 0;
+  virtual int vocab_size() const = 0;  // ids are in [0, vocab_size)
+  virtual int bos_id() const = 0;
+  virtual int eos_id() const = 0;
+  // Appends the ids of `text` (no BOS/EOS) to `out`.
+  virtual void encode(std::string_view text, std::vector<int32_t>& out) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+};
+
+// Byte-level: id = byte value (0..255), BOS = 256, EOS = 257; vocab 258.
+class ByteTokenizer final : public Tokenizer {
+ public:
+  std::string name() const override { return "byte"; }
+  int vocab_size() const override { return 258; }
+  int bos_id() const override { return 256; }
+  int eos_id() const override { return 257; }
+  void encode(std::string_view text, std::vector<int32_t>& out) const override;
+  std::string decode(const std::vector<int32_t>& ids) const override;
+};
+
+// By name ("byte"); errors name the key data.tokenizer and list the choices.
+std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name);
+
+}  // namespace strata

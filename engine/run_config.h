@@ -1,0 +1,88 @@
+// RunConfig: every setting of a training run, read from a TOML file (toml++) plus `--set section.key=value`
+// overrides, validated key by key: unknown keys get a "did you mean", wrong types and ranges name the key.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace strata {
+
+struct ModelSection {            // [model]
+  std::string preset;            // built-in shape (strata presets), initialised from init_seed; or
+  std::string path;              // an HF model folder (config.json + safetensors). Exactly one of the two.
+  uint64_t init_seed = 0;        // seed of the normal init when `preset` is used
+};
+
+struct DataSection {             // [data]
+  std::string train;             // file path, or "synthetic" (seeded generated stories, the built-in default)
+  std::string format = "auto";   // auto (by extension) | tokens | text | jsonl | lmflow
+  std::string eval;              // optional separate eval file (same formats); else a held-out split of train
+  double eval_fraction = 0.05;   // [0, 0.5]; fraction of packed sequences held out when `eval` is empty
+  std::string text_field = "text";  // JSONL field holding the text
+  std::string tokenizer = "byte";   // byte (the built-in byte-level tokenizer)
+  int seq_len = 64;              // tokens per training sequence, <= the model's max_seq_len
+  uint64_t shuffle_seed = 1;
+  int synthetic_documents = 2000;  // number of generated documents when train = "synthetic"
+};
+
+struct TrainSection {            // [train]
+  std::string mode = "lisa";     // lisa | full
+  int steps = 200;               // optimizer steps
+  int micro_batch = 4;           // sequences per micro-batch
+  int grad_accum = 1;            // micro-batches per optimizer step
+  double lr = 3e-4;
+  std::string lr_schedule = "cosine";  // constant | linear | cosine
+  int warmup_steps = 0;
+  double min_lr_ratio = 0.1;     // final lr = lr * min_lr_ratio for linear/cosine, in [0, 1]
+  double weight_decay = 0.0;     // decoupled; applied to matrices only (not norm weights)
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double grad_clip = 1.0;        // global L2 norm; 0 disables
+  uint64_t seed = 1;             // LISA sampling seed
+  int max_nonfinite_steps = 5;   // stop after this many consecutive skipped (NaN/Inf) steps
+  int eval_every = 50;           // 0 disables periodic eval
+  int eval_batches = 8;          // micro-batches per eval
+};
+
+struct LisaSection {             // [lisa]
+  int layers = 2;                // gamma: blocks trained at a time, in [1, n_layers]
+  int interval = 20;             // K: steps between re-samplings, >= 1
+  bool train_embedding = true;
+  bool train_head = true;
+  bool train_final_norm = true;
+  std::string optimizer_state = "reset";  // reset (drop AdamW state of deactivated blocks) | keep (park on host)
+};
+
+struct MemorySection {           // [memory]
+  std::string backend = "cpu";   // cpu | ref | cuda:N
+  bool activation_checkpointing = false;
+  std::string device_budget;     // e.g. "48GiB"; empty = unlimited
+  std::string host_budget;       // empty = unlimited
+};
+
+struct OutputSection {           // [output]
+  std::string dir = "runs/run";  // run folder (created; must be empty or absent unless resuming)
+  int log_every = 1;             // progress line every N steps
+  int checkpoint_every = 100;    // 0: only at the end (and on SIGINT/SIGTERM)
+  int keep_checkpoints = 3;      // newest N kept
+};
+
+struct RunConfig {
+  ModelSection model;
+  DataSection data;
+  TrainSection train;
+  LisaSection lisa;
+  MemorySection memory;
+  OutputSection output;
+
+  // Parses TOML text; `origin` (file name) prefixes errors. Overrides are "section.key=value" strings whose value
+  // is TOML (strings may be given without quotes). Throws StrataError naming the key on the first problem.
+  static RunConfig parse(const std::string& toml_text, const std::string& origin,
+                         const std::vector<std::string>& overrides = {});
+  static RunConfig load(const std::string& path, const std::vector<std::string>& overrides = {});
+  // The resolved config as TOML (every key, defaults included); parse(to_toml()) gives an equal config.
+  std::string to_toml() const;
+  // Checks that need the model: seq_len <= max_seq_len, lisa.layers <= n_layers (throws naming the key).
+  void validate_against_model(int n_layers, int max_seq_len) const;
+};
+
+}  // namespace strata

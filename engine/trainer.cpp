@@ -1,0 +1,363 @@
+// The training loop behind `strata train`. One TrainingRun object owns everything a run needs; its step() is:
+// LISA re-sample -> micro-batches (forward, backward) -> global grad norm -> skip or clip -> AdamW -> metrics.
+#include "engine/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "engine/backend_registry.h"
+#include "engine/base_model.h"
+#include "engine/check.h"
+#include "engine/checkpoint.h"
+#include "engine/data/training_data.h"
+#include "engine/metrics_log.h"
+#include "memory/byte_size.h"
+#include "model/hf_export.h"
+#include "model/llama_model.h"
+#include "optim/adamw_optimizer.h"
+#include "optim/lisa_sampler.h"
+#include "optim/lr_schedule.h"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// XXH3 of the config with the keys a resume may change (steps, logging, checkpoint cadence) neutralised.
+uint64_t resume_config_hash(RunConfig c) {
+  c.train.steps = 1;
+  c.train.warmup_steps = 0;
+  c.output = OutputSection{};
+  return xxh3_of_text(c.to_toml());
+}
+
+std::string format_duration(double s) {
+  const long t = (long)std::llround(std::max(0.0, s));
+  char b[32];
+  if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
+  return b;
+}
+
+std::string list_str(const std::vector<int>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  s += ']';
+  return s;
+}
+
+class TrainingRun {
+ public:
+  TrainingRun(const RunConfig& cfg, const TrainOptions& opts)
+      : cfg_(cfg),
+        opts_(opts),
+        backend_(make_backend(cfg.memory.backend)),
+        info_(base_model_info(cfg.model)),
+        ckpts_(cfg.output.dir, cfg.output.keep_checkpoints) {
+    cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
+    if (!cfg.memory.device_budget.empty())
+      backend_->memory().set_budget(MemoryKind::Device, parse_byte_size(cfg.memory.device_budget, "memory.device_budget"));
+    if (!cfg.memory.host_budget.empty()) {
+      const size_t b = parse_byte_size(cfg.memory.host_budget, "memory.host_budget");
+      backend_->memory().set_budget(MemoryKind::HostPinned, b);
+      backend_->memory().set_budget(MemoryKind::Host, b);
+    }
+    data_ = load_training_data(cfg.data, cfg.train.micro_batch, info_.config.vocab);
+    train_loader_ = std::make_unique<DataLoader>(data_.train_set, data_.train_windows, cfg.train.micro_batch,
+                                                 cfg.data.shuffle_seed, true);
+    if (!data_.eval_windows.empty())
+      eval_loader_ = std::make_unique<DataLoader>(data_.eval_set, data_.eval_windows, cfg.train.micro_batch,
+                                                  cfg.data.shuffle_seed, false);
+    model_ = std::make_unique<LlamaModel>(*backend_, info_.config, ModelOptions{cfg.memory.activation_checkpointing});
+    load_base_weights(cfg.model, model_->params(), *backend_);
+    AdamWHyper h;
+    h.beta1 = (float)cfg.train.beta1;
+    h.beta2 = (float)cfg.train.beta2;
+    h.eps = (float)cfg.train.eps;
+    h.weight_decay = (float)cfg.train.weight_decay;
+    opt_ = std::make_unique<AdamWOptimizer>(*backend_, model_->layout(), h);
+    if (lisa()) sampler_.emplace(info_.config.n_layers, cfg.lisa.layers, cfg.lisa.interval, cfg.train.seed);
+    sched_.kind = cfg.train.lr_schedule;
+    sched_.lr = cfg.train.lr;
+    sched_.warmup_steps = cfg.train.warmup_steps;
+    sched_.total_steps = cfg.train.steps;
+    sched_.min_lr_ratio = cfg.train.min_lr_ratio;
+    config_hash_ = resume_config_hash(cfg);
+    setup_trainability();
+  }
+
+  TrainResult run(const std::string& resume_from) {
+    TrainResult r;
+    if (!resume_from.empty()) restore(resume_from);
+    r.first_step = step_;
+    metrics_ = std::make_unique<MetricsLog>(cfg_.output.dir, resume_from.empty() ? -1 : step_);
+    log("strata train: %s | %s | %s\n", info_.config.describe().c_str(), data_.describe().c_str(),
+        lisa() ? ("LISA " + std::to_string(cfg_.lisa.layers) + " of " + std::to_string(info_.config.n_layers) +
+                  " blocks every " + std::to_string(cfg_.lisa.interval) + " steps")
+                     .c_str()
+               : "full fine-tuning");
+    if (step_ > 0) log("resumed at step %d from %s\n", step_, resume_from.c_str());
+    const auto t_start = Clock::now();
+    const int start = step_;
+    while (step_ < cfg_.train.steps) {
+      if (opts_.stop && opts_.stop->load()) {
+        r.interrupted = true;
+        break;
+      }
+      const double loss = step(r);
+      r.losses.push_back(loss);
+      if (cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) evaluate();
+      const bool last = step_ == cfg_.train.steps;
+      if (!last && cfg_.output.checkpoint_every > 0 && step_ % cfg_.output.checkpoint_every == 0)
+        r.last_checkpoint = save();
+      if (step_ % cfg_.output.log_every == 0 || last || step_ == start + 1) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+        const double eta = elapsed / (step_ - start) * (cfg_.train.steps - step_);
+        log("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | active %s | ETA %s | device %s\n", step_,
+            cfg_.train.steps, loss, last_lr_, last_tokens_per_s_, list_str(active_).c_str(),
+            format_duration(eta).c_str(), format_bytes(backend_->memory().current(MemoryKind::Device)).c_str());
+      }
+    }
+    if (r.interrupted) log("interrupted: saving a checkpoint at step %d\n", step_);
+    if (step_ > start || r.interrupted || r.last_checkpoint.empty()) r.last_checkpoint = save();
+    log("checkpoint: %s\n", r.last_checkpoint.c_str());
+    r.steps_done = step_;
+    return r;
+  }
+
+ private:
+  bool lisa() const { return cfg_.train.mode == "lisa"; }
+  const BlobIds& ids() const { return model_->ids(); }
+
+  template <class... A>
+  void log(const char* fmt, A... a) {
+    if (opts_.log) {
+      std::fprintf(opts_.log, fmt, a...);
+      std::fflush(opts_.log);
+    }
+  }
+
+  // Embedding, head and final norm train by the [lisa] switches (always in full mode); blocks via set_active().
+  void setup_trainability() {
+    model_->set_all_trainable(false);
+    const bool e = !lisa() || cfg_.lisa.train_embedding, hd = !lisa() || cfg_.lisa.train_head;
+    const bool fn = !lisa() || cfg_.lisa.train_final_norm;
+    model_->set_embedding_trainable(e || (info_.config.tie_embeddings && hd));
+    if (!info_.config.tie_embeddings) model_->set_head_trainable(hd);
+    model_->set_final_norm_trainable(fn);
+    for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
+      if (model_->grads().has(blob)) opt_->activate(blob);
+  }
+
+  std::vector<int> blocks_for(int step) const {
+    if (sampler_) return sampler_->active_at(step);
+    std::vector<int> all(info_.config.n_layers);
+    for (int l = 0; l < (int)all.size(); ++l) all[l] = l;
+    return all;
+  }
+
+  void set_active(const std::vector<int>& blocks) {
+    const InactiveStatePolicy policy =
+        cfg_.lisa.optimizer_state == "keep" ? InactiveStatePolicy::Keep : InactiveStatePolicy::Reset;
+    for (int b : active_)
+      if (!std::binary_search(blocks.begin(), blocks.end(), b)) {
+        model_->set_block_trainable(b, false);  // releases the gradient blob
+        opt_->deactivate(ids().block(b), policy);
+      }
+    for (int b : blocks)
+      if (!std::binary_search(active_.begin(), active_.end(), b)) {
+        model_->set_block_trainable(b, true);
+        opt_->activate(ids().block(b));
+      }
+    active_ = blocks;
+  }
+
+  double step(TrainResult& r) {
+    const auto t0 = Clock::now();
+    const std::vector<int> blocks = blocks_for(step_);
+    if (blocks != active_) set_active(blocks);
+    r.active_blocks.push_back(active_);
+    const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len, accum = cfg_.train.grad_accum;
+    std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
+    model_->zero_grads();
+    double loss = 0.0;
+    for (int a = 0; a < accum; ++a) {
+      train_loader_->next_batch(tokens.data(), targets.data());
+      loss += model_->forward(tokens.data(), targets.data(), B, T);
+      model_->backward(1.0f / (float)accum);
+    }
+    loss /= accum;
+    double norm2 = 0.0;
+    for (int blob = 0; blob < ids().count(); ++blob)
+      if (model_->grads().has(blob))
+        norm2 += backend_->sum_squares(static_cast<const float*>(model_->grads().blob(blob)),
+                                       model_->grads().blob_bytes(blob) / sizeof(float));
+    const double norm = std::sqrt(norm2);
+    const double lr = sched_.at(step_);
+    const bool finite = std::isfinite(loss) && std::isfinite(norm);
+    if (finite) {
+      nonfinite_in_a_row_ = 0;
+      const double clip = cfg_.train.grad_clip > 0 ? std::min(1.0, cfg_.train.grad_clip / (norm + 1e-6)) : 1.0;
+      opt_->step(model_->params(), model_->grads(), (float)lr, (float)clip);
+      for (int blob = 0; blob < ids().count(); ++blob)
+        if (opt_->is_active(blob)) dirty_.insert(blob);
+    } else {
+      ++nonfinite_in_a_row_;
+      ++nonfinite_total_;
+      log("step %d: non-finite %s (%g); step skipped (%d in a row)\n", step_ + 1,
+          std::isfinite(loss) ? "gradient norm" : "loss", std::isfinite(loss) ? norm : loss, nonfinite_in_a_row_);
+      STRATA_CHECK(nonfinite_in_a_row_ < cfg_.train.max_nonfinite_steps,
+                   "stopping: " + std::to_string(nonfinite_in_a_row_) +
+                       " steps in a row had a non-finite loss or gradient (train.max_nonfinite_steps = " +
+                       std::to_string(cfg_.train.max_nonfinite_steps) + "); lower train.lr or check the data");
+    }
+    ++step_;
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    last_lr_ = lr;
+    last_tokens_per_s_ = (double)B * T * accum / secs;
+    const MemorySnapshot m = backend_->memory().snapshot();
+    nlohmann::json j;
+    j["step"] = step_;
+    j["loss"] = finite ? nlohmann::json(loss) : nlohmann::json(nullptr);
+    j["lr"] = lr;
+    j["grad_norm"] = std::isfinite(norm) ? nlohmann::json(norm) : nlohmann::json(nullptr);
+    j["tokens"] = (int64_t)B * T * accum;
+    j["seconds"] = secs;
+    j["active_layers"] = active_;
+    j["skipped"] = !finite;
+    j["memory"] = {{"device", m.kind_current[0]}, {"device_peak", m.kind_peak[0]}, {"host_pinned", m.kind_current[1]},
+                   {"host", m.kind_current[2]}};
+    metrics_->write(j.dump());
+    return finite ? loss : NAN;
+  }
+
+  void evaluate() {
+    if (!eval_loader_) return;
+    eval_loader_->reset();
+    const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len;
+    const size_t batches = std::min<size_t>(cfg_.train.eval_batches, std::max<size_t>(1, eval_loader_->num_windows() / B));
+    std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
+    double sum = 0.0;
+    size_t count = 0;
+    for (size_t i = 0; i < batches; ++i) {
+      eval_loader_->next_batch(tokens.data(), targets.data());
+      const double l = model_->forward(tokens.data(), targets.data(), B, T);
+      sum += l * model_->valid_targets();
+      count += model_->valid_targets();
+    }
+    const double loss = count ? sum / count : 0.0;
+    nlohmann::json j;
+    j["step"] = step_;
+    j["eval_loss"] = loss;
+    j["eval_perplexity"] = std::exp(loss);
+    j["eval_tokens"] = count;
+    metrics_->write(j.dump());
+    log("eval at step %d: loss %.4f | perplexity %.2f | %zu tokens\n", step_, loss, std::exp(loss), count);
+  }
+
+  std::string save() {
+    TrainerState s;
+    s.step = step_;
+    s.loader = train_loader_->state();
+    for (int blob = 0; blob < ids().count(); ++blob)
+      if (opt_->is_active(blob)) s.active_blobs.push_back(blob);
+    s.dirty_blobs.assign(dirty_.begin(), dirty_.end());
+    s.adam_steps = opt_->all_steps();
+    s.nonfinite_in_a_row = nonfinite_in_a_row_;
+    s.nonfinite_total = nonfinite_total_;
+    s.config_hash = config_hash_;
+    return ckpts_.save(s, tensor_sources_from_params(model_->params(), *backend_, DType::F32, s.dirty_blobs),
+                       opt_->state_tensors());
+  }
+
+  void restore(const std::string& run_dir) {
+    const auto latest = CheckpointStore::latest(run_dir);
+    STRATA_CHECK(latest, "nothing to resume: " + run_dir + " has no complete checkpoint");
+    const LoadedCheckpoint ck = CheckpointStore::load(*latest);
+    const TrainerState& s = ck.state;
+    STRATA_CHECK(s.config_hash == config_hash_,
+                 *latest + " was written with a different configuration; resume only changes train.steps and "
+                           "[output] settings");
+    STRATA_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
+                                                  ", beyond train.steps = " + std::to_string(cfg_.train.steps));
+    overlay_weights(*ck.weights, model_->params(), *backend_, s.dirty_blobs);
+    dirty_.insert(s.dirty_blobs.begin(), s.dirty_blobs.end());
+    // Blocks whose optimizer state was on the device are the active set; everything else is parked or absent.
+    for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
+      opt_->deactivate(blob, InactiveStatePolicy::Reset);
+    std::vector<int> blocks;
+    for (int blob : s.active_blobs)
+      if (blob < info_.config.n_layers) blocks.push_back(blob);
+    for (int b : active_) model_->set_block_trainable(b, false);
+    for (int b : blocks) model_->set_block_trainable(b, true);
+    active_ = blocks;
+    opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps);
+    train_loader_->restore(s.loader);
+    step_ = s.step;
+    nonfinite_in_a_row_ = s.nonfinite_in_a_row;
+    nonfinite_total_ = s.nonfinite_total;
+  }
+
+  RunConfig cfg_;
+  TrainOptions opts_;
+  std::unique_ptr<Backend> backend_;
+  HfModelInfo info_;
+  CheckpointStore ckpts_;
+  TrainingData data_;
+  std::unique_ptr<DataLoader> train_loader_, eval_loader_;
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<AdamWOptimizer> opt_;
+  std::optional<LisaSampler> sampler_;
+  LrSchedule sched_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::vector<int> active_;
+  std::set<int> dirty_;
+  int step_ = 0;
+  int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
+  uint64_t config_hash_ = 0;
+  double last_lr_ = 0, last_tokens_per_s_ = 0;
+};
+
+// Creates the run folder for a fresh run and writes the resolved config into it (temp + rename).
+void prepare_run_dir(const RunConfig& cfg) {
+  const fs::path dir(cfg.output.dir);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    STRATA_CHECK(fs::is_directory(dir, ec), "output.dir: " + dir.string() + " exists and is not a folder");
+    STRATA_CHECK(fs::is_empty(dir, ec), "output.dir: " + dir.string() +
+                                            " already holds a run; resume it with `strata train --resume " +
+                                            dir.string() + "` or choose another output.dir");
+  }
+  fs::create_directories(dir, ec);
+  STRATA_CHECK(!ec, "output.dir: cannot create " + dir.string() + ": " + ec.message());
+  const fs::path tmp = dir / "config.toml.tmp";
+  {
+    std::ofstream f(tmp);
+    f << cfg.to_toml();
+    STRATA_CHECK(f.good(), "cannot write " + tmp.string());
+  }
+  fs::rename(tmp, dir / "config.toml", ec);
+  STRATA_CHECK(!ec, "cannot write " + (dir / "config.toml").string() + ": " + ec.message());
+}
+
+}  // namespace
+
+TrainResult train(const RunConfig& cfg, const TrainOptions& opts) {
+  TrainingRun run(cfg, opts);  // validates config, model and data before anything is written
+  if (opts.resume_dir.empty()) prepare_run_dir(cfg);
+  return run.run(opts.resume_dir);
+}
+
+}  // namespace strata

@@ -1,0 +1,49 @@
+// Trainer: runs `strata train`: builds backend, model, data and optimizer from a RunConfig, then loops LISA (or full)
+// steps with gradient accumulation, clipping, non-finite skipping, eval, metrics, progress and checkpoints/resume.
+#pragma once
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "engine/run_config.h"
+
+namespace strata {
+
+struct TrainOptions {
+  std::string resume_dir;                   // non-empty: continue this run from its newest checkpoint
+  const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT/SIGTERM): finish the step, save, return
+  FILE* log = stdout;                       // progress lines; nullptr = silent
+};
+
+struct TrainResult {
+  int first_step = 0;              // steps already done when this call started (resume)
+  int steps_done = 0;              // optimizer steps completed in total
+  std::vector<double> losses;      // per step run by this call (NaN for skipped steps)
+  std::vector<std::vector<int>> active_blocks;  // per step run by this call
+  bool interrupted = false;        // stopped by `stop`
+  std::string last_checkpoint;
+};
+
+// Trains; throws StrataError on bad configuration or data, or after train.max_nonfinite_steps skipped steps in a
+// row. `cfg.output.dir` is the run folder (for a resume, the run's own config.toml is used by the caller).
+TrainResult train(const RunConfig& cfg, const TrainOptions& opts = {});
+
+// Mean loss (token-weighted) and perplexity of a model (HF folder, run or checkpoint) on a dataset.
+struct EvalResult {
+  double loss = 0;
+  double perplexity = 0;
+  size_t tokens = 0;
+  size_t batches = 0;
+  std::string model_description;
+};
+struct EvalOptions {
+  std::string model;      // HF folder, run folder or checkpoint folder
+  DataSection data;       // data.train is the dataset evaluated (all its windows, in order)
+  int micro_batch = 4;
+  size_t max_batches = 0; // 0 = every window
+  std::string backend = "cpu";
+};
+EvalResult evaluate_model(const EvalOptions& opts);
+
+}  // namespace strata

@@ -1,0 +1,117 @@
+// AdamWOptimizer implementation: per-tensor fused updates through Backend::adamw_update, state moves between the
+// device and host tiers through the accounted allocator, and (de)serialisation of the moments for checkpoints.
+#include "optim/adamw_optimizer.h"
+
+#include <algorithm>
+
+#include "engine/check.h"
+
+namespace strata {
+
+AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, AdamWHyper hyper)
+    : backend_(backend),
+      layout_(layout),
+      hyper_(hyper),
+      device_m_(backend, layout, MemoryKind::Device, MemoryCategory::OptimizerState),
+      device_v_(backend, layout, MemoryKind::Device, MemoryCategory::OptimizerState),
+      host_m_(backend, layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
+      host_v_(backend, layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
+      steps_(BlobIds{layout.n_layers}.count(), 0) {}
+
+void AdamWOptimizer::activate(int blob) {
+  if (is_active(blob) || device_m_.layout_of(blob).bytes == 0) return;
+  device_m_.allocate(blob);
+  device_v_.allocate(blob);
+  if (is_parked(blob)) {
+    const size_t bytes = device_m_.blob_bytes(blob);
+    backend_.copy(device_m_.blob(blob), host_m_.blob(blob), bytes);
+    backend_.copy(device_v_.blob(blob), host_v_.blob(blob), bytes);
+    host_m_.release(blob);
+    host_v_.release(blob);
+  } else {
+    device_m_.zero(blob);
+    device_v_.zero(blob);
+    steps_[blob] = 0;
+  }
+}
+
+void AdamWOptimizer::deactivate(int blob, InactiveStatePolicy policy) {
+  if (!is_active(blob)) return;
+  if (policy == InactiveStatePolicy::Keep) {
+    const size_t bytes = device_m_.blob_bytes(blob);
+    host_m_.allocate(blob);
+    host_v_.allocate(blob);
+    backend_.copy(host_m_.blob(blob), device_m_.blob(blob), bytes);
+    backend_.copy(host_v_.blob(blob), device_v_.blob(blob), bytes);
+  } else {
+    steps_[blob] = 0;
+  }
+  device_m_.release(blob);
+  device_v_.release(blob);
+}
+
+void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
+  STRATA_CHECK(grads.has(blob), "optimizer: " + params.blob_name(blob) + " has optimizer state but no gradient");
+  const BlobLayout& layout = params.layout_of(blob);
+  AdamWStep s;
+  s.lr = lr;
+  s.beta1 = hyper_.beta1;
+  s.beta2 = hyper_.beta2;
+  s.eps = hyper_.eps;
+  s.grad_scale = grad_scale;
+  s.step = ++steps_[blob];
+  for (int i = 0; i < (int)layout.tensors.size(); ++i) {
+    s.weight_decay = layout.tensors[i].shape.size() >= 2 ? hyper_.weight_decay : 0.0f;
+    backend_.adamw_update(params.f32(blob, i), grads.f32(blob, i), device_m_.f32(blob, i), device_v_.f32(blob, i),
+                          (size_t)layout.tensors[i].numel(), s);
+  }
+}
+
+void AdamWOptimizer::step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
+  for (int blob = 0; blob < params.ids().count(); ++blob)
+    if (is_active(blob)) update_blob(blob, params, grads, lr, grad_scale);
+}
+
+std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
+  std::vector<TensorSource> out;
+  for (int blob = 0; blob < device_m_.ids().count(); ++blob) {
+    const bool active = is_active(blob);
+    if (!active && !is_parked(blob)) continue;
+    const ParamStore& m = active ? device_m_ : host_m_;
+    const ParamStore& v = active ? device_v_ : host_v_;
+    const size_t bytes = m.blob_bytes(blob);
+    for (const auto& [prefix, store] : {std::pair<const char*, const ParamStore*>{"m.", &m}, {"v.", &v}}) {
+      const void* src = store->blob(blob);
+      out.push_back({prefix + std::to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))},
+                     [this, src, bytes](void* dst) { backend_.copy(dst, src, bytes); }});
+    }
+  }
+  return out;
+}
+
+void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<int>& active,
+                                const std::vector<int64_t>& steps) {
+  STRATA_CHECK(steps.size() == steps_.size(), file.path() + ": optimizer step counts are for " +
+                                                  std::to_string(steps.size()) + " blobs, the model has " +
+                                                  std::to_string(steps_.size()));
+  for (int blob = 0; blob < (int)steps_.size(); ++blob) {
+    const SafetensorsTensor* tm = file.find("m." + std::to_string(blob));
+    const SafetensorsTensor* tv = file.find("v." + std::to_string(blob));
+    if (!tm && !tv) continue;
+    const size_t bytes = device_m_.blob_bytes(blob);
+    STRATA_CHECK(tm && tv && tm->dtype == DType::F32 && tv->dtype == DType::F32 && tm->end - tm->begin == bytes &&
+                     tv->end - tv->begin == bytes,
+                 file.path() + ": optimizer state of " + device_m_.blob_name(blob) +
+                     " is incomplete or has the wrong size (expected m and v of " + std::to_string(bytes) + " bytes)");
+    const bool on_device = std::find(active.begin(), active.end(), blob) != active.end();
+    ParamStore& m = on_device ? device_m_ : host_m_;
+    ParamStore& v = on_device ? device_v_ : host_v_;
+    m.allocate(blob);
+    v.allocate(blob);
+    backend_.copy(m.blob(blob), file.data(*tm), bytes);
+    backend_.copy(v.blob(blob), file.data(*tv), bytes);
+    steps_[blob] = steps[blob];
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,55 @@
+// AdamWOptimizer: fp32 first/second moments for the trainable blobs only, on the device, with LISA's two policies
+// for a deactivated block: drop its state ("reset") or park it in host memory and restore it later ("keep").
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "model/param_store.h"
+#include "model/safetensors.h"
+
+namespace strata {
+
+enum class InactiveStatePolicy { Reset, Keep };
+
+struct AdamWHyper {
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.0f;  // applied to matrices; norm weights (1-D tensors) are not decayed
+};
+
+class AdamWOptimizer {
+ public:
+  AdamWOptimizer(Backend& backend, const ModelLayout& layout, AdamWHyper hyper);
+
+  // Gives `blob` device state: zeros (step count 0), or the state parked by deactivate(Keep).
+  void activate(int blob);
+  // Removes the device state of `blob`: dropped (Reset) or moved to host memory (Keep).
+  void deactivate(int blob, InactiveStatePolicy policy);
+  bool is_active(int blob) const { return device_m_.has(blob); }
+  bool is_parked(int blob) const { return host_m_.has(blob); }
+  int64_t steps_of(int blob) const { return steps_[blob]; }
+
+  // One AdamW update of every active blob from `grads` (scaled by grad_scale), at learning rate lr.
+  void step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
+
+  // ---- checkpointing -------------------------------------------------------------------------------------------
+  // Every active and parked state as tensors "m.<blob>", "v.<blob>" (F32, whole blob) for write_safetensors.
+  std::vector<TensorSource> state_tensors() const;
+  std::vector<int64_t> all_steps() const { return steps_; }
+  // Restores from a file written from state_tensors(): blobs in `active` go to the device, the rest are parked.
+  // Throws naming the file and blob when a tensor is missing or has the wrong size.
+  void load_state(const SafetensorsFile& file, const std::vector<int>& active, const std::vector<int64_t>& steps);
+
+ private:
+  void update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
+
+  Backend& backend_;
+  const ModelLayout& layout_;
+  AdamWHyper hyper_;
+  ParamStore device_m_, device_v_;  // Device / OptimizerState
+  ParamStore host_m_, host_v_;      // HostPinned / OptimizerState (parked, policy Keep)
+  std::vector<int64_t> steps_;      // updates seen by each blob's current state
+};
+
+}  // namespace strata
