@@ -64,6 +64,7 @@ struct OutputSection {           // [output]
   int log_every = 1;             // progress line every N steps
   int checkpoint_every = 100;    // 0: only at the end (and on SIGINT/SIGTERM)
   int keep_checkpoints = 3;      // newest N kept
+  bool save_batches = false;     // write every step's token ids and targets to batches.bin (for replays/debugging)
 };
 
 struct RunConfig {

@@ -58,6 +58,37 @@ std::string list_str(const std::vector<int>& v) {
   return s;
 }
 
+// batches.bin (output.save_batches): header "STRBATCH" u32 version 1, u32 micro_batch, u32 seq_len, u32 grad_accum;
+// then per step and micro-batch: tokens int32[micro_batch * seq_len], targets int32[micro_batch * seq_len].
+class BatchLog {
+ public:
+  BatchLog(const std::string& run_dir, int B, int T, int accum, int keep_steps) {
+    path_ = (fs::path(run_dir) / "batches.bin").string();
+    const size_t per_step = (size_t)accum * 2 * B * T * sizeof(int32_t);
+    std::error_code ec;
+    if (keep_steps >= 0 && fs::exists(path_, ec)) {
+      fs::resize_file(path_, kHeader + per_step * keep_steps, ec);  // drop steps after the checkpoint
+      f_ = std::fopen(path_.c_str(), "ab");
+    } else {
+      f_ = std::fopen(path_.c_str(), "wb");
+      const uint32_t h[4] = {1, (uint32_t)B, (uint32_t)T, (uint32_t)accum};
+      if (f_) std::fwrite("STRBATCH", 1, 8, f_), std::fwrite(h, sizeof h, 1, f_);
+    }
+    STRATA_CHECK(f_, "cannot open " + path_ + " for writing");
+  }
+  ~BatchLog() { std::fclose(f_); }
+  void write(const std::vector<int32_t>& tokens, const std::vector<int32_t>& targets) {
+    const bool ok = std::fwrite(tokens.data(), sizeof(int32_t), tokens.size(), f_) == tokens.size() &&
+                    std::fwrite(targets.data(), sizeof(int32_t), targets.size(), f_) == targets.size();
+    STRATA_CHECK(ok && std::fflush(f_) == 0, "writing " + path_ + " failed (disk full?)");
+  }
+
+ private:
+  static constexpr size_t kHeader = 8 + 16;
+  std::string path_;
+  FILE* f_ = nullptr;
+};
+
 class TrainingRun {
  public:
   TrainingRun(const RunConfig& cfg, const TrainOptions& opts)
@@ -103,6 +134,9 @@ class TrainingRun {
     if (!resume_from.empty()) restore(resume_from);
     r.first_step = step_;
     metrics_ = std::make_unique<MetricsLog>(cfg_.output.dir, resume_from.empty() ? -1 : step_);
+    if (cfg_.output.save_batches)
+      batches_ = std::make_unique<BatchLog>(cfg_.output.dir, cfg_.train.micro_batch, cfg_.data.seq_len,
+                                            cfg_.train.grad_accum, resume_from.empty() ? -1 : step_);
     log("strata train: %s | %s | %s\n", info_.config.describe().c_str(), data_.describe().c_str(),
         lisa() ? ("LISA " + std::to_string(cfg_.lisa.layers) + " of " + std::to_string(info_.config.n_layers) +
                   " blocks every " + std::to_string(cfg_.lisa.interval) + " steps")
@@ -195,6 +229,7 @@ class TrainingRun {
     double loss = 0.0;
     for (int a = 0; a < accum; ++a) {
       train_loader_->next_batch(tokens.data(), targets.data());
+      if (batches_) batches_->write(tokens, targets);
       loss += model_->forward(tokens.data(), targets.data(), B, T);
       model_->backward(1.0f / (float)accum);
     }
@@ -322,6 +357,7 @@ class TrainingRun {
   std::optional<LisaSampler> sampler_;
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<BatchLog> batches_;
   std::vector<int> active_;
   std::set<int> dirty_;
   int step_ = 0;
