@@ -146,7 +146,7 @@ class TrainingRun {
     const auto t_start = Clock::now();
     const int start = step_;
     while (step_ < cfg_.train.steps) {
-      if (opts_.stop && opts_.stop->load()) {
+      if ((opts_.stop && opts_.stop->load()) || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step)) {
         r.interrupted = true;
         break;
       }

@@ -14,6 +14,7 @@ struct TrainOptions {
   std::string resume_dir;                   // non-empty: continue this run from its newest checkpoint
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT/SIGTERM): finish the step, save, return
   FILE* log = stdout;                       // progress lines; nullptr = silent
+  int stop_at_step = 0;                     // > 0: behave as if stopped once this many steps are done
 };
 
 struct TrainResult {

@@ -38,5 +38,48 @@ lines=$("$STRATA" export "$tmp/m" --out "$tmp/g" 2>&1 | wc -l)
 [ ! -e "$tmp/g" ] || { echo "FAIL: a failed export left $tmp/g behind"; fails=$((fails + 1)); }
 expect 1 "exceeds the model's max_position_embeddings" -- "$STRATA" demo --seq-len 100000
 
+# strata train / eval / export of a run
+cat > "$tmp/run.toml" <<TOML
+[model]
+preset = "tiny"
+[data]
+train = "synthetic"
+synthetic_documents = 100
+seq_len = 32
+[train]
+steps = 6
+micro_batch = 2
+warmup_steps = 1
+eval_every = 3
+[lisa]
+layers = 1
+interval = 2
+[output]
+dir = "$tmp/run"
+log_every = 1
+TOML
+expect 0 "done at step 6/6" -- "$STRATA" train "$tmp/run.toml"
+[ -f "$tmp/run/config.toml" ] && [ -f "$tmp/run/metrics.jsonl" ] || { echo "FAIL: run folder incomplete"; fails=$((fails + 1)); }
+expect 0 "done at step 8/8" -- "$STRATA" train --resume "$tmp/run" --set train.steps=8
+expect 0 "perplexity" -- "$STRATA" eval "$tmp/run" --data synthetic --seq-len 32 --batches 2
+expect 0 "wrote" -- "$STRATA" export "$tmp/run" --out "$tmp/run-hf"
+expect 0 "loss" -- "$STRATA" demo --model "$tmp/run-hf" --steps 1 --seq-len 16 --batch 1
+expect 1 "already holds a run" -- "$STRATA" train "$tmp/run.toml"
+expect 1 "did you mean train.lr" -- "$STRATA" train "$tmp/run.toml" --set train.lrr=1
+expect 1 "lisa.layers" -- "$STRATA" train "$tmp/run.toml" --set lisa.layers=9 --set output.dir="$tmp/run2"
+expect 1 "data.train" -- "$STRATA" train "$tmp/run.toml" --set data.train="$tmp/missing.txt" --set output.dir="$tmp/run3"
+expect 1 "no config.toml" -- "$STRATA" train --resume "$tmp/nothing"
+# SIGINT: finish the step, save, exit 0
+"$STRATA" train "$tmp/run.toml" --set train.steps=100000 --set output.dir="$tmp/sig" > "$tmp/sig.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q "^step 1/" "$tmp/sig.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid; rc=$?
+if [ "$rc" = 0 ] && grep -q "stopped at step" "$tmp/sig.log" && ls "$tmp/sig/checkpoints"/step_* >/dev/null 2>&1; then
+  echo "ok: SIGINT saves and exits 0"
+else
+  echo "FAIL: SIGINT: rc $rc"; tail -3 "$tmp/sig.log"; fails=$((fails + 1))
+fi
+
 echo "$fails failure(s)"
 [ "$fails" = 0 ]

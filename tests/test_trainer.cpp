@@ -1,0 +1,215 @@
+// Training-run invariants on the CPU backend: exact resume (bitwise losses and weights), LISA with gamma = n_layers
+// equals full fine-tuning bit for bit, LISA re-sampling does not grow device memory, and bad runs fail clearly.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/backend_cpu/cpu_backend.h"
+#include "engine/base_model.h"
+#include "engine/check.h"
+#include "engine/trainer.h"
+
+namespace strata {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "strata-train-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& n) const { return (fs::path(path_) / n).string(); }
+
+ private:
+  std::string path_;
+};
+
+const char* kBase = R"(
+[model]
+preset = "tiny"
+init_seed = 5
+[data]
+train = "synthetic"
+synthetic_documents = 150
+seq_len = 32
+[train]
+steps = 16
+micro_batch = 2
+grad_accum = 2
+lr = 2e-3
+warmup_steps = 2
+weight_decay = 0.01
+grad_clip = 0.5
+eval_every = 0
+[lisa]
+layers = 2
+interval = 3
+[output]
+checkpoint_every = 0
+)";
+
+RunConfig config(const std::string& dir, std::vector<std::string> sets = {}) {
+  sets.push_back("output.dir=" + dir);
+  return RunConfig::parse(kBase, "test.toml", sets);
+}
+
+TrainOptions quiet() {
+  TrainOptions o;
+  o.log = nullptr;
+  return o;
+}
+
+std::vector<unsigned char> final_weights(const std::string& run_dir) {
+  CpuBackend be;
+  const auto m = load_any_model(run_dir, be);
+  std::vector<unsigned char> out;
+  for (int b = 0; b < m->params->ids().count(); ++b) {
+    if (!m->params->has(b)) continue;
+    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
+    out.insert(out.end(), p, p + m->params->blob_bytes(b));
+  }
+  return out;
+}
+
+void expect_bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(double)), 0) << "step " << i;
+}
+
+TEST(Trainer, ResumeIsBitwiseExact) {
+  for (const char* policy : {"reset", "keep"}) {
+    TempDir tmp;
+    const std::vector<std::string> sets = {std::string("lisa.optimizer_state=") + policy};
+    const TrainResult straight = train(config(tmp / "a", sets), quiet());
+    ASSERT_EQ(straight.losses.size(), 16u);
+
+    TrainOptions first = quiet();
+    first.stop_at_step = 8;
+    const TrainResult half = train(config(tmp / "b", sets), first);
+    EXPECT_TRUE(half.interrupted);
+    EXPECT_EQ(half.steps_done, 8);
+    TrainOptions resume = quiet();
+    resume.resume_dir = tmp / "b";
+    const TrainResult rest = train(config(tmp / "b", sets), resume);
+    EXPECT_EQ(rest.first_step, 8);
+    EXPECT_EQ(rest.steps_done, 16);
+
+    std::vector<double> joined = half.losses;
+    joined.insert(joined.end(), rest.losses.begin(), rest.losses.end());
+    expect_bitwise_equal(joined, straight.losses);
+    EXPECT_EQ(final_weights(tmp / "a"), final_weights(tmp / "b")) << policy;
+    EXPECT_LT(straight.losses.back(), straight.losses.front()) << "the loss should fall";
+  }
+}
+
+TEST(Trainer, LisaWithAllLayersEqualsFullFineTuning) {
+  TempDir tmp;
+  const TrainResult lisa = train(config(tmp / "lisa", {"lisa.layers=4"}), quiet());
+  const TrainResult full = train(config(tmp / "full", {"train.mode=full"}), quiet());
+  expect_bitwise_equal(lisa.losses, full.losses);
+  EXPECT_EQ(final_weights(tmp / "lisa"), final_weights(tmp / "full"));
+  const TrainResult partial = train(config(tmp / "partial"), quiet());
+  EXPECT_NE(partial.losses.back(), full.losses.back()) << "gamma < n_layers must differ from full fine-tuning";
+}
+
+// Device bytes after each step, from metrics.jsonl.
+std::vector<size_t> device_bytes(const std::string& run_dir, const char* key) {
+  std::ifstream in(fs::path(run_dir) / "metrics.jsonl");
+  std::vector<size_t> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("memory")) out.push_back(j["memory"][key].get<size_t>());
+  }
+  return out;
+}
+
+TEST(Trainer, ResamplingDoesNotGrowDeviceMemory) {
+  TempDir tmp;
+  const TrainResult r =
+      train(config(tmp / "r", {"lisa.interval=1", "train.steps=21", "lisa.layers=1", "train.grad_accum=1"}), quiet());
+  std::set<std::vector<int>> distinct(r.active_blocks.begin(), r.active_blocks.end());
+  EXPECT_GE(distinct.size(), 3u) << "the sampler should visit several blocks";
+  const auto dev = device_bytes(tmp / "r", "device");
+  ASSERT_EQ(dev.size(), 21u);
+  for (size_t i = 1; i < dev.size(); ++i) EXPECT_EQ(dev[i], dev[0]) << "device bytes changed at step " << i + 1;
+  const auto peak = device_bytes(tmp / "r", "device_peak");
+  EXPECT_EQ(peak.back(), peak.front()) << "re-sampling must not raise the device peak";
+  // With "keep", parked state lives in host memory, never on the device.
+  const TrainResult k = train(config(tmp / "k", {"lisa.interval=1", "train.steps=21", "lisa.layers=1",
+                                                 "lisa.optimizer_state=keep"}),
+                              quiet());
+  const auto kdev = device_bytes(tmp / "k", "device");
+  for (size_t i = 1; i < kdev.size(); ++i) EXPECT_EQ(kdev[i], kdev[0]) << "step " << i + 1;
+  const auto pinned = device_bytes(tmp / "k", "host_pinned");
+  EXPECT_GT(pinned.back(), 0u) << "kept optimizer state is parked in host memory";
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const StrataError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Trainer, BadRunsFailWithClearErrors) {
+  TempDir tmp;
+  EXPECT_NE(error_of([&] { train(config(tmp / "a", {"lisa.layers=5"}), quiet()); }).find("lisa.layers"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { train(config(tmp / "b", {"data.seq_len=1000"}), quiet()); }).find("data.seq_len"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { train(config(tmp / "c", {"data.train=" + tmp / "nope.txt"}), quiet()); }).find("data.train"),
+            std::string::npos);
+  std::ofstream(tmp / "tiny.txt") << "too short";
+  EXPECT_NE(error_of([&] { train(config(tmp / "d", {"data.train=" + tmp / "tiny.txt"}), quiet()); })
+                .find("fewer than one sequence"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp / "a")) << "a run that fails validation must not create its folder";
+  // A finished run's folder is not silently reused.
+  train(config(tmp / "e", {"train.steps=1", "train.warmup_steps=0"}), quiet());
+  EXPECT_NE(error_of([&] { train(config(tmp / "e", {"train.steps=1", "train.warmup_steps=0"}), quiet()); }).find("--resume"),
+            std::string::npos);
+  // Diverging training stops after max_nonfinite_steps skipped steps.
+  EXPECT_NE(error_of([&] {
+              train(config(tmp / "f", {"train.lr=1e30", "train.grad_clip=0", "train.max_nonfinite_steps=2",
+                                       "train.warmup_steps=0"}),
+                    quiet());
+            }).find("non-finite"),
+            std::string::npos);
+  // Resume refuses a different configuration.
+  TrainOptions r = quiet();
+  r.resume_dir = tmp / "e";
+  EXPECT_NE(error_of([&] { train(config(tmp / "e", {"train.steps=2", "train.warmup_steps=0", "train.lr=1e-2"}), r); })
+                .find("different configuration"),
+            std::string::npos);
+}
+
+TEST(Trainer, CheckpointCorruptionIsDetected) {
+  TempDir tmp;
+  TrainOptions o = quiet();
+  o.stop_at_step = 2;
+  const TrainResult r = train(config(tmp / "c"), o);
+  const std::string weights = r.last_checkpoint + "/weights.safetensors";
+  {
+    std::fstream f(weights, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-5, std::ios::end);
+    f.put('\x42');
+  }
+  TrainOptions resume = quiet();
+  resume.resume_dir = tmp / "c";
+  EXPECT_NE(error_of([&] { train(config(tmp / "c"), resume); }).find("checksum mismatch"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata
