@@ -1,0 +1,83 @@
+// Benchmark: optimizer-step time of LISA (gamma = 2 of 8 blocks) against full fine-tuning on the same model, data and
+// engine, measured in one run from each training's metrics.jsonl (median step seconds, first step excluded).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "engine/trainer.h"
+
+using namespace strata;
+namespace fs = std::filesystem;
+
+static const char* kConfig = R"(
+[model]
+preset = "small"
+[data]
+train = "synthetic"
+synthetic_documents = 600
+seq_len = 256
+[train]
+micro_batch = 4
+lr = 1e-3
+eval_every = 0
+[lisa]
+interval = 2
+[output]
+checkpoint_every = 0
+)";
+
+struct Timing {
+  double median_s = 0;
+  double device_mib = 0;
+};
+
+static Timing run(const std::string& dir, int steps, std::vector<std::string> sets) {
+  sets.push_back("output.dir=" + dir);
+  sets.push_back("train.steps=" + std::to_string(steps));
+  TrainOptions o;
+  o.log = nullptr;
+  train(RunConfig::parse(kConfig, "bench", sets), o);
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  std::vector<double> secs;
+  Timing t;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains("seconds")) continue;
+    if (j["step"].get<int>() > 1) secs.push_back(j["seconds"].get<double>());
+    t.device_mib = j["memory"]["device_peak"].get<double>() / (1 << 20);
+  }
+  std::sort(secs.begin(), secs.end());
+  t.median_s = secs[secs.size() / 2];
+  return t;
+}
+
+int main(int argc, char** argv) {
+  int steps = 7;
+  if (argc == 3 && std::string(argv[1]) == "--steps") steps = std::max(3, std::atoi(argv[2]));
+  else if (argc != 1) {
+    std::fprintf(stderr, "usage: bench_lisa_vs_full [--steps N]\n");
+    return 2;
+  }
+  const std::string tmp = (fs::temp_directory_path() / ("strata-bench-lisa-" + std::to_string(::getpid()))).string();
+  fs::remove_all(tmp);
+  const Timing full = run(tmp + "/full", steps, {"train.mode=full"});
+  const Timing lisa = run(tmp + "/lisa", steps, {"train.mode=lisa", "lisa.layers=2"});
+  const Timing lisa_fe = run(tmp + "/lisa_fe", steps, {"train.mode=lisa", "lisa.layers=2", "lisa.train_embedding=false"});
+  fs::remove_all(tmp);
+  std::printf("bench_lisa_vs_full: preset small (8 blocks, 27.4M params), 4 x 256 tokens/step, CPU backend, %d steps\n",
+              steps);
+  std::printf("  full fine-tuning          %.3f s/step  device peak %.0f MiB\n", full.median_s, full.device_mib);
+  std::printf("  LISA 2/8                  %.3f s/step  device peak %.0f MiB  ratio %.2f\n", lisa.median_s,
+              lisa.device_mib, lisa.median_s / full.median_s);
+  std::printf("  LISA 2/8, embedding frozen %.3f s/step device peak %.0f MiB  ratio %.2f\n", lisa_fe.median_s,
+              lisa_fe.device_mib, lisa_fe.median_s / full.median_s);
+  return 0;
+}
