@@ -129,8 +129,8 @@ def initial_model_dir(cfg, strata, tmp):
 def train_config(config, strata, tmp):
     """Runs `strata train CONFIG` into tmp/run with save_batches on; returns the run folder."""
     run_dir = os.path.join(tmp, "run")
-    subprocess.run([strata, "train", config, "--set", f"output.dir={run_dir}", "--set", "output.save_batches=true",
-                    "--set", "output.log_every=1000000"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([strata, "train", config, "--set", f"output.dir={run_dir}", "--set", "output.save_batches=true"],
+                   check=True, stdout=subprocess.DEVNULL)
     return run_dir
 
 
@@ -246,6 +246,10 @@ def main():
         else:
             run_dir, config_file = args.run, ""
         cfg, config_text, rows = replay(run_dir, args.strata, tmp)
+        if args.run.endswith(".toml"):  # the golden records the config's own output.dir, not the temporary one
+            with open(args.run, "rb") as f:
+                own_dir = tomllib.load(f).get("output", {}).get("dir", "runs/run")
+            config_text = config_text.replace(f'dir = "{run_dir}"', f'dir = {json.dumps(own_dir)}')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

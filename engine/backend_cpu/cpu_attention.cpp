@@ -49,7 +49,7 @@ void CpuBackend::attention_forward(float* out, float* lse, const float* q, const
   const float scale = 1.0f / std::sqrt((float)HS);
   const size_t q_ld = (size_t)NH * HS, kv_ld = (size_t)NKV * HS;
   const int nqb = (T + kQBlock - 1) / kQBlock;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)B * NH * T * T * HS >= kParallelMinWork)
   {
     std::vector<float> S((size_t)kQBlock * T);
 #pragma omp for schedule(dynamic, 1)
@@ -77,7 +77,7 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
   const size_t q_ld = (size_t)NH * HS, kv_ld = (size_t)NKV * HS;
   const int nqb = (T + kQBlock - 1) / kQBlock;
   // One task per (batch, kv head): it owns that head's dk/dv rows, so the accumulation order is fixed.
-#pragma omp parallel
+#pragma omp parallel if ((size_t)B * NH * T * T * HS >= kParallelMinWork)
   {
     std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
 #pragma omp for schedule(dynamic, 1)

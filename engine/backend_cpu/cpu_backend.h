@@ -5,6 +5,10 @@
 
 namespace strata {
 
+// Kernels parallelise (OpenMP) only above this much work: tiny parallel regions cost more in fork/join and barrier
+// waits than they save, and collapse badly when other processes share the cores. Results never depend on it.
+inline constexpr size_t kParallelMinWork = size_t{1} << 15;
+
 class CpuBackend : public Backend {
  public:
   CpuBackend();

@@ -16,7 +16,7 @@ static double row_logsumexp(const float* l, int V) {
 
 void CpuBackend::cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N, int V,
                                        int ignore_index) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMinWork)
   for (int n = 0; n < N; ++n) {
     if (targets[n] == ignore_index) {
       losses[n] = 0.0f;
@@ -29,7 +29,7 @@ void CpuBackend::cross_entropy_forward(float* losses, const float* logits, const
 
 void CpuBackend::cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float scale,
                                         int N, int V, int ignore_index) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMinWork)
   for (int n = 0; n < N; ++n) {
     const float* l = logits + (size_t)n * V;
     float* d = dlogits + (size_t)n * V;

@@ -5,7 +5,7 @@
 namespace strata {
 
 void CpuBackend::add(float* out, const float* a, const float* b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 

@@ -14,7 +14,7 @@ void CpuBackend::adamw_update(float* p, const float* g, float* m, float* v, size
   const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)b2, (double)s.step));
   const float step_size = s.lr / bc1;
   const float decay = 1.0f - s.lr * s.weight_decay;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) {
     const float gi = g[i] * s.grad_scale;
     const float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -30,7 +30,7 @@ double CpuBackend::sum_squares(const float* x, size_t n) {
   constexpr size_t kChunk = 1 << 14;
   const size_t nchunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(nchunks, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
   for (size_t c = 0; c < nchunks; ++c) {
     const size_t end = std::min(n, (c + 1) * kChunk);
     double acc = 0.0;

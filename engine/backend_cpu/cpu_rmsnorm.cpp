@@ -9,7 +9,7 @@
 namespace strata {
 
 void CpuBackend::rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMinWork)
   for (int n = 0; n < N; ++n) {
     const float* xr = x + (size_t)n * C;
     float* o = out + (size_t)n * C;
@@ -26,7 +26,7 @@ void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, const
   // y_c = w_c x_c r,  r = (mean(x^2)+eps)^-1/2
   // dx_c = r (w_c g_c) - r^3 x_c / C * sum_j w_j g_j x_j
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMinWork)
     for (int n = 0; n < N; ++n) {
       const float* xr = x + (size_t)n * C;
       const float* g = dout + (size_t)n * C;
@@ -45,7 +45,7 @@ void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, const
     constexpr int kRows = 32;
     const int nchunks = (N + kRows - 1) / kRows;
     std::vector<double> partial((size_t)nchunks * C, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMinWork)
     for (int ch = 0; ch < nchunks; ++ch) {
       double* acc = partial.data() + (size_t)ch * C;
       for (int n = ch * kRows; n < std::min(N, (ch + 1) * kRows); ++n) {
@@ -55,7 +55,7 @@ void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, const
         for (int c = 0; c < C; ++c) acc[c] += (double)g[c] * xr[c] * r;
       }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMinWork)
     for (int c = 0; c < C; ++c) {
       double sum = 0.0;
       for (int ch = 0; ch < nchunks; ++ch) sum += partial[(size_t)ch * C + c];

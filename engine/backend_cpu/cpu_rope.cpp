@@ -18,7 +18,7 @@ static void rope_apply(float* out, const float* in, const int32_t* pos, int B, i
   const int half = HS / 2;
   std::vector<float> inv(half);
   for (int i = 0; i < half; ++i) inv[i] = rope_inv_freq(i, HS, theta);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * H * HS >= kParallelMinWork)
   for (int bt = 0; bt < B * T; ++bt) {
     const float p = (float)(pos ? pos[bt] : bt % T);
     float cs[512], sn[512];  // HS/2 <= 512 is checked by ModelConfig

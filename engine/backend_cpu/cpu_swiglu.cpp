@@ -7,7 +7,7 @@
 namespace strata {
 
 void CpuBackend::swiglu_forward(float* out, const float* gate, const float* up, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) {
     const float g = gate[i];
     out[i] = (g / (1.0f + std::exp(-g))) * up[i];
@@ -16,7 +16,7 @@ void CpuBackend::swiglu_forward(float* out, const float* gate, const float* up, 
 
 void CpuBackend::swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                                  size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) {
     const float g = gate[i];
     const float s = 1.0f / (1.0f + std::exp(-g));
