@@ -265,8 +265,9 @@ def main():
             if not dl <= args.tol:
                 bad.append(r["step"])
         sl = "skipped" if r["strata_loss"] is None else f"{r['strata_loss']:.8f}"
+        sn = "non-finite" if r["strata_norm"] is None else f"{r['strata_norm']:.6f}"
         print(f"{r['step']:>4} {str(r['active']).replace(' ', ''):>10} {r['lr']:>10.3e} {sl:>14} {r['loss']:>14.8f} "
-              f"{dl:>9.2e} {r['strata_norm']:>13.6f} {r['norm']:>13.6f} {dn:>9.2e}{'  clipped' if r['clipped'] else ''}")
+              f"{dl:>9.2e} {sn:>13} {r['norm']:>13.6f} {dn:>9.2e}{'  clipped' if r['clipped'] else ''}")
     print(f"max rel diff: loss {worst_loss:.3e}, grad norm {worst_norm:.3e} (tolerance {args.tol:g} on the loss); "
           f"{sum(r['clipped'] for r in rows)} of {len(rows)} steps clipped")
 
