@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-#include "engine/trainer.h"
+#include "bench/train_timing.h"
 #include "model/hf_export.h"
 #include "model/presets.h"
 
@@ -33,30 +33,11 @@ interval = 2
 checkpoint_every = 0
 )";
 
-struct Timing {
-  double median_s = 0;
-  double device_mib = 0;
-};
+using bench::Timing;
 
 static Timing run(const std::string& dir, int steps, std::vector<std::string> sets) {
-  sets.push_back("output.dir=" + dir);
   sets.push_back("train.steps=" + std::to_string(steps));
-  TrainOptions o;
-  o.log = nullptr;
-  train(RunConfig::parse(kConfig, "bench", sets), o);
-  std::ifstream in(fs::path(dir) / "metrics.jsonl");
-  std::vector<double> secs;
-  Timing t;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto j = nlohmann::json::parse(line);
-    if (!j.contains("seconds")) continue;
-    if (j["step"].get<int>() > 1) secs.push_back(j["seconds"].get<double>());
-    t.device_mib = j["memory"]["device_peak"].get<double>() / (1 << 20);
-  }
-  std::sort(secs.begin(), secs.end());
-  t.median_s = secs[secs.size() / 2];
-  return t;
+  return bench::timed_training(kConfig, dir, sets);
 }
 
 int main(int argc, char** argv) {
@@ -86,10 +67,10 @@ int main(int argc, char** argv) {
   fs::remove_all(tmp);
   std::printf("bench_lisa_vs_full: %d blocks of the small preset (%.1fM params), 4 x 256 tokens/step, CPU, %d steps\n",
               layers, info.config.num_parameters() / 1e6, steps);
-  std::printf("  full fine-tuning          %.3f s/step  device peak %.0f MiB\n", full.median_s, full.device_mib);
+  std::printf("  full fine-tuning          %.3f s/step  device peak %.0f MiB\n", full.median_s, full.device_peak_mib);
   std::printf("  LISA 2 blocks             %.3f s/step  device peak %.0f MiB  ratio %.2f\n", lisa.median_s,
-              lisa.device_mib, lisa.median_s / full.median_s);
+              lisa.device_peak_mib, lisa.median_s / full.median_s);
   std::printf("  LISA 2, embedding frozen  %.3f s/step device peak %.0f MiB  ratio %.2f\n", lisa_fe.median_s,
-              lisa_fe.device_mib, lisa_fe.median_s / full.median_s);
+              lisa_fe.device_peak_mib, lisa_fe.median_s / full.median_s);
   return 0;
 }

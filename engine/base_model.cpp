@@ -21,6 +21,20 @@ HfModelInfo base_model_info(const ModelSection& m) {
   return HfCheckpoint::open(m.path).info();
 }
 
+BaseWeights::BaseWeights(const ModelSection& m) : m_(m) {
+  if (m.preset.empty()) {
+    folder_ = std::make_unique<HfCheckpoint>(HfCheckpoint::open(m.path));
+    info_ = folder_->info();
+  } else {
+    info_ = base_model_info(m);
+  }
+}
+
+void BaseWeights::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+  if (folder_) folder_->load_blob(params, blob, backend, opts);
+  else init_blob_normal(params, backend, blob, m_.init_seed, info_.initializer_range);
+}
+
 void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backend, const LoadOptions& opts) {
   if (!m.preset.empty()) {
     init_params_normal(params, backend, m.init_seed, base_model_info(m).initializer_range);

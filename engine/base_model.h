@@ -13,6 +13,20 @@
 namespace strata {
 
 HfModelInfo base_model_info(const ModelSection& m);
+
+// The base weights of [model], blob by blob (a folder stays open between calls).
+class BaseWeights {
+ public:
+  explicit BaseWeights(const ModelSection& m);
+  const HfModelInfo& info() const { return info_; }
+  // Allocates `blob` in `params` and fills it with its base values.
+  void load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts = {}) const;
+
+ private:
+  ModelSection m_;
+  HfModelInfo info_;
+  std::unique_ptr<HfCheckpoint> folder_;
+};
 // Fills every blob of `params` with the base weights (seeded init for a preset; the folder's tensors for a path).
 void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backend, const LoadOptions& opts = {});
 // Copies the tensors of `blobs` (HF names) from a checkpoint's weights file into `params`.

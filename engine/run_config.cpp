@@ -75,6 +75,11 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"memory", "activation_checkpointing", &c.memory.activation_checkpointing},
       {"memory", "device_budget", &c.memory.device_budget},
       {"memory", "host_budget", &c.memory.host_budget},
+      {"memory", "frozen_tier", &c.memory.frozen_tier},
+      {"memory", "disk_path", &c.memory.disk_path},
+      {"memory", "prefetch", &c.memory.prefetch},
+      {"memory", "verify", &c.memory.verify},
+      {"memory", "io", &c.memory.io},
       {"output", "dir", &c.output.dir},
       {"output", "log_every", &c.output.log_every},
       {"output", "checkpoint_every", &c.output.checkpoint_every},
@@ -492,6 +497,10 @@ class Validator {
     not_empty("memory.backend", m.backend, " (e.g. \"cpu\", \"ref\" or \"cuda:0\"; see `strata backends`)");
     byte_size("memory.device_budget", m.device_budget);
     byte_size("memory.host_budget", m.host_budget);
+    one_of("memory.frozen_tier", m.frozen_tier, {"device", "host", "disk", "auto"});
+    at_least("memory.prefetch", m.prefetch, 1);
+    one_of("memory.verify", m.verify, {"first", "always", "never"});
+    one_of("memory.io", m.io, {"auto", "uring", "pread"});
   }
 
   void check_output() const {

@@ -57,6 +57,12 @@ struct MemorySection {           // [memory]
   bool activation_checkpointing = false;
   std::string device_budget;     // e.g. "48GiB"; empty = unlimited
   std::string host_budget;       // empty = unlimited
+  std::string frozen_tier = "device";  // where frozen blocks live: device | host | disk | auto (fill device budget,
+                                       // then host budget, then disk)
+  std::string disk_path;         // disk tier file; empty: <output.dir>/offload.bin
+  int prefetch = 2;              // streamed blocks read ahead of compute, >= 1
+  std::string verify = "first";  // checksum on tier reads: first (after each write) | always | never
+  std::string io = "auto";       // disk tier I/O: auto (io_uring + O_DIRECT, else pread) | uring | pread
 };
 
 struct OutputSection {           // [output]

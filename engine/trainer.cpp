@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "memory/byte_size.h"
 #include "model/hf_export.h"
 #include "model/llama_model.h"
+#include "offload/block_placement.h"
 #include "optim/adamw_optimizer.h"
 #include "optim/lisa_sampler.h"
 #include "optim/lr_schedule.h"
@@ -111,8 +113,12 @@ class TrainingRun {
     if (!data_.eval_windows.empty())
       eval_loader_ = std::make_unique<DataLoader>(data_.eval_set, data_.eval_windows, cfg.train.micro_batch,
                                                   cfg.data.shuffle_seed, false);
-    model_ = std::make_unique<LlamaModel>(*backend_, info_.config, ModelOptions{cfg.memory.activation_checkpointing});
-    load_base_weights(cfg.model, model_->params(), *backend_);
+    ModelOptions mo;
+    mo.checkpointing = cfg.memory.activation_checkpointing;
+    mo.allocate_blocks = false;  // BlockPlacement puts each block on the device or in its tier
+    model_ = std::make_unique<LlamaModel>(*backend_, info_.config, mo);
+    const BaseWeights base(cfg.model);
+    for (int blob = ids().n_layers; blob < ids().count(); ++blob) base.load_blob(model_->params(), blob, *backend_);
     AdamWHyper h;
     h.beta1 = (float)cfg.train.beta1;
     h.beta2 = (float)cfg.train.beta2;
@@ -127,6 +133,23 @@ class TrainingRun {
     sched_.min_lr_ratio = cfg.train.min_lr_ratio;
     config_hash_ = resume_config_hash(cfg);
     setup_trainability();
+    model_->reserve_activations(cfg.train.micro_batch, cfg.data.seq_len);
+  }
+
+  // Puts every block on the device or in its tier (the disk tier file lives in the run folder by default, so this
+  // runs once that folder exists). Throws when the budgets cannot work.
+  void place() {
+    const RunConfig& cfg = cfg_;
+    PlacementOptions po;
+    po.frozen_tier = cfg.memory.frozen_tier;
+    po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
+                                                : cfg.memory.disk_path;
+    po.prefetch = cfg.memory.prefetch;
+    po.verify = parse_verify_policy(cfg.memory.verify, "memory.verify");
+    po.io = parse_disk_io(cfg.memory.io, "memory.io");
+    po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
+    po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
+    placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, BaseWeights(cfg.model), po);
   }
 
   TrainResult run(const std::string& resume_from) {
@@ -142,6 +165,7 @@ class TrainingRun {
                   " blocks every " + std::to_string(cfg_.lisa.interval) + " steps")
                      .c_str()
                : "full fine-tuning");
+    log("placement: %s\n", placement_->describe().c_str());
     if (step_ > 0) log("resumed at step %d from %s\n", step_, resume_from.c_str());
     const auto t_start = Clock::now();
     const int start = step_;
@@ -209,9 +233,11 @@ class TrainingRun {
       if (!std::binary_search(blocks.begin(), blocks.end(), b)) {
         model_->set_block_trainable(b, false);  // releases the gradient blob
         opt_->deactivate(ids().block(b), policy);
+        placement_->demote(b);                  // updated weights back to the block's tier
       }
     for (int b : blocks)
       if (!std::binary_search(active_.begin(), active_.end(), b)) {
+        placement_->promote(b);
         model_->set_block_trainable(b, true);
         opt_->activate(ids().block(b));
       }
@@ -274,6 +300,17 @@ class TrainingRun {
     j["skipped"] = !finite;
     j["memory"] = {{"device", m.kind_current[0]}, {"device_peak", m.kind_peak[0]}, {"host_pinned", m.kind_current[1]},
                    {"host", m.kind_current[2]}};
+    const PlacementStats ps = placement_->stats();
+    const uint64_t rd = ps.host.bytes_read + ps.disk.bytes_read - io_prev_.host.bytes_read - io_prev_.disk.bytes_read;
+    const double busy = ps.host.read_busy_seconds + ps.disk.read_busy_seconds - io_prev_.host.read_busy_seconds -
+                        io_prev_.disk.read_busy_seconds;
+    j["io"] = {{"host_read_bytes", ps.host.bytes_read - io_prev_.host.bytes_read},
+               {"host_write_bytes", ps.host.bytes_written - io_prev_.host.bytes_written},
+               {"disk_read_bytes", ps.disk.bytes_read - io_prev_.disk.bytes_read},
+               {"disk_write_bytes", ps.disk.bytes_written - io_prev_.disk.bytes_written},
+               {"io_wait_seconds", ps.streamer.io_wait_seconds - io_prev_.streamer.io_wait_seconds},
+               {"read_gbps", busy > 0 ? rd / busy / 1e9 : 0.0}};
+    io_prev_ = ps;
     metrics_->write(j.dump());
     return finite ? loss : NAN;
   }
@@ -313,8 +350,33 @@ class TrainingRun {
     s.nonfinite_in_a_row = nonfinite_in_a_row_;
     s.nonfinite_total = nonfinite_total_;
     s.config_hash = config_hash_;
-    return ckpts_.save(s, tensor_sources_from_params(model_->params(), *backend_, DType::F32, s.dirty_blobs),
-                       opt_->state_tensors());
+    // Dirty blocks that live in a tier are read back one at a time, as the writer reaches their tensors.
+    std::vector<int> resident, tiered;
+    for (int blob : s.dirty_blobs)
+      (blob < info_.config.n_layers && !model_->block_resident(blob) ? tiered : resident).push_back(blob);
+    std::vector<TensorSource> weights;
+    if (!resident.empty()) weights = tensor_sources_from_params(model_->params(), *backend_, DType::F32, resident);
+    struct Cache {
+      int layer = -1;
+      Buffer blob;
+    };
+    auto cache = std::make_shared<Cache>();
+    const BlobLayout& bl = model_->layout().block;
+    for (int layer : tiered)
+      for (int i = 0; i < (int)bl.tensors.size(); ++i) {
+        const TensorSpec& t = bl.tensors[i];
+        weights.push_back({hf_tensor_name(model_->params(), layer, i), DType::F32, t.shape,
+                           [this, cache, layer, &t, &bl](void* dst) {
+                             if (cache->layer != layer) {
+                               if (!cache->blob)
+                                 cache->blob = backend_->alloc(MemoryKind::Host, bl.bytes, MemoryCategory::Streaming);
+                               placement_->read_block(layer, cache->blob.data());
+                               cache->layer = layer;
+                             }
+                             std::memcpy(dst, cache->blob.as<char>() + t.offset, t.bytes());
+                           }});
+      }
+    return ckpts_.save(s, weights, opt_->state_tensors());
   }
 
   void restore(const std::string& run_dir) {
@@ -327,7 +389,19 @@ class TrainingRun {
                            "[output] settings");
     STRATA_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
                                                   ", beyond train.steps = " + std::to_string(cfg_.train.steps));
-    overlay_weights(*ck.weights, model_->params(), *backend_, s.dirty_blobs);
+    // Trained blocks that belong to a tier go there; the rest are overlaid on the device. The active ones are
+    // promoted below, after their tier copy is up to date.
+    ParamStore shadow(*backend_, model_->layout(), MemoryKind::Host, MemoryCategory::Streaming);
+    for (int blob : s.dirty_blobs) {
+      if (blob < info_.config.n_layers && !model_->block_resident(blob)) {
+        shadow.allocate(blob);
+        overlay_weights(*ck.weights, shadow, *backend_, {blob});
+        placement_->write_block(blob, shadow.blob(blob));
+        shadow.release(blob);
+      } else {
+        overlay_weights(*ck.weights, model_->params(), *backend_, {blob});
+      }
+    }
     dirty_.insert(s.dirty_blobs.begin(), s.dirty_blobs.end());
     // Blocks whose optimizer state was on the device are the active set; everything else is parked or absent.
     for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
@@ -336,7 +410,10 @@ class TrainingRun {
     for (int blob : s.active_blobs)
       if (blob < info_.config.n_layers) blocks.push_back(blob);
     for (int b : active_) model_->set_block_trainable(b, false);
-    for (int b : blocks) model_->set_block_trainable(b, true);
+    for (int b : blocks) {
+      placement_->promote(b);
+      model_->set_block_trainable(b, true);
+    }
     active_ = blocks;
     opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps);
     train_loader_->restore(s.loader);
@@ -354,6 +431,7 @@ class TrainingRun {
   std::unique_ptr<DataLoader> train_loader_, eval_loader_;
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<AdamWOptimizer> opt_;
+  std::unique_ptr<BlockPlacement> placement_;
   std::optional<LisaSampler> sampler_;
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
@@ -364,6 +442,7 @@ class TrainingRun {
   int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
   uint64_t config_hash_ = 0;
   double last_lr_ = 0, last_tokens_per_s_ = 0;
+  PlacementStats io_prev_;
 };
 
 // Creates the run folder for a fresh run and writes the resolved config into it (temp + rename).
@@ -392,7 +471,17 @@ void prepare_run_dir(const RunConfig& cfg) {
 
 TrainResult train(const RunConfig& cfg, const TrainOptions& opts) {
   TrainingRun run(cfg, opts);  // validates config, model and data before anything is written
-  if (opts.resume_dir.empty()) prepare_run_dir(cfg);
+  const bool fresh = opts.resume_dir.empty();
+  if (fresh) prepare_run_dir(cfg);
+  try {
+    run.place();
+  } catch (...) {
+    if (fresh) {  // the folder holds only what this call wrote: leave nothing behind
+      std::error_code ec;
+      fs::remove_all(cfg.output.dir, ec);
+    }
+    throw;
+  }
   return run.run(opts.resume_dir);
 }
 

@@ -108,46 +108,49 @@ static bool ignorable(const std::string& name, bool tied) {
   return tied && name == "lm_head.weight";  // HF ties it to the embedding, ignoring the stored copy
 }
 
-void HfCheckpoint::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
+void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
   auto warn = opts.warn ? opts.warn : [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); };
-  std::set<std::string> used;
-  std::vector<unsigned char> staging;
-  for (int blob = 0; blob < params.ids().count(); ++blob) {
-    const BlobLayout& layout = params.layout_of(blob);
-    if (layout.bytes == 0) continue;  // tied head
-    params.allocate(blob);
-    staging.assign(layout.bytes, 0);
-    for (int i = 0; i < (int)layout.tensors.size(); ++i) {
-      const TensorSpec& spec = layout.tensors[i];
-      const std::string name = hf_tensor_name(params, blob, i);
-      const Located loc = find(name);
-      STRATA_CHECK(loc.file, "tensor '" + name + "' is missing from " + dir_ + " (the config.json describes " +
-                                 config().describe() + ")");
-      STRATA_CHECK(loc.tensor->shape == spec.shape,
-                   loc.file->path() + ": tensor '" + name + "' has shape " + shape_str(loc.tensor->shape) +
-                       " but config.json implies " + shape_str(spec.shape));
-      STRATA_CHECK(spec.dtype == DType::F32, "loading into " + std::string(to_string(spec.dtype)) + " blobs is not supported");
-      float* dst = reinterpret_cast<float*>(staging.data() + spec.offset);
-      const size_t n = (size_t)spec.numel();
-      convert_to_f32(dst, loc.file->data(*loc.tensor), loc.tensor->dtype, n);
-      if (opts.non_finite != NonFinitePolicy::Ignore) {
-        size_t bad = 0, first = 0;
-        for (size_t k = 0; k < n; ++k)
-          if (!std::isfinite(dst[k])) {
-            if (!bad) first = k;
-            ++bad;
-          }
-        if (bad) {
-          const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
-                                  " NaN/Inf value(s), the first at element " + std::to_string(first);
-          if (opts.non_finite == NonFinitePolicy::Error)
-            STRATA_FAIL(msg + " (pass --non-finite warn to load it anyway)");
-          warn(msg);
+  const BlobLayout& layout = params.layout_of(blob);
+  if (layout.bytes == 0) return;  // tied head
+  params.allocate(blob);
+  std::vector<unsigned char> staging(layout.bytes, 0);
+  for (int i = 0; i < (int)layout.tensors.size(); ++i) {
+    const TensorSpec& spec = layout.tensors[i];
+    const std::string name = hf_tensor_name(params, blob, i);
+    const Located loc = find(name);
+    STRATA_CHECK(loc.file, "tensor '" + name + "' is missing from " + dir_ + " (the config.json describes " +
+                               config().describe() + ")");
+    STRATA_CHECK(loc.tensor->shape == spec.shape,
+                 loc.file->path() + ": tensor '" + name + "' has shape " + shape_str(loc.tensor->shape) +
+                     " but config.json implies " + shape_str(spec.shape));
+    STRATA_CHECK(spec.dtype == DType::F32, "loading into " + std::string(to_string(spec.dtype)) + " blobs is not supported");
+    float* dst = reinterpret_cast<float*>(staging.data() + spec.offset);
+    const size_t n = (size_t)spec.numel();
+    convert_to_f32(dst, loc.file->data(*loc.tensor), loc.tensor->dtype, n);
+    if (opts.non_finite != NonFinitePolicy::Ignore) {
+      size_t bad = 0, first = 0;
+      for (size_t k = 0; k < n; ++k)
+        if (!std::isfinite(dst[k])) {
+          if (!bad) first = k;
+          ++bad;
         }
+      if (bad) {
+        const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
+                                " NaN/Inf value(s), the first at element " + std::to_string(first);
+        if (opts.non_finite == NonFinitePolicy::Error) STRATA_FAIL(msg + " (pass --non-finite warn to load it anyway)");
+        warn(msg);
       }
-      used.insert(name);
     }
-    backend.copy(params.blob(blob), staging.data(), layout.bytes);
+  }
+  backend.copy(params.blob(blob), staging.data(), layout.bytes);
+}
+
+void HfCheckpoint::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
+  std::set<std::string> used;
+  for (int blob = 0; blob < params.ids().count(); ++blob) {
+    load_blob(params, blob, backend, opts);
+    const BlobLayout& layout = params.layout_of(blob);
+    for (int i = 0; i < (int)layout.tensors.size(); ++i) used.insert(hf_tensor_name(params, blob, i));
   }
   std::vector<std::string> unknown;
   for (const auto& [name, loc] : index_)

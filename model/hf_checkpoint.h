@@ -44,6 +44,8 @@ class HfCheckpoint {
   // BF16/F16 to F32, applies the non-finite policy, copies blob by blob through one host staging buffer.
   // Throws naming the tensor and file on a missing tensor, a shape mismatch, or a tensor the model does not have.
   void load_into(ParamStore& params, Backend& backend, const LoadOptions& opts = {}) const;
+  // Loads one blob (allocating it in `params`), with the same checks as load_into.
+  void load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts = {}) const;
 
  private:
   std::string dir_;

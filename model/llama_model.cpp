@@ -16,8 +16,17 @@ LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions op
       params_(backend, layout_, MemoryKind::Device, MemoryCategory::Weights),
       grads_(backend, layout_, MemoryKind::Device, MemoryCategory::Grads),
       block_trainable_(cfg.n_layers, true) {
-  params_.allocate_all();
-  set_all_trainable(true);
+  if (opts.allocate_blocks) {
+    params_.allocate_all();
+  } else {
+    for (int b = ids().n_layers; b < ids().count(); ++b) params_.allocate(b);
+  }
+  set_all_trainable(opts.allocate_blocks);
+  if (!opts.allocate_blocks) {
+    set_embedding_trainable(true);
+    set_head_trainable(true);
+    set_final_norm_trainable(true);
+  }
 }
 
 // ---- trainability ---------------------------------------------------------------------------------------------
@@ -37,6 +46,8 @@ void LlamaModel::set_block_trainable(int layer, bool trainable) {
   STRATA_CHECK(layer >= 0 && layer < cfg_.n_layers, "block index " + std::to_string(layer) +
                                                          " out of range: the model has " +
                                                          std::to_string(cfg_.n_layers) + " blocks");
+  STRATA_CHECK(!trainable || block_resident(layer), "block " + std::to_string(layer) +
+                                                       " must be resident on the device to be trained");
   block_trainable_[layer] = trainable;
   sync_grad_blob(ids().block(layer), trainable);
 }
@@ -81,6 +92,27 @@ LlamaModel::BlockW LlamaModel::block_weights(int l) const {
           params_.f32(b, kWGate),    params_.f32(b, kWUp),   params_.f32(b, kWDown)};
 }
 
+LlamaModel::BlockW LlamaModel::acquire_block(int l) {
+  if (block_resident(l)) return block_weights(l);
+  STRATA_CHECK(provider_, "block " + std::to_string(l) + " is not resident and the model has no block provider");
+  const char* base = static_cast<const char*>(provider_->acquire(l));
+  const auto& t = layout_.block.tensors;
+  auto at = [&](int i) { return reinterpret_cast<const float*>(base + t[i].offset); };
+  return {at(kAttnNorm), at(kWq), at(kWk), at(kWv), at(kWo), at(kMlpNorm), at(kWGate), at(kWUp), at(kWDown)};
+}
+
+void LlamaModel::release_block(int l) {
+  if (!block_resident(l)) provider_->release(l);
+}
+
+void LlamaModel::announce_pass(int from, int to) {
+  if (!provider_) return;
+  std::vector<int> order;
+  for (int l = from; from <= to ? l <= to : l >= to; l += from <= to ? 1 : -1)
+    if (!block_resident(l)) order.push_back(l);
+  provider_->begin_pass(order);
+}
+
 LlamaModel::BlockG LlamaModel::block_grads(int l) {
   if (!block_trainable_[l]) return {};
   const int b = ids().block(l);
@@ -107,8 +139,8 @@ void LlamaModel::ensure_activations(int B, int T) {
   acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing);
 }
 
-void LlamaModel::block_forward(int l, const BlockActs& a, float* out) {
-  const BlockW w = block_weights(l);
+void LlamaModel::block_forward(int l, const BlockW& w, const BlockActs& a, float* out) {
+  (void)l;
   const int B = acts_->B(), T = acts_->T(), N = B * T;
   const int C = cfg_.dim, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.ffn_dim, HS = cfg_.head_dim();
   Backend& be = backend_;
@@ -152,7 +184,12 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   backend_.copy(A.targets, targets, sizeof(int32_t) * N);
 
   backend_.embedding_forward(A.block_input(0), A.tokens, embedding_w(), N, C, V);
-  for (int l = 0; l < cfg_.n_layers; ++l) block_forward(l, A.block(l), A.block_input(l + 1));
+  announce_pass(0, cfg_.n_layers - 1);
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const BlockW w = acquire_block(l);
+    block_forward(l, w, A.block(l), A.block_input(l + 1));
+    release_block(l);
+  }
   backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
                            cfg_.norm_eps);
   backend_.linear_forward(A.logits, A.xnf, head_w(), N, C, V);
@@ -175,8 +212,7 @@ void LlamaModel::copy_logits(float* host) const {
 
 // ---- backward -------------------------------------------------------------------------------------------------
 
-void LlamaModel::block_backward(int l, const BlockActs& a, bool need_dx) {
-  const BlockW w = block_weights(l);
+void LlamaModel::block_backward(int l, const BlockW& w, const BlockActs& a, bool need_dx) {
   const BlockG g = block_grads(l);
   const GradScratch& s = acts_->grads();
   const int B = acts_->B(), T = acts_->T(), N = B * T;
@@ -234,11 +270,14 @@ void LlamaModel::backward(float grad_scale) {
   backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, A.block_input(L),
                             params_.f32(ids().final_norm(), 0), A.rstdf, N, C);
 
+  if (lowest < L) announce_pass(L - 1, lowest);
   for (int l = L - 1; l >= lowest; --l) {
     const BlockActs a = A.block(l);
-    if (A.checkpointing()) block_forward(l, a, A.block_input(l + 1));  // recompute intermediates; same output
+    const BlockW w = acquire_block(l);
+    if (A.checkpointing()) block_forward(l, w, a, A.block_input(l + 1));  // recompute intermediates; same output
     const bool need_dx = l > 0 ? l > lowest : embed_trainable_;
-    block_backward(l, a, need_dx);
+    block_backward(l, w, a, need_dx);
+    release_block(l);
   }
   if (embed_trainable_) backend_.embedding_backward(embedding_g(), s.dres, A.tokens, N, C, V);
 }

@@ -7,6 +7,7 @@
 
 #include "engine/backend.h"
 #include "model/activations.h"
+#include "model/block_provider.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"
 #include "model/param_store.h"
@@ -16,7 +17,8 @@ namespace strata {
 inline constexpr int kIgnoreIndex = -100;
 
 struct ModelOptions {
-  bool checkpointing = false;  // keep only block inputs; recompute each block's intermediates in backward
+  bool checkpointing = false;   // keep only block inputs; recompute each block's intermediates in backward
+  bool allocate_blocks = true;  // false: block blobs start unallocated (the caller places them, see BlockProvider)
 };
 
 class LlamaModel {
@@ -45,6 +47,14 @@ class LlamaModel {
   // Lowest block the backward pass runs through (L when it runs through none).
   int lowest_backward_block() const;
 
+  // ---- placement ---------------------------------------------------------------------------------------------
+  // Blocks whose blob is not allocated in params() are read through `provider` (null: every block must be
+  // resident). Trainable blocks must be resident.
+  void set_block_provider(BlockProvider* provider) { provider_ = provider; }
+  bool block_resident(int layer) const { return params_.has(ids().block(layer)); }
+  // Allocates activations for (B, T) now, so their bytes are accounted before placement decisions.
+  void reserve_activations(int B, int T) { ensure_activations(B, T); }
+
   // ---- compute ----------------------------------------------------------------------------------------------
   // tokens, targets: host arrays [B*T]; targets[i] is the label of position i (already shifted) or kIgnoreIndex.
   // Returns the mean loss over non-ignored targets (0 when every target is ignored). Throws, naming the batch row
@@ -68,6 +78,9 @@ class LlamaModel {
     float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
   };
   BlockW block_weights(int l) const;
+  BlockW acquire_block(int l);  // resident view, or the provider's streamed copy
+  void release_block(int l);
+  void announce_pass(int from, int to);  // tells the provider which streamed blocks come, from -> to inclusive
   BlockG block_grads(int l);
   const float* embedding_w() const;
   const float* head_w() const;
@@ -75,8 +88,8 @@ class LlamaModel {
   float* head_g();
 
   void ensure_activations(int B, int T);
-  void block_forward(int l, const BlockActs& a, float* out);
-  void block_backward(int l, const BlockActs& a, bool need_dx);
+  void block_forward(int l, const BlockW& w, const BlockActs& a, float* out);
+  void block_backward(int l, const BlockW& w, const BlockActs& a, bool need_dx);
   void sync_grad_blob(int blob, bool trainable);
 
   Backend& backend_;
@@ -86,6 +99,7 @@ class LlamaModel {
   ParamStore params_;
   ParamStore grads_;
   std::unique_ptr<Activations> acts_;
+  BlockProvider* provider_ = nullptr;
   std::vector<bool> block_trainable_;
   bool embed_trainable_ = true, head_trainable_ = true, final_norm_trainable_ = true;
   int valid_targets_ = 0;

@@ -13,6 +13,7 @@ packages=(
   libtomlplusplus-dev                   # run configs (TOML)
   nlohmann-json3-dev                    # JSON: safetensors headers, config.json, metrics
   libcli11-dev                          # command-line parsing
+  fio                                   # reference figures for bench_disk_tier
 )
 
 missing=()

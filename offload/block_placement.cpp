@@ -1,0 +1,164 @@
+// BlockPlacement: "device" keeps every block resident; "host"/"disk" stream every frozen block from that tier;
+// "auto" fills the device budget with resident blocks (after reserving room for the trained ones and the
+// streaming slots), then the host budget, then spills the rest to disk.
+#include "offload/block_placement.h"
+
+#include <algorithm>
+
+#include "engine/check.h"
+
+namespace strata {
+
+namespace {
+
+size_t room(const MemoryTracker& m, MemoryKind k) {
+  const size_t b = m.budget(k);
+  if (b == MemoryTracker::kUnlimited) return MemoryTracker::kUnlimited;
+  const size_t used = m.current(k);
+  return b > used ? b - used : 0;
+}
+
+}  // namespace
+
+BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BaseWeights& base,
+                               const PlacementOptions& opts)
+    : backend_(backend),
+      model_(model),
+      opts_(opts),
+      tier_of_(model.config().n_layers, nullptr),
+      tier_id_(model.config().n_layers, -1) {
+  const int L = model.config().n_layers;
+  const size_t blob = model.layout().block.bytes;
+  const BlobIds ids = model.ids();
+
+  // How many blocks go where.
+  int n_device = L, n_host = 0;
+  if (opts.frozen_tier == "host") n_device = 0, n_host = L;
+  if (opts.frozen_tier == "disk") n_device = 0, n_host = 0;
+  if (opts.frozen_tier == "auto") {
+    const size_t dev_room = room(backend.memory(), MemoryKind::Device);
+    if (dev_room != MemoryTracker::kUnlimited) {
+      // Trained blocks need weights, grads and two AdamW moments on the device; streaming needs its slots.
+      const size_t reserve = (size_t)opts.trained_blocks * blob * 4 + (size_t)(opts.prefetch + 1) * blob;
+      STRATA_CHECK(dev_room >= reserve,
+                   "memory.device_budget is too small: after the embedding, head and activations only " +
+                       format_bytes(dev_room) + " remain, but training " + std::to_string(opts.trained_blocks) +
+                       " block(s) at a time with prefetch " + std::to_string(opts.prefetch) + " needs " +
+                       format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
+                       "train.micro_batch, or set memory.activation_checkpointing = true");
+      // A block counted as resident also reserves its own room for training: it is never promoted.
+      n_device = (int)std::min<size_t>(L, (dev_room - reserve) / blob);
+      const size_t host_room = room(backend.memory(), MemoryKind::HostPinned);
+      n_host = host_room == MemoryTracker::kUnlimited ? L - n_device
+                                                      : (int)std::min<size_t>(L - n_device, host_room / blob);
+    }
+  }
+  const int n_disk = L - n_device - n_host;
+  // Blocks n_device.. go to the host tier, then the disk tier; tier blob id = position within its tier.
+  if (n_host > 0)
+    host_tier_ = make_host_tier(backend, n_host, blob, opts.verify,
+                                [n_device](int id) { return "block " + std::to_string(n_device + id); });
+  if (n_disk > 0) {
+    STRATA_CHECK(!opts.disk_path.empty(), "memory.disk_path: no file for the disk tier");
+    const int first = n_device + n_host;
+    disk_tier_ = make_disk_tier(opts.disk_path, n_disk, blob, opts.verify, opts.io, opts.warn,
+                                [first](int id) { return "block " + std::to_string(first + id); });
+  }
+
+  // Resident blocks first (0..n_device-1), then host, then disk; base weights go straight to their home.
+  ParamStore staging(backend, model.layout(), MemoryKind::Host, MemoryCategory::Streaming);
+  for (int l = 0; l < L; ++l) {
+    const int b = ids.block(l);
+    if (l < n_device) {
+      base.load_blob(model.params(), b, backend);
+      continue;
+    }
+    tier_of_[l] = l < n_device + n_host ? host_tier_.get() : disk_tier_.get();
+    tier_id_[l] = l < n_device + n_host ? l - n_device : l - n_device - n_host;
+    base.load_blob(staging, b, backend);
+    to_tier(l, *tier_of_[l], staging.blob(b));
+    staging.release(b);
+  }
+  n_resident_ = n_device, n_host_ = n_host, n_disk_ = n_disk;
+  if (n_device < L) {
+    streamer_ = std::make_unique<LayerStreamer>(backend, blob, opts.prefetch, [this](int l) {
+      return LayerStreamer::Location{tier_of_[l], tier_id_[l]};
+    });
+    model.set_block_provider(streamer_.get());
+  }
+}
+
+BlockPlacement::~BlockPlacement() {
+  model_.set_block_provider(nullptr);
+  streamer_.reset();
+}
+
+void BlockPlacement::to_tier(int layer, TierStore& tier, const void* src) {
+  tier.wait(tier.write(tier_id_[layer], src));
+}
+
+void BlockPlacement::promote(int layer) {
+  if (!streamed(layer) || model_.block_resident(layer)) return;
+  if (streamer_) streamer_->drain();
+  const int b = model_.ids().block(layer);
+  model_.params().allocate(b);
+  if (backend_.caps().device_is_host) {
+    tier_of_[layer]->wait(tier_of_[layer]->read(tier_id_[layer], model_.params().blob(b)));
+  } else {
+    Buffer host = backend_.alloc(MemoryKind::HostPinned, model_.layout().block.bytes, MemoryCategory::Streaming);
+    tier_of_[layer]->wait(tier_of_[layer]->read(tier_id_[layer], host.data()));
+    backend_.copy(model_.params().blob(b), host.data(), host.bytes());
+  }
+}
+
+void BlockPlacement::demote(int layer) {
+  if (!streamed(layer) || !model_.block_resident(layer)) return;
+  if (streamer_) streamer_->drain();
+  const int b = model_.ids().block(layer);
+  if (backend_.caps().device_is_host) {
+    to_tier(layer, *tier_of_[layer], model_.params().blob(b));
+  } else {
+    Buffer host = backend_.alloc(MemoryKind::HostPinned, model_.layout().block.bytes, MemoryCategory::Streaming);
+    backend_.copy(host.data(), model_.params().blob(b), host.bytes());
+    to_tier(layer, *tier_of_[layer], host.data());
+  }
+  model_.params().release(b);
+}
+
+void BlockPlacement::read_block(int layer, void* host) {
+  const int b = model_.ids().block(layer);
+  if (model_.block_resident(layer)) {
+    backend_.copy(host, model_.params().blob(b), model_.layout().block.bytes);
+    return;
+  }
+  if (streamer_) streamer_->drain();
+  tier_of_[layer]->wait(tier_of_[layer]->read(tier_id_[layer], host));
+}
+
+void BlockPlacement::write_block(int layer, const void* host) {
+  const int b = model_.ids().block(layer);
+  if (model_.block_resident(layer)) {
+    backend_.copy(model_.params().blob(b), host, model_.layout().block.bytes);
+    return;
+  }
+  if (streamer_) streamer_->drain();
+  to_tier(layer, *tier_of_[layer], host);
+}
+
+std::string BlockPlacement::describe() const {
+  std::string s = "blocks: " + std::to_string(n_resident_) + " resident";
+  if (host_tier_) s += ", " + std::to_string(n_host_) + " in " + host_tier_->name();
+  if (disk_tier_) s += ", " + std::to_string(n_disk_) + " in " + disk_tier_->name();
+  if (streamer_) s += " (prefetch " + std::to_string(opts_.prefetch) + ")";
+  return s;
+}
+
+PlacementStats BlockPlacement::stats() const {
+  PlacementStats s;
+  if (host_tier_) s.host = host_tier_->stats();
+  if (disk_tier_) s.disk = disk_tier_->stats();
+  if (streamer_) s.streamer = streamer_->stats();
+  return s;
+}
+
+}  // namespace strata

@@ -1,0 +1,66 @@
+// LayerStreamer: the prefetcher. Implements BlockProvider over TierStores: for each pass it knows the order of the
+// streamed blocks and keeps `prefetch` reads in flight ahead of compute through a ring of prefetch + 1 device slots
+// (tier -> slot directly when device memory is host memory; tier -> pinned staging -> async copy otherwise).
+#pragma once
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "engine/backend.h"
+#include "model/block_provider.h"
+#include "offload/tier_store.h"
+
+namespace strata {
+
+struct StreamerStats {
+  double io_wait_seconds = 0;  // time compute stood waiting for a block
+  uint64_t blocks_streamed = 0;
+  uint64_t bytes_streamed = 0;
+};
+
+class LayerStreamer final : public BlockProvider {
+ public:
+  // Where a streamed block lives: its store and its blob id in that store.
+  struct Location {
+    TierStore* tier = nullptr;
+    int id = -1;
+  };
+  LayerStreamer(Backend& backend, size_t blob_bytes, int prefetch, std::function<Location(int)> locate);
+  ~LayerStreamer() override;
+
+  void begin_pass(const std::vector<int>& order) override;
+  const void* acquire(int layer) override;
+  void release(int layer) override;
+  // Waits for every outstanding read (before a block's tier copy is rewritten, or at shutdown).
+  void drain();
+
+  const StreamerStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+  int num_slots() const { return (int)slots_.size(); }
+
+ private:
+  struct Slot {
+    Buffer device;     // blob_bytes on the device (Streaming)
+    Buffer staging;    // pinned host staging when device memory is not host memory
+    Ticket ticket = 0; // outstanding tier read
+    TierStore* tier = nullptr;
+    int layer = -1;
+    Event copied;      // device copy done (non-host devices)
+    Event consumed;    // compute finished reading the slot
+    bool copy_pending = false;
+  };
+  void issue(size_t pos);
+
+  Backend& backend_;
+  size_t blob_bytes_;
+  std::function<Location(int)> locate_;
+  bool direct_;  // tier reads land in the device slot itself
+  std::vector<Slot> slots_;
+  Stream copy_stream_;
+  std::vector<int> order_;
+  size_t next_issue_ = 0;  // first position of order_ not yet issued
+  size_t cursor_ = 0;      // position of the next acquire
+  StreamerStats stats_;
+};
+
+}  // namespace strata

@@ -1,0 +1,172 @@
+// Tiered memory end to end: training with frozen blocks on the device, in the host tier, or in the disk tier
+// (io_uring and the pread fallback), with prefetch 1 and 3, gives bitwise the same losses and final weights; auto
+// placement respects the device budget, and a budget that cannot work fails before step 1.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/backend_cpu/cpu_backend.h"
+#include "engine/base_model.h"
+#include "engine/check.h"
+#include "engine/trainer.h"
+#include "model/presets.h"
+
+namespace strata {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    // Under the build tree (a real file system: O_DIRECT works there, unlike tmpfs).
+    std::string tmpl = (fs::current_path() / "strata-offload-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& n) const { return (fs::path(path_) / n).string(); }
+
+ private:
+  std::string path_;
+};
+
+const char* kBase = R"(
+[model]
+preset = "tiny"
+init_seed = 9
+[data]
+train = "synthetic"
+synthetic_documents = 150
+seq_len = 32
+[train]
+steps = 12
+micro_batch = 2
+lr = 2e-3
+warmup_steps = 2
+weight_decay = 0.01
+eval_every = 0
+[lisa]
+layers = 1
+interval = 3
+[output]
+checkpoint_every = 0
+)";
+
+struct Outcome {
+  std::vector<double> losses;
+  std::vector<unsigned char> weights;
+  std::vector<nlohmann::json> metrics;
+};
+
+Outcome run(const std::string& dir, std::vector<std::string> sets) {
+  sets.push_back("output.dir=" + dir);
+  TrainOptions o;
+  o.log = nullptr;
+  Outcome out;
+  out.losses = train(RunConfig::parse(kBase, "offload.toml", sets), o).losses;
+  CpuBackend be;
+  const auto m = load_any_model(dir, be);
+  for (int b = 0; b < m->params->ids().count(); ++b) {
+    if (!m->params->has(b)) continue;
+    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
+    out.weights.insert(out.weights.end(), p, p + m->params->blob_bytes(b));
+  }
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.metrics.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+void expect_same(const Outcome& a, const Outcome& b, const std::string& what) {
+  ASSERT_EQ(a.losses.size(), b.losses.size()) << what;
+  for (size_t i = 0; i < a.losses.size(); ++i)
+    EXPECT_EQ(std::memcmp(&a.losses[i], &b.losses[i], sizeof(double)), 0) << what << " step " << i + 1;
+  EXPECT_EQ(a.weights, b.weights) << what << ": final weights differ";
+}
+
+uint64_t total(const Outcome& o, const char* key) {
+  uint64_t s = 0;
+  for (const auto& j : o.metrics)
+    if (j.contains("io")) s += j["io"][key].get<uint64_t>();
+  return s;
+}
+
+TEST(Offload, EveryTierGivesBitwiseIdenticalTraining) {
+  TempDir tmp;
+  for (const char* mode : {"lisa", "full"}) {
+    const std::string m = std::string("train.mode=") + mode;
+    const Outcome device = run(tmp / (std::string(mode) + "-device"), {m, "memory.frozen_tier=device"});
+    int i = 0;
+    for (const char* tier : {"host", "disk"})
+      for (const char* io : {"uring", "pread"})
+        for (const char* prefetch : {"1", "3"}) {
+          if (std::string(tier) == "host" && std::string(io) == "pread") continue;  // io only matters for disk
+          const std::string what = std::string(mode) + " " + tier + " " + io + " prefetch " + prefetch;
+          const Outcome o = run(tmp / (std::string(mode) + std::to_string(i++)),
+                                {m, std::string("memory.frozen_tier=") + tier, std::string("memory.io=") + io,
+                                 std::string("memory.prefetch=") + prefetch});
+          expect_same(device, o, what);
+          if (std::string(mode) == "lisa") {
+            const char* key = std::string(tier) == "host" ? "host_read_bytes" : "disk_read_bytes";
+            EXPECT_GT(total(o, key), 0u) << what << ": frozen blocks must actually stream";
+          }
+        }
+  }
+}
+
+uint64_t peak(const Outcome& o, const char* key = "device_peak") {
+  uint64_t p = 0;
+  for (const auto& j : o.metrics)
+    if (j.contains("memory")) p = std::max<uint64_t>(p, j["memory"][key].get<uint64_t>());
+  return p;
+}
+
+size_t block_bytes() { return make_model_layout(find_preset("tiny")->info.config, DType::F32).block.bytes; }
+
+TEST(Offload, AutoPlacementRespectsTheDeviceBudget) {
+  TempDir tmp;
+  const Outcome device = run(tmp / "device", {});
+  // Auto keeps room for the trained block (weights, grads, 2 moments) and prefetch + 1 slots; this budget leaves
+  // room for about two resident frozen blocks, so the other two stream.
+  const uint64_t budget = peak(device) + 2 * block_bytes() + block_bytes() / 2;
+  const std::string b = "memory.device_budget=" + std::to_string(budget);
+  const Outcome a = run(tmp / "auto", {"memory.frozen_tier=auto", b});
+  expect_same(device, a, "auto");
+  EXPECT_LE(peak(a), budget) << "the accounted device peak must stay within the budget";
+  EXPECT_GT(total(a, "host_read_bytes"), 0u) << "some blocks must stream from the host tier";
+  EXPECT_EQ(total(a, "disk_read_bytes"), 0u);
+  // A host budget of one block: the rest spills to the disk tier.
+  const Outcome spill = run(tmp / "spill", {"memory.frozen_tier=auto", b,
+                                            "memory.host_budget=" + std::to_string(block_bytes() * 3 / 2)});
+  expect_same(device, spill, "auto with spill");
+  EXPECT_GT(total(spill, "disk_read_bytes"), 0u);
+  EXPECT_GT(total(spill, "host_read_bytes"), 0u);
+}
+
+TEST(Offload, TooSmallBudgetFailsBeforeStepOne) {
+  TempDir tmp;
+  const Outcome device = run(tmp / "device", {});
+  for (const uint64_t budget : {peak(device) / 4, peak(device) - 2 * block_bytes()}) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    const std::string dir = tmp / ("small" + std::to_string(budget));
+    try {
+      run(dir, {"memory.frozen_tier=auto", "memory.device_budget=" + std::to_string(budget)});
+      FAIL() << "expected the budget to be refused";
+    } catch (const StrataError& e) {
+      const std::string msg = e.what();
+      EXPECT_TRUE(msg.find("device_budget") != std::string::npos || msg.find("device budget") != std::string::npos)
+          << msg;
+    }
+    EXPECT_FALSE(fs::exists(dir + "/metrics.jsonl")) << "nothing may run with a budget that cannot work";
+  }
+}
+
+}  // namespace
+}  // namespace strata
