@@ -71,6 +71,29 @@ Ticket AsyncTier::read(int id, void* dst) {
   return submit(std::move(op));
 }
 
+const void* AsyncTier::map(int id) {
+  const void* p = address_of(id);
+  if (!p) return nullptr;
+  STRATA_CHECK(id >= 0 && id < n_blobs_, "map: blob id " + std::to_string(id) + " out of range");
+  bool verify;
+  uint64_t expected;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    BlobState& b = blobs_[id];
+    STRATA_CHECK(!b.write_in_flight, blob_name(id) + ": mapped while a write of this blob is in flight");
+    STRATA_CHECK(b.written, blob_name(id) + ": mapped before it was ever written " + where_);
+    verify = verify_ == VerifyPolicy::Always || (verify_ == VerifyPolicy::First && !b.verify_claimed);
+    if (verify_ == VerifyPolicy::First) b.verify_claimed = true;
+    expected = b.checksum;
+    stats_.reads++;
+    stats_.bytes_read += blob_bytes_;
+  }
+  if (verify && XXH3_64bits(p, blob_bytes_) != expected)
+    STRATA_FAIL(blob_name(id) + ": checksum mismatch " + where_ + " at byte offset " + std::to_string(offset_of(id)) +
+                " (blob of " + std::to_string(blob_bytes_) + " bytes); " + remedy_);
+  return p;
+}
+
 Ticket AsyncTier::submit(std::unique_ptr<Op> op) {
   Op* raw = op.get();
   {

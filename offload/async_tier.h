@@ -34,6 +34,7 @@ class AsyncTier : public TierStore {
   bool poll(Ticket t) final;
   void wait(Ticket t) final;
   TierStats stats() const final;
+  const void* map(int id) final;
 
  protected:
   // `where` completes "checksum mismatch <where> at byte offset N" ("in /path/file" or "in host memory");
@@ -46,6 +47,8 @@ class AsyncTier : public TierStore {
   virtual void start_io(Op& op) = 0;
   // Reports that `op` finished (empty `error` = success), from any thread. Verifies read checksums per the policy.
   void finish_io(Op& op, const std::string& error);
+  // Where blob `id` lives in host memory, for map(); null (the default) when the subclass cannot map.
+  virtual const void* address_of(int) const { return nullptr; }
   // Blocks until no operation is in flight; subclass destructors call it before stopping their threads.
   void wait_idle();
 

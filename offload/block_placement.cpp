@@ -99,7 +99,7 @@ void BlockPlacement::to_tier(int layer, TierStore& tier, const void* src) {
 
 void BlockPlacement::promote(int layer) {
   if (!streamed(layer) || model_.block_resident(layer)) return;
-  if (streamer_) streamer_->drain();
+  if (streamer_) streamer_->invalidate();
   const int b = model_.ids().block(layer);
   model_.params().allocate(b);
   if (backend_.caps().device_is_host) {
@@ -113,7 +113,7 @@ void BlockPlacement::promote(int layer) {
 
 void BlockPlacement::demote(int layer) {
   if (!streamed(layer) || !model_.block_resident(layer)) return;
-  if (streamer_) streamer_->drain();
+  if (streamer_) streamer_->invalidate();
   const int b = model_.ids().block(layer);
   if (backend_.caps().device_is_host) {
     to_tier(layer, *tier_of_[layer], model_.params().blob(b));
@@ -131,7 +131,7 @@ void BlockPlacement::read_block(int layer, void* host) {
     backend_.copy(host, model_.params().blob(b), model_.layout().block.bytes);
     return;
   }
-  if (streamer_) streamer_->drain();
+  if (streamer_) streamer_->invalidate();
   tier_of_[layer]->wait(tier_of_[layer]->read(tier_id_[layer], host));
 }
 
@@ -141,7 +141,7 @@ void BlockPlacement::write_block(int layer, const void* host) {
     backend_.copy(model_.params().blob(b), host, model_.layout().block.bytes);
     return;
   }
-  if (streamer_) streamer_->drain();
+  if (streamer_) streamer_->invalidate();
   to_tier(layer, *tier_of_[layer], host);
 }
 

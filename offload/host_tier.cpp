@@ -35,6 +35,7 @@ class HostTier final : public AsyncTier {
   std::string name() const override { return "host"; }
 
  protected:
+  const void* address_of(int id) const override { return storage_.as<char>() + offset_of(id); }
   void start_io(Op& op) override {
     {
       std::lock_guard<std::mutex> lock(q_mu_);

@@ -33,6 +33,8 @@ class LayerStreamer final : public BlockProvider {
   void release(int layer) override;
   // Waits for every outstanding read (before a block's tier copy is rewritten, or at shutdown).
   void drain();
+  // Forgets what the slots hold (a block's tier copy changed): drains, and no slot is reused by the next pass.
+  void invalidate();
 
   const StreamerStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
@@ -43,11 +45,13 @@ class LayerStreamer final : public BlockProvider {
     Buffer device;     // blob_bytes on the device (Streaming)
     Buffer staging;    // pinned host staging when device memory is not host memory
     Ticket ticket = 0; // outstanding tier read
+    const void* mapped = nullptr;  // zero-copy: the tier's own host memory holds the block
     TierStore* tier = nullptr;
     int layer = -1;
     Event copied;      // device copy done (non-host devices)
     Event consumed;    // compute finished reading the slot
     bool copy_pending = false;
+    bool ready = false;  // holds `layer` completely (read waited, device copy queued)
   };
   void issue(size_t pos);
 
@@ -60,6 +64,8 @@ class LayerStreamer final : public BlockProvider {
   std::vector<int> order_;
   size_t next_issue_ = 0;  // first position of order_ not yet issued
   size_t cursor_ = 0;      // position of the next acquire
+  size_t base_ = 0;        // position p uses slot (p + base_) % slots
+  Slot& slot_of(size_t pos) { return slots_[(pos + base_) % slots_.size()]; }
   StreamerStats stats_;
 };
 

@@ -47,6 +47,9 @@ class TierStore {
   // per the VerifyPolicy): "<layer name>: checksum mismatch in <file> at byte offset N ...".
   virtual void wait(Ticket t) = 0;
   virtual TierStats stats() const = 0;
+  // Zero-copy access: the blob's bytes where the tier keeps them in host memory (the host tier), checked per the
+  // VerifyPolicy like a read; null when the tier must copy (disk). Valid until the blob is next written.
+  virtual const void* map(int id) = 0;
 
  protected:
   TierStore(int n_blobs, size_t blob_bytes) : n_blobs_(n_blobs), blob_bytes_(blob_bytes) {}
