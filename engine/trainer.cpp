@@ -169,6 +169,7 @@ class TrainingRun {
     if (step_ > 0) log("resumed at step %d from %s\n", step_, resume_from.c_str());
     const auto t_start = Clock::now();
     const int start = step_;
+    io_prev_ = placement_->stats();  // per-step I/O figures exclude loading the base weights into the tiers
     while (step_ < cfg_.train.steps) {
       if ((opts_.stop && opts_.stop->load()) || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step)) {
         r.interrupted = true;

@@ -130,6 +130,17 @@ uint64_t peak(const Outcome& o, const char* key = "device_peak") {
 
 size_t block_bytes() { return make_model_layout(find_preset("tiny")->info.config, DType::F32).block.bytes; }
 
+TEST(Offload, KeepPolicyAndCheckpointingStreamIdentically) {
+  TempDir tmp;
+  for (const char* extra : {"lisa.optimizer_state=keep", "memory.activation_checkpointing=true"}) {
+    const Outcome device = run(tmp / (std::string("dev-") + extra), {extra});
+    const Outcome disk = run(tmp / (std::string("disk-") + extra), {extra, "memory.frozen_tier=disk"});
+    expect_same(device, disk, extra);
+    EXPECT_GT(total(disk, "disk_read_bytes"), 0u);
+    EXPECT_GT(total(disk, "disk_write_bytes"), 0u) << "deactivated blocks are written back to their tier";
+  }
+}
+
 TEST(Offload, AutoPlacementRespectsTheDeviceBudget) {
   TempDir tmp;
   const Outcome device = run(tmp / "device", {});
