@@ -85,6 +85,7 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"output", "checkpoint_every", &c.output.checkpoint_every},
       {"output", "keep_checkpoints", &c.output.keep_checkpoints},
       {"output", "save_batches", &c.output.save_batches},
+      {"output", "profile", &c.output.profile},
   };
 }
 

@@ -71,6 +71,7 @@ struct OutputSection {           // [output]
   int checkpoint_every = 100;    // 0: only at the end (and on SIGINT/SIGTERM)
   int keep_checkpoints = 3;      // newest N kept
   bool save_batches = false;     // write every step's token ids and targets to batches.bin (for replays/debugging)
+  bool profile = false;          // profiling session: trace.json + report.html in the run folder
 };
 
 struct RunConfig {

@@ -19,6 +19,9 @@
 #include "engine/checkpoint.h"
 #include "engine/data/training_data.h"
 #include "engine/metrics_log.h"
+#include "engine/planner.h"
+#include "engine/profiler.h"
+#include "engine/report/html_report.h"
 #include "memory/byte_size.h"
 #include "model/hf_export.h"
 #include "model/llama_model.h"
@@ -97,8 +100,10 @@ class TrainingRun {
       : cfg_(cfg),
         opts_(opts),
         backend_(make_backend(cfg.memory.backend)),
+        prof_(cfg.output.profile),
         info_(base_model_info(cfg.model)),
         ckpts_(cfg.output.dir, cfg.output.keep_checkpoints) {
+    if (prof_.enabled()) backend_->memory().set_observer([this](const MemorySnapshot& s) { prof_.sample_memory(s); });
     cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
     if (!cfg.memory.device_budget.empty())
       backend_->memory().set_budget(MemoryKind::Device, parse_byte_size(cfg.memory.device_budget, "memory.device_budget"));
@@ -132,6 +137,17 @@ class TrainingRun {
     sched_.total_steps = cfg.train.steps;
     sched_.min_lr_ratio = cfg.train.min_lr_ratio;
     config_hash_ = resume_config_hash(cfg);
+    PlanOptions plan_opts;
+    plan_opts.precision = "fp32";  // the engine as built: fp32 tensors on every backend
+    plan_opts.hw = load_hardware();
+    plan_ = make_plan(cfg, info_.config, plan_opts);
+    if (!plan_.fits) {
+      std::string msg = "the run does not fit its memory budgets (" + plan_.verdict + ")";
+      if (!plan_.suggestions.empty()) msg += "; changes that would help: ";
+      for (size_t i = 0; i < plan_.suggestions.size(); ++i) msg += (i ? "; " : "") + plan_.suggestions[i];
+      msg += " (see `strata plan`)";
+      STRATA_FAIL(msg);
+    }
     setup_trainability();
     model_->reserve_activations(cfg.train.micro_batch, cfg.data.seq_len);
   }
@@ -140,6 +156,10 @@ class TrainingRun {
   // runs once that folder exists). Throws when the budgets cannot work.
   void place() {
     const RunConfig& cfg = cfg_;
+    {
+      std::ofstream f(fs::path(cfg.output.dir) / "plan.json");
+      f << plan_.to_json();
+    }
     PlacementOptions po;
     po.frozen_tier = cfg.memory.frozen_tier;
     po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
@@ -150,6 +170,10 @@ class TrainingRun {
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, BaseWeights(cfg.model), po);
+    if (prof_.enabled()) {
+      model_->set_profiler(&prof_);
+      placement_->set_profiler(&prof_);
+    }
   }
 
   TrainResult run(const std::string& resume_from) {
@@ -192,6 +216,13 @@ class TrainingRun {
     if (r.interrupted) log("interrupted: saving a checkpoint at step %d\n", step_);
     if (step_ > start || r.interrupted || r.last_checkpoint.empty()) r.last_checkpoint = save();
     log("checkpoint: %s\n", r.last_checkpoint.c_str());
+    if (prof_.enabled()) {
+      backend_->memory().set_observer({});
+      prof_.write_trace((fs::path(cfg_.output.dir) / "trace.json").string());
+      write_html_report(cfg_.output.dir);
+      log("profile: %s/trace.json (ui.perfetto.dev), %s/report.html\n", cfg_.output.dir.c_str(),
+          cfg_.output.dir.c_str());
+    }
     r.steps_done = step_;
     return r;
   }
@@ -247,6 +278,8 @@ class TrainingRun {
 
   double step(TrainResult& r) {
     const auto t0 = Clock::now();
+    prof_.set_step(step_ + 1);
+    Profiler::Scope step_span(&prof_, "step", "train", -1);
     const std::vector<int> blocks = blocks_for(step_);
     if (blocks != active_) set_active(blocks);
     r.active_blocks.push_back(active_);
@@ -272,6 +305,7 @@ class TrainingRun {
     if (finite) {
       nonfinite_in_a_row_ = 0;
       const double clip = cfg_.train.grad_clip > 0 ? std::min(1.0, cfg_.train.grad_clip / (norm + 1e-6)) : 1.0;
+      Profiler::Scope span(&prof_, "optimizer (AdamW)", "optimizer", -1);
       opt_->step(model_->params(), model_->grads(), (float)lr, (float)clip);
       for (int blob = 0; blob < ids().count(); ++blob)
         if (opt_->is_active(blob)) dirty_.insert(blob);
@@ -299,8 +333,9 @@ class TrainingRun {
     j["seconds"] = secs;
     j["active_layers"] = active_;
     j["skipped"] = !finite;
-    j["memory"] = {{"device", m.kind_current[0]}, {"device_peak", m.kind_peak[0]}, {"host_pinned", m.kind_current[1]},
-                   {"host", m.kind_current[2]}};
+    j["memory"] = {{"device", m.kind_current[0]},      {"device_peak", m.kind_peak[0]},
+                   {"host_pinned", m.kind_current[1]}, {"host_pinned_peak", m.kind_peak[1]},
+                   {"host", m.kind_current[2]},        {"host_peak", m.kind_peak[2]}};
     const PlacementStats ps = placement_->stats();
     const uint64_t rd = ps.host.bytes_read + ps.disk.bytes_read - io_prev_.host.bytes_read - io_prev_.disk.bytes_read;
     const double busy = ps.host.read_busy_seconds + ps.disk.read_busy_seconds - io_prev_.host.read_busy_seconds -
@@ -318,6 +353,7 @@ class TrainingRun {
 
   void evaluate() {
     if (!eval_loader_) return;
+    Profiler::Scope span(&prof_, "eval", "train", -1);
     eval_loader_->reset();
     const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len;
     const size_t batches = std::min<size_t>(cfg_.train.eval_batches, std::max<size_t>(1, eval_loader_->num_windows() / B));
@@ -341,6 +377,7 @@ class TrainingRun {
   }
 
   std::string save() {
+    Profiler::Scope span(&prof_, "checkpoint", "io", -1);
     TrainerState s;
     s.step = step_;
     s.loader = train_loader_->state();
@@ -426,6 +463,7 @@ class TrainingRun {
   RunConfig cfg_;
   TrainOptions opts_;
   std::unique_ptr<Backend> backend_;
+  Profiler prof_;
   HfModelInfo info_;
   CheckpointStore ckpts_;
   TrainingData data_;
@@ -433,6 +471,7 @@ class TrainingRun {
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<AdamWOptimizer> opt_;
   std::unique_ptr<BlockPlacement> placement_;
+  Plan plan_;
   std::optional<LisaSampler> sampler_;
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;

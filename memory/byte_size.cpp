@@ -10,16 +10,14 @@
 namespace strata {
 
 size_t parse_byte_size(const std::string& text, const std::string& what) {
-  const std::string hint = what + ": '" + text + "' is not a size; write e.g. 4096, 512MiB, 5GB or 48GiB";
+  const std::string hint = what + ": '" + text + "' is not a size; write a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 4096, 2.5e10, 512MiB, 24 GiB or 5GB";
   size_t i = 0;
   while (i < text.size() && std::isspace((unsigned char)text[i])) ++i;
-  const size_t num_start = i;
-  while (i < text.size() && (std::isdigit((unsigned char)text[i]) || text[i] == '.')) ++i;
-  STRATA_CHECK(i > num_start, hint);
-  const std::string num = text.substr(num_start, i - num_start);
+  STRATA_CHECK(i < text.size() && (std::isdigit((unsigned char)text[i]) || text[i] == '.'), hint);
   char* end = nullptr;
-  const double value = std::strtod(num.c_str(), &end);
-  STRATA_CHECK(end && *end == '\0' && std::isfinite(value) && value >= 0, hint);
+  const double value = std::strtod(text.c_str() + i, &end);  // decimals and exponents: 1.5GB, 2.5e10
+  STRATA_CHECK(end && end != text.c_str() + i && std::isfinite(value) && value >= 0, hint);
+  i = (size_t)(end - text.c_str());
   while (i < text.size() && std::isspace((unsigned char)text[i])) ++i;
   std::string unit;
   for (; i < text.size(); ++i) unit += (char)std::tolower((unsigned char)text[i]);

@@ -58,7 +58,34 @@ size_t MemoryTracker::budget(MemoryKind kind) const {
   return budget_[static_cast<int>(kind)];
 }
 
+void MemoryTracker::set_observer(std::function<void(const MemorySnapshot&)> observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
+}
+
 void MemoryTracker::on_alloc(MemoryKind kind, MemoryCategory category, size_t bytes) {
+  record_alloc(kind, category, bytes);
+  notify();
+}
+
+void MemoryTracker::on_free(MemoryKind kind, MemoryCategory category, size_t bytes) {
+  record_free(kind, category, bytes);
+  notify();
+}
+
+void MemoryTracker::notify() {
+  std::function<void(const MemorySnapshot&)> obs;
+  MemorySnapshot snap;
+  {
+    std::lock_guard lock(mu_);
+    if (!observer_) return;
+    obs = observer_;
+    snap = s_;
+  }
+  obs(snap);
+}
+
+void MemoryTracker::record_alloc(MemoryKind kind, MemoryCategory category, size_t bytes) {
   std::lock_guard lock(mu_);
   const int k = static_cast<int>(kind), c = static_cast<int>(category);
   if (budget_[k] != kUnlimited && s_.kind_current[k] + bytes > budget_[k]) {
@@ -73,7 +100,7 @@ void MemoryTracker::on_alloc(MemoryKind kind, MemoryCategory category, size_t by
   if (s_.kind_current[k] > s_.kind_peak[k]) s_.kind_peak[k] = s_.kind_current[k];
 }
 
-void MemoryTracker::on_free(MemoryKind kind, MemoryCategory category, size_t bytes) {
+void MemoryTracker::record_free(MemoryKind kind, MemoryCategory category, size_t bytes) {
   std::lock_guard lock(mu_);
   const int k = static_cast<int>(kind), c = static_cast<int>(category);
   STRATA_CHECK(s_.current[k][c] >= bytes, std::string("memory accounting underflow in ") + to_string(kind) + "/" +

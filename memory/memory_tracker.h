@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -30,6 +31,9 @@ class MemoryTracker {
   void on_alloc(MemoryKind kind, MemoryCategory category, size_t bytes);
   void on_free(MemoryKind kind, MemoryCategory category, size_t bytes);
 
+  // Called with a snapshot after every allocation and free (profiling sessions); empty function = none.
+  void set_observer(std::function<void(const MemorySnapshot&)> observer);
+
   size_t current(MemoryKind kind) const;
   size_t peak(MemoryKind kind) const;
   size_t current(MemoryKind kind, MemoryCategory category) const;
@@ -40,9 +44,14 @@ class MemoryTracker {
   std::string summary() const;
 
  private:
+  void record_alloc(MemoryKind kind, MemoryCategory category, size_t bytes);
+  void record_free(MemoryKind kind, MemoryCategory category, size_t bytes);
+  void notify();
+
   mutable std::mutex mu_;
   MemorySnapshot s_;
   std::array<size_t, kNumMemoryKinds> budget_{kUnlimited, kUnlimited, kUnlimited};
+  std::function<void(const MemorySnapshot&)> observer_;
 };
 
 std::string format_bytes(size_t bytes);

@@ -22,6 +22,20 @@ static size_t grad_floats(const ModelConfig& c, size_t N) {
   return up64(N * C) * 2 + up64(N * Q) * 2 + up64(N * KV) * 2 + up64(N * F) * 3;
 }
 
+size_t Activations::saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing) {
+  const size_t N = (size_t)B * T, C = cfg.dim, L = cfg.n_layers;
+  const size_t inter = intermediate_floats(cfg, N, B, T);
+  return (up64(N * C) * (L + 1) + (checkpointing ? 0 : inter * L)) * sizeof(float);
+}
+
+size_t Activations::workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing) {
+  const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab;
+  const size_t inter = intermediate_floats(cfg, N, B, T);
+  return ((checkpointing ? inter : 0) + grad_floats(cfg, N) + up64(N * C) + up64(N) + up64(N * V) + up64(N) +
+          up64(N) * 2) *
+         sizeof(float);
+}
+
 float* Activations::carve(size_t floats) {
   float* p = reinterpret_cast<float*>(cursor_);
   cursor_ += up64(floats) * sizeof(float);
@@ -53,12 +67,10 @@ Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T,
   STRATA_CHECK(T <= cfg.max_seq_len, "sequence length " + std::to_string(T) + " exceeds the model's max_seq_len " +
                                          std::to_string(cfg.max_seq_len));
   const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab, L = cfg.n_layers;
-  const size_t inter = intermediate_floats(cfg, N, B, T);
-  const size_t saved_floats = up64(N * C) * (L + 1) + (checkpointing ? 0 : inter * L);
-  const size_t work_floats = (checkpointing ? inter : 0) + grad_floats(cfg, N) + up64(N * C) + up64(N) +
-                             up64(N * V) + up64(N) + up64(N) * 2;
-  saved_ = backend.alloc(MemoryKind::Device, saved_floats * sizeof(float), MemoryCategory::Activations, 64);
-  workspace_ = backend.alloc(MemoryKind::Device, work_floats * sizeof(float), MemoryCategory::Workspace, 64);
+  saved_ = backend.alloc(MemoryKind::Device, saved_bytes(cfg, B, T, checkpointing), MemoryCategory::Activations, 64);
+  workspace_ =
+      backend.alloc(MemoryKind::Device, workspace_bytes(cfg, B, T, checkpointing), MemoryCategory::Workspace, 64);
+  (void)V;
 
   auto carve_fn = [this](size_t n) { return carve(n); };
   cursor_ = saved_.as<char>();

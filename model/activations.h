@@ -43,6 +43,10 @@ class Activations {
  public:
   Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing);
 
+  // The bytes the two allocations take (the planner uses the same functions).
+  static size_t saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing);      // Activations
+  static size_t workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing);  // Workspace
+
   int B() const { return B_; }
   int T() const { return T_; }
   bool checkpointing() const { return checkpointing_; }

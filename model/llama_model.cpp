@@ -3,6 +3,7 @@
 #include "model/llama_model.h"
 
 #include <cstring>
+#include <optional>
 
 #include "engine/check.h"
 
@@ -187,9 +188,11 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   announce_pass(0, cfg_.n_layers - 1);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const BlockW w = acquire_block(l);
+    Profiler::Scope span(prof_, "forward", "compute", l);
     block_forward(l, w, A.block(l), A.block_input(l + 1));
     release_block(l);
   }
+  Profiler::Scope head_span(prof_, "head + loss", "compute", -1);
   backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
                            cfg_.norm_eps);
   backend_.linear_forward(A.logits, A.xnf, head_w(), N, C, V);
@@ -258,6 +261,7 @@ void LlamaModel::backward(float grad_scale) {
   if (!head_trainable_ && !need_dxnf) return;  // nothing trainable
 
   const GradScratch& s = A.grads();
+  std::optional<Profiler::Scope> head_span(std::in_place, prof_, "head + loss backward", "compute", -1);
   const float scale = valid_targets_ ? grad_scale / (float)valid_targets_ : 0.0f;
   float* dlogits = A.logits;  // in place
   backend_.cross_entropy_backward(dlogits, A.logits, A.targets, scale, N, V, kIgnoreIndex);
@@ -270,13 +274,20 @@ void LlamaModel::backward(float grad_scale) {
   backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, A.block_input(L),
                             params_.f32(ids().final_norm(), 0), A.rstdf, N, C);
 
+  head_span.reset();
   if (lowest < L) announce_pass(L - 1, lowest);
   for (int l = L - 1; l >= lowest; --l) {
     const BlockActs a = A.block(l);
     const BlockW w = acquire_block(l);
-    if (A.checkpointing()) block_forward(l, w, a, A.block_input(l + 1));  // recompute intermediates; same output
+    if (A.checkpointing()) {
+      Profiler::Scope span(prof_, "recompute", "compute", l);
+      block_forward(l, w, a, A.block_input(l + 1));  // recompute intermediates; same output
+    }
     const bool need_dx = l > 0 ? l > lowest : embed_trainable_;
-    block_backward(l, w, a, need_dx);
+    {
+      Profiler::Scope span(prof_, block_trainable_[l] ? "backward" : "backward (dX only)", "compute", l);
+      block_backward(l, w, a, need_dx);
+    }
     release_block(l);
   }
   if (embed_trainable_) backend_.embedding_backward(embedding_g(), s.dres, A.tokens, N, C, V);

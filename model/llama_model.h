@@ -7,6 +7,7 @@
 
 #include "engine/backend.h"
 #include "model/activations.h"
+#include "engine/profiler.h"
 #include "model/block_provider.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"
@@ -51,6 +52,8 @@ class LlamaModel {
   // Blocks whose blob is not allocated in params() are read through `provider` (null: every block must be
   // resident). Trainable blocks must be resident.
   void set_block_provider(BlockProvider* provider) { provider_ = provider; }
+  // Per-block forward / recompute / backward spans go to `profiler` (null: none).
+  void set_profiler(Profiler* profiler) { prof_ = profiler; }
   bool block_resident(int layer) const { return params_.has(ids().block(layer)); }
   // Allocates activations for (B, T) now, so their bytes are accounted before placement decisions.
   void reserve_activations(int B, int T) { ensure_activations(B, T); }
@@ -100,6 +103,7 @@ class LlamaModel {
   ParamStore grads_;
   std::unique_ptr<Activations> acts_;
   BlockProvider* provider_ = nullptr;
+  Profiler* prof_ = nullptr;
   std::vector<bool> block_trainable_;
   bool embed_trainable_ = true, head_trainable_ = true, final_norm_trainable_ = true;
   int valid_targets_ = 0;

@@ -4,8 +4,10 @@
 #include "offload/block_placement.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "engine/check.h"
+#include "offload/placement_policy.h"
 
 namespace strata {
 
@@ -31,28 +33,13 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BaseWe
   const size_t blob = model.layout().block.bytes;
   const BlobIds ids = model.ids();
 
-  // How many blocks go where.
-  int n_device = L, n_host = 0;
-  if (opts.frozen_tier == "host") n_device = 0, n_host = L;
-  if (opts.frozen_tier == "disk") n_device = 0, n_host = 0;
-  if (opts.frozen_tier == "auto") {
-    const size_t dev_room = room(backend.memory(), MemoryKind::Device);
-    if (dev_room != MemoryTracker::kUnlimited) {
-      // Trained blocks need weights, grads and two AdamW moments on the device; streaming needs its slots.
-      const size_t reserve = (size_t)opts.trained_blocks * blob * 4 + (size_t)(opts.prefetch + 1) * blob;
-      STRATA_CHECK(dev_room >= reserve,
-                   "memory.device_budget is too small: after the embedding, head and activations only " +
-                       format_bytes(dev_room) + " remain, but training " + std::to_string(opts.trained_blocks) +
-                       " block(s) at a time with prefetch " + std::to_string(opts.prefetch) + " needs " +
-                       format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
-                       "train.micro_batch, or set memory.activation_checkpointing = true");
-      // A block counted as resident also reserves its own room for training: it is never promoted.
-      n_device = (int)std::min<size_t>(L, (dev_room - reserve) / blob);
-      const size_t host_room = room(backend.memory(), MemoryKind::HostPinned);
-      n_host = host_room == MemoryTracker::kUnlimited ? L - n_device
-                                                      : (int)std::min<size_t>(L - n_device, host_room / blob);
-    }
-  }
+  // How many blocks go where (the rule the planner predicts with).
+  const size_t dev_room = room(backend.memory(), MemoryKind::Device);
+  const size_t host_room = room(backend.memory(), MemoryKind::HostPinned);
+  const PlacementCounts counts = decide_placement(opts.frozen_tier, L, blob, dev_room == MemoryTracker::kUnlimited ? SIZE_MAX : dev_room,
+                                                  host_room == MemoryTracker::kUnlimited ? SIZE_MAX : host_room,
+                                                  opts.trained_blocks, opts.prefetch);
+  const int n_device = counts.device, n_host = counts.host;
   const int n_disk = L - n_device - n_host;
   // Blocks n_device.. go to the host tier, then the disk tier; tier blob id = position within its tier.
   if (n_host > 0)
@@ -97,8 +84,14 @@ void BlockPlacement::to_tier(int layer, TierStore& tier, const void* src) {
   tier.wait(tier.write(tier_id_[layer], src));
 }
 
+void BlockPlacement::set_profiler(Profiler* p) {
+  prof_ = p;
+  if (streamer_) streamer_->set_profiler(p);
+}
+
 void BlockPlacement::promote(int layer) {
   if (!streamed(layer) || model_.block_resident(layer)) return;
+  Profiler::Scope span(prof_, "promote (tier -> device)", "io", layer);
   if (streamer_) streamer_->invalidate();
   const int b = model_.ids().block(layer);
   model_.params().allocate(b);
@@ -113,6 +106,7 @@ void BlockPlacement::promote(int layer) {
 
 void BlockPlacement::demote(int layer) {
   if (!streamed(layer) || !model_.block_resident(layer)) return;
+  Profiler::Scope span(prof_, "write back (device -> tier)", "io", layer);
   if (streamer_) streamer_->invalidate();
   const int b = model_.ids().block(layer);
   if (backend_.caps().device_is_host) {

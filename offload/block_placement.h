@@ -48,6 +48,7 @@ class BlockPlacement {
   void write_block(int layer, const void* host);
 
   std::string describe() const;  // "blocks: 2 resident, 6 host tier (prefetch 2)"
+  void set_profiler(Profiler* p);
   PlacementStats stats() const;
 
  private:
@@ -61,6 +62,7 @@ class BlockPlacement {
   std::vector<int> tier_id_;  // the block's blob id within its store
   std::unique_ptr<LayerStreamer> streamer_;
   int n_resident_ = 0, n_host_ = 0, n_disk_ = 0;
+  Profiler* prof_ = nullptr;
 };
 
 }  // namespace strata

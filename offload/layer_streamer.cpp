@@ -82,6 +82,7 @@ void LayerStreamer::issue(size_t pos) {
   s.layer = layer;
   s.mapped = tier->map(loc.id);  // host tier: no copy on a host device, a direct DMA source otherwise
   s.ticket = s.mapped ? 0 : tier->read(loc.id, direct_ ? s.device.data() : s.staging.data());
+  if (prof_ && prof_->enabled()) s.issued_us = prof_->now_us();
   s.copy_pending = !direct_;
   next_issue_ = pos + 1;
 }
@@ -95,9 +96,15 @@ const void* LayerStreamer::acquire(int layer) {
   Slot& s = slot_of(cursor_);
   if (s.ticket) {
     const auto t0 = Clock::now();
-    s.tier->wait(s.ticket);
+    {
+      Profiler::Scope span(prof_, "wait for block", "compute", layer);
+      s.tier->wait(s.ticket);
+    }
     stats_.io_wait_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     s.ticket = 0;
+    if (prof_ && prof_->enabled())
+      prof_->record(s.tier == nullptr ? "read" : ("read from " + s.tier->name()).c_str(), "io", layer, s.issued_us,
+                    prof_->now_us() - s.issued_us);
   }
   if (s.copy_pending) {
     backend_.stream_wait(copy_stream_, s.consumed);  // compute has finished reading the slot's previous block

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/profiler.h"
 #include "model/block_provider.h"
 #include "offload/tier_store.h"
 
@@ -37,6 +38,7 @@ class LayerStreamer final : public BlockProvider {
   void invalidate();
 
   const StreamerStats& stats() const { return stats_; }
+  void set_profiler(Profiler* p) { prof_ = p; }
   void reset_stats() { stats_ = {}; }
   int num_slots() const { return (int)slots_.size(); }
 
@@ -52,6 +54,7 @@ class LayerStreamer final : public BlockProvider {
     Event consumed;    // compute finished reading the slot
     bool copy_pending = false;
     bool ready = false;  // holds `layer` completely (read waited, device copy queued)
+    double issued_us = 0;  // profiling: when the read was issued
   };
   void issue(size_t pos);
 
@@ -67,6 +70,7 @@ class LayerStreamer final : public BlockProvider {
   size_t base_ = 0;        // position p uses slot (p + base_) % slots
   Slot& slot_of(size_t pos) { return slots_[(pos + base_) % slots_.size()]; }
   StreamerStats stats_;
+  Profiler* prof_ = nullptr;
 };
 
 }  // namespace strata

@@ -39,6 +39,7 @@ struct TrainCliOptions {
   std::string config;                // TOML file (empty with --resume)
   std::string resume;                // run folder to continue
   std::vector<std::string> overrides;  // --set section.key=value
+  bool profile = false;                // --profile: same as --set output.profile=true
 };
 
 struct EvalCliOptions {
@@ -52,9 +53,23 @@ struct EvalCliOptions {
   std::string backend = "cpu";
 };
 
+struct PlanCliOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string device_budget, host_budget;
+  std::string precision;  // fp32 | bf16; empty: by backend
+  bool host_optimizer = false;
+  bool json = false;
+  double device_tflops = 0, h2d_gbps = 0, disk_gbps = 0;
+};
+
 int run_demo(const DemoOptions& opts);
+int run_plan(const PlanCliOptions& opts);
+int run_probe(const std::string& backend, const std::string& disk_dir);
 int run_train(const TrainCliOptions& opts);
 int run_eval(const EvalCliOptions& opts);
+// `strata report RUN_DIR`: (re)generates RUN_DIR/report.html from trace.json, metrics.jsonl and plan.json.
+int run_report(const std::string& run_dir);
 int run_backends();
 int run_presets();
 int run_init_model(const InitModelOptions& opts);

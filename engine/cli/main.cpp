@@ -41,6 +41,31 @@ int main(int argc, char** argv) {
   train_cmd->add_option("config", tr.config, "run config (TOML), e.g. configs/tiny.toml");
   train_cmd->add_option("--resume", tr.resume, "continue the run in this folder from its newest checkpoint");
   train_cmd->add_option("--set", tr.overrides, "override a config key: section.key=value (repeatable)");
+  train_cmd->add_flag("--profile", tr.profile, "profiling session: trace.json and report.html in the run folder");
+
+  strata::PlanCliOptions pl;
+  auto* plan_cmd = app.add_subcommand(
+      "plan", "will the run fit? where every byte lives, bandwidth, a step-time bound, and what to change (no weights loaded)");
+  plan_cmd->add_option("config", pl.config, "run config (TOML)")->required();
+  plan_cmd->add_option("--set", pl.overrides, "override a config key: section.key=value (repeatable)");
+  plan_cmd->add_option("--device-budget", pl.device_budget, "device memory budget, e.g. 48GiB, 80GB, 2.5e10");
+  plan_cmd->add_option("--host-budget", pl.host_budget, "host memory budget");
+  plan_cmd->add_option("--precision", pl.precision, "fp32 (the CPU engine) or bf16 (the CUDA design); default by backend");
+  plan_cmd->add_flag("--host-optimizer", pl.host_optimizer, "bf16: AdamW state and master weights on the host");
+  plan_cmd->add_flag("--json", pl.json, "machine-readable output");
+  plan_cmd->add_option("--device-tflops", pl.device_tflops, "achieved GEMM TFLOP/s (default: strata probe's figure)");
+  plan_cmd->add_option("--h2d-gbps", pl.h2d_gbps, "host->device GB/s");
+  plan_cmd->add_option("--disk-gbps", pl.disk_gbps, "disk-tier read GB/s");
+
+  std::string probe_backend = "cpu", probe_dir = ".";
+  auto* probe_cmd = app.add_subcommand("probe", "measure GEMM FLOP/s, host->device GB/s and disk-tier GB/s for `plan`");
+  probe_cmd->add_option("--backend", probe_backend, "backend to measure")->capture_default_str();
+  probe_cmd->add_option("--disk-dir", probe_dir, "folder for the disk-tier test file (a real file system)")
+      ->capture_default_str();
+
+  auto* report_cmd = app.add_subcommand("report", "regenerate RUN_DIR/report.html from a profiled run");
+  std::string report_dir;
+  report_cmd->add_option("run_dir", report_dir, "run folder")->required();
 
   strata::EvalCliOptions ev;
   auto* eval_cmd = app.add_subcommand("eval", "loss and perplexity of a model, run or checkpoint on a dataset");
@@ -77,6 +102,9 @@ int main(int argc, char** argv) {
     if (*export_cmd) return strata::run_export(exp);
     if (*train_cmd) return strata::run_train(tr);
     if (*eval_cmd) return strata::run_eval(ev);
+    if (*plan_cmd) return strata::run_plan(pl);
+    if (*probe_cmd) return strata::run_probe(probe_backend, probe_dir);
+    if (*report_cmd) return strata::run_report(report_dir);
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const strata::StrataError& e) {

@@ -1,0 +1,39 @@
+// decide_placement: the one definition of the frozen-tier rule (see placement_policy.h).
+#include "offload/placement_policy.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "engine/check.h"
+#include "memory/memory_tracker.h"
+
+namespace strata {
+
+PlacementCounts decide_placement(const std::string& tier, int L, size_t blob, size_t device_room, size_t host_room,
+                                 int trained, int prefetch) {
+  PlacementCounts c;
+  if (tier == "device") c.device = L;
+  else if (tier == "host") c.host = L;
+  else if (tier == "disk") c.disk = L;
+  else if (tier == "auto") {
+    if (device_room == SIZE_MAX) {
+      c.device = L;
+    } else {
+      const size_t reserve = (size_t)trained * blob * 4 + (size_t)(prefetch + 1) * blob;
+      STRATA_CHECK(device_room >= reserve,
+                   "memory.device_budget is too small: after the embedding, head and activations only " +
+                       format_bytes(device_room) + " remain, but training " + std::to_string(trained) +
+                       " block(s) at a time with prefetch " + std::to_string(prefetch) + " needs " +
+                       format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
+                       "train.micro_batch, or set memory.activation_checkpointing = true");
+      c.device = (int)std::min<size_t>(L, (device_room - reserve) / blob);
+      c.host = host_room == SIZE_MAX ? L - c.device : (int)std::min<size_t>(L - c.device, host_room / blob);
+      c.disk = L - c.device - c.host;
+    }
+  } else {
+    STRATA_FAIL("memory.frozen_tier: '" + tier + "' is not one of device, host, disk, auto");
+  }
+  return c;
+}
+
+}  // namespace strata
