@@ -45,6 +45,8 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"data", "eval_fraction", &c.data.eval_fraction},
       {"data", "text_field", &c.data.text_field},
       {"data", "tokenizer", &c.data.tokenizer},
+      {"data", "chat_template", &c.data.chat_template},
+      {"data", "skip_bad_records", &c.data.skip_bad_records},
       {"data", "seq_len", &c.data.seq_len},
       {"data", "shuffle_seed", &c.data.shuffle_seed},
       {"data", "synthetic_documents", &c.data.synthetic_documents},
@@ -456,10 +458,11 @@ class Validator {
   void check_data() const {
     const auto& d = c_.data;
     not_empty("data.train", d.train, " (a file path, or \"synthetic\" for generated stories)");
-    one_of("data.format", d.format, {"auto", "tokens", "text", "jsonl", "lmflow"});
+    one_of("data.format", d.format, {"auto", "tokens", "text", "jsonl", "lmflow", "alpaca"});
     in_range("data.eval_fraction", d.eval_fraction, 0, 0.5, false);
     not_empty("data.text_field", d.text_field, " (the JSONL field holding the text)");
-    one_of("data.tokenizer", d.tokenizer, {"byte"});
+    not_empty("data.tokenizer", d.tokenizer, " (byte, a tokenizer file or folder, or \"model\")");
+    one_of("data.chat_template", d.chat_template, {"llama2", "chatml"});
     at_least("data.seq_len", d.seq_len, 2);
     at_least("data.synthetic_documents", d.synthetic_documents, 1);
   }

@@ -112,7 +112,7 @@ class TrainingRun {
       backend_->memory().set_budget(MemoryKind::HostPinned, b);
       backend_->memory().set_budget(MemoryKind::Host, b);
     }
-    data_ = load_training_data(cfg.data, cfg.train.micro_batch, info_.config.vocab);
+    data_ = load_training_data(cfg.data, cfg.train.micro_batch, info_.config.vocab, cfg.model.path);
     train_loader_ = std::make_unique<DataLoader>(data_.train_set, data_.train_windows, cfg.train.micro_batch,
                                                  cfg.data.shuffle_seed, true);
     if (!data_.eval_windows.empty())

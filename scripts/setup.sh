@@ -13,6 +13,8 @@ packages=(
   libtomlplusplus-dev                   # run configs (TOML)
   nlohmann-json3-dev                    # JSON: safetensors headers, config.json, metrics
   libcli11-dev                          # command-line parsing
+  libsentencepiece-dev                  # SentencePiece tokenizers (tokenizer.model)
+  libpcre2-dev                          # Unicode regex for byte-level BPE pre-tokenization (tokenizer.json)
   fio                                   # reference figures for bench_disk_tier
 )
 

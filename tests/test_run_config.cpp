@@ -269,7 +269,7 @@ TEST(RunConfig, EnumsListAllowedAndSuggest) {
   EXPECT_HAS(e, "did you mean \"cosine\"?");
   EXPECT_HAS(error_of(kMinimal + "[lisa]\noptimizer_state = \"rest\"\n"), "did you mean \"reset\"?");
   EXPECT_HAS(error_of(kMinimal + "format = \"jsnol\"\n"), "did you mean \"jsonl\"?");
-  EXPECT_HAS(error_of(kMinimal + "tokenizer = \"bpe\"\n"), "data.tokenizer must be \"byte\" (got \"bpe\")");
+  EXPECT_HAS(error_of(kMinimal + "chat_template = \"chatlm\"\n"), "did you mean \"chatml\"?");
 }
 
 TEST(RunConfig, SyntaxErrorHasLineAndColumn) {

@@ -28,11 +28,4 @@ std::string ByteTokenizer::decode(const std::vector<int32_t>& ids) const {
   return out;
 }
 
-std::unique_ptr<Tokenizer> make_tokenizer(const std::string& name) {
-  if (name == "byte") return std::make_unique<ByteTokenizer>();
-  STRATA_FAIL("data.tokenizer: unknown tokenizer '" + name +
-              "'; the choices are: byte (the built-in byte-level tokenizer; SentencePiece and HF tokenizers come "
-              "in a later issue)");
-}
-
 }  // namespace strata

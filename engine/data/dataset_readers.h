@@ -10,11 +10,32 @@
 
 namespace strata {
 
+struct ReadOptions {
+  std::string format = "auto";        // see read_documents
+  std::string text_field = "text";    // JSONL field
+  std::string chat_template = "llama2";  // llama2 ([INST] ... [/INST]) | chatml (<|im_start|>role ... <|im_end|>)
+  bool skip_bad_records = false;      // skip (and count) malformed records instead of failing
+};
+
+struct ReadStats {
+  size_t records = 0;
+  size_t skipped = 0;  // malformed records skipped (skip_bad_records)
+};
+
 // format: auto (by extension: .tok -> tokens, .jsonl -> jsonl, .json -> lmflow, anything else -> text) | tokens |
-// text | jsonl | lmflow. Text documents are BOS + text + EOS with every token in the loss; LMFlow text2text is
-// BOS + input + output + EOS with the loss on output and EOS only. Errors name the file (and line / instance).
-std::vector<Document> read_documents(const std::string& path, const std::string& format, const Tokenizer& tok,
-                                     const std::string& text_field);
+// text | jsonl | lmflow | alpaca. Text documents are BOS + text + EOS with every token in the loss; LMFlow
+// text2text is BOS + input + output + EOS with the loss on output and EOS only; LMFlow conversation and Alpaca go
+// through the chat template with the loss on the assistant / output tokens only. Errors name the file (and line /
+// instance); with skip_bad_records the bad record is skipped and counted in `stats`.
+std::vector<Document> read_documents(const std::string& path, const ReadOptions& opts, const Tokenizer& tok,
+                                     ReadStats* stats = nullptr);
+inline std::vector<Document> read_documents(const std::string& path, const std::string& format, const Tokenizer& tok,
+                                            const std::string& text_field) {
+  ReadOptions o;
+  o.format = format;
+  o.text_field = text_field;
+  return read_documents(path, o, tok);
+}
 
 // `n` short English stories from a seeded template grammar (deterministic for a seed), tokenised by `tok`:
 // learnable structure, so a tiny model's loss falls visibly within a few hundred steps.

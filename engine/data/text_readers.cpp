@@ -177,8 +177,11 @@ std::vector<Document> read_tokens(const std::string& path, const Tokenizer& tok)
 
 }  // namespace
 
-std::vector<Document> read_documents(const std::string& path, const std::string& format, const Tokenizer& tok,
-                                     const std::string& text_field) {
+std::vector<Document> read_documents(const std::string& path, const ReadOptions& opts, const Tokenizer& tok,
+                                     ReadStats* stats) {
+  (void)stats;
+  const std::string& format = opts.format;
+  const std::string& text_field = opts.text_field;
   const std::string f = resolve_format(path, format);
   if (f == "tokens") return read_tokens(path, tok);
   if (f == "jsonl") return read_jsonl(path, tok, text_field);

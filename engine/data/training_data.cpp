@@ -30,7 +30,17 @@ std::vector<Document> read_source(const DataSection& cfg, const std::string& key
   STRATA_CHECK(std::filesystem::exists(st), key + ": file '" + path + "' does not exist; check the path (relative "
                                                 "paths are taken from the current folder)");
   STRATA_CHECK(!std::filesystem::is_directory(st), key + ": '" + path + "' is a folder; it must name a data file");
-  return read_documents(path, cfg.format, tok, cfg.text_field);
+  ReadOptions ro;
+  ro.format = cfg.format;
+  ro.text_field = cfg.text_field;
+  ro.chat_template = cfg.chat_template;
+  ro.skip_bad_records = cfg.skip_bad_records;
+  ReadStats stats;
+  auto docs = read_documents(path, ro, tok, &stats);
+  if (stats.skipped)
+    std::fprintf(stderr, "strata: warning: %s: skipped %zu malformed record(s) of %zu (data.skip_bad_records)\n",
+                 path.c_str(), stats.skipped, stats.records);
+  return docs;
 }
 
 size_t count_tokens(const std::vector<Document>& docs) {
@@ -59,11 +69,14 @@ std::string TrainingData::describe() const {
   return s;
 }
 
-TrainingData load_training_data(const DataSection& cfg, int micro_batch, int model_vocab) {
+TrainingData load_training_data(const DataSection& cfg, int micro_batch, int model_vocab, const std::string& model_dir) {
+  STRATA_CHECK(cfg.tokenizer != "model" || !model_dir.empty(),
+               "data.tokenizer = \"model\" needs model.path (a model folder with tokenizer.model or tokenizer.json); "
+               "a preset has no tokenizer");
   STRATA_CHECK(cfg.seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(cfg.seq_len));
   STRATA_CHECK(micro_batch >= 1, "train.micro_batch must be >= 1, got " + std::to_string(micro_batch));
   TrainingData td;
-  td.tokenizer = make_tokenizer(cfg.tokenizer);
+  td.tokenizer = make_tokenizer(cfg.tokenizer == "model" ? model_dir : cfg.tokenizer);
   const Tokenizer& tok = *td.tokenizer;
   STRATA_CHECK(tok.vocab_size() <= model_vocab,
                "data.tokenizer: the " + tok.name() + " tokenizer has " + std::to_string(tok.vocab_size()) +

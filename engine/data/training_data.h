@@ -23,6 +23,8 @@ struct TrainingData {
 
 // Throws naming the key (data.train, data.format, ...) or the file: missing file, unknown format, empty dataset,
 // fewer windows than one micro-batch, tokenizer ids that do not fit `model_vocab`.
-TrainingData load_training_data(const DataSection& cfg, int micro_batch, int model_vocab);
+// model_dir: the model folder, for data.tokenizer = "model" (empty for presets: then "model" is an error).
+TrainingData load_training_data(const DataSection& cfg, int micro_batch, int model_vocab,
+                                const std::string& model_dir = "");
 
 }  // namespace strata
