@@ -12,6 +12,7 @@
 
 #include "engine/backend_cpu/cpu_backend.h"
 #include "engine/check.h"
+#include "tests/support/temp_dir.h"
 #include "model/dtype_convert.h"
 #include "model/hf_checkpoint.h"
 #include "model/hf_export.h"
@@ -25,37 +26,13 @@ namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const StrataError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 #define EXPECT_ERROR_HAS(stmt, needle)                                                    \
   do {                                                                                    \
     const std::string err_ = error_of([&] { stmt; });                                     \
     EXPECT_NE(err_.find(needle), std::string::npos) << "error was: '" << err_ << "'"; \
   } while (0)
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "strata-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
 
 HfModelInfo tiny_tied() { return find_preset("tiny-tied")->info; }
 
@@ -146,7 +123,7 @@ TEST(HfConfig, WrittenConfigReadsBackAndPresetsResolve) {
 // ---- round trips ----------------------------------------------------------------------------------------------
 
 TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
-  TempDir tmp;
+  test::TempDir tmp;
   const HfModelInfo info = tiny_tied();
   write_init_model(tmp / "init", info, 7);
   CpuBackend be;
@@ -174,7 +151,7 @@ TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
 }
 
 TEST(HfModelFiles, Bf16ExportLoadsAsRoundedValues) {
-  TempDir tmp;
+  test::TempDir tmp;
   const HfModelInfo info = tiny_tied();
   ExportOptions ex;
   ex.dtype = DType::BF16;
@@ -216,7 +193,7 @@ void load(const std::string& dir, LoadOptions lo = {}) {
 }
 
 TEST(HfModelFiles, FolderErrorsNameTensorAndFile) {
-  TempDir tmp;
+  test::TempDir tmp;
   write_edited(tmp / "missing", [](auto& t) { t.erase(t.begin() + 3); });
   EXPECT_ERROR_HAS(load(tmp / "missing"), "tensor 'model.layers.0.self_attn.v_proj.weight' is missing");
 
@@ -261,7 +238,7 @@ TEST(HfModelFiles, FolderErrorsNameTensorAndFile) {
 }
 
 TEST(HfModelFiles, ShardIndexErrors) {
-  TempDir tmp;
+  test::TempDir tmp;
   const HfModelInfo info = tiny_tied();
   ExportOptions ex;
   ex.max_shard_bytes = 300000;
@@ -287,7 +264,7 @@ TEST(HfModelFiles, ShardIndexErrors) {
 }
 
 TEST(HfModelFiles, WritesAreAtomic) {
-  TempDir tmp;
+  test::TempDir tmp;
   const HfModelInfo info = tiny_tied();
   write_init_model(tmp / "out", info, 1);
   const auto before = fs::file_size(tmp / "out/model.safetensors");
@@ -346,7 +323,7 @@ TEST(HfParity, Stories260kMatchesTransformers) {
 TEST(HfParity, ExportedFoldersLoadInTransformersWithTheSameLogits) {
   // The goldens hold transformers' logits on folders made by `strata init-model --config tiny-tied --seed 7` and
   // `strata export` (see tools/make_model_file_goldens.py); rebuild the same folders here and compare.
-  TempDir tmp;
+  test::TempDir tmp;
   const HfModelInfo info = tiny_tied();
   write_init_model(tmp / "init", info, 7);
   CpuBackend be;

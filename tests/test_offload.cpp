@@ -12,6 +12,7 @@
 #include "engine/backend_cpu/cpu_backend.h"
 #include "engine/base_model.h"
 #include "engine/check.h"
+#include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 #include "model/presets.h"
 
@@ -19,23 +20,7 @@ namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    // Under the build tree (a real file system: O_DIRECT works there, unlike tmpfs).
-    std::string tmpl = (fs::current_path() / "strata-offload-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& n) const { return (fs::path(path_) / n).string(); }
-
- private:
-  std::string path_;
-};
+using test::error_of;
 
 const char* kBase = R"(
 [model]
@@ -99,7 +84,7 @@ uint64_t total(const Outcome& o, const char* key) {
 }
 
 TEST(Offload, EveryTierGivesBitwiseIdenticalTraining) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   for (const char* mode : {"lisa", "full"}) {
     const std::string m = std::string("train.mode=") + mode;
     const Outcome device = run(tmp / (std::string(mode) + "-device"), {m, "memory.frozen_tier=device"});
@@ -131,7 +116,7 @@ uint64_t peak(const Outcome& o, const char* key = "device_peak") {
 size_t block_bytes() { return make_model_layout(find_preset("tiny")->info.config, DType::F32).block.bytes; }
 
 TEST(Offload, KeepPolicyAndCheckpointingStreamIdentically) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   for (const char* extra : {"lisa.optimizer_state=keep", "memory.activation_checkpointing=true"}) {
     const Outcome device = run(tmp / (std::string("dev-") + extra), {extra});
     const Outcome disk = run(tmp / (std::string("disk-") + extra), {extra, "memory.frozen_tier=disk"});
@@ -142,7 +127,7 @@ TEST(Offload, KeepPolicyAndCheckpointingStreamIdentically) {
 }
 
 TEST(Offload, AutoPlacementRespectsTheDeviceBudget) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   const Outcome device = run(tmp / "device", {});
   // Auto keeps room for the trained block (weights, grads, 2 moments) and prefetch + 1 slots; this budget leaves
   // room for about two resident frozen blocks, so the other two stream.
@@ -162,7 +147,7 @@ TEST(Offload, AutoPlacementRespectsTheDeviceBudget) {
 }
 
 TEST(Offload, TooSmallBudgetFailsBeforeStepOne) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   const Outcome device = run(tmp / "device", {});
   for (const uint64_t budget : {peak(device) / 4, peak(device) - 2 * block_bytes()}) {
     SCOPED_TRACE("budget " + std::to_string(budget));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/check.h"
+#include "tests/support/temp_dir.h"
 #include "engine/planner.h"
 #include "engine/trainer.h"
 #include "memory/byte_size.h"
@@ -17,22 +18,7 @@ namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::current_path() / "strata-plan-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& n) const { return (fs::path(path_) / n).string(); }
-
- private:
-  std::string path_;
-};
+using test::error_of;
 
 const char* kBase = R"(
 [model]
@@ -82,7 +68,7 @@ void expect_close(uint64_t got, uint64_t planned, const std::string& what) {
 }
 
 TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   const ModelConfig model = find_preset("tiny")->info.config;
   const std::vector<std::vector<std::string>> cases = {
       {"train.mode=full"},
@@ -116,7 +102,7 @@ TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
 }
 
 TEST(Planner, AutoPlacementStaysWithinTheBudgetAndMatchesThePlan) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   const ModelConfig model = find_preset("tiny")->info.config;
   const RunConfig probe = RunConfig::parse(kBase, "plan.toml", {"output.dir=" + tmp / "x"});
   const size_t all_resident = make_plan(probe, model).peak[0];
@@ -138,7 +124,7 @@ TEST(Planner, AutoPlacementStaysWithinTheBudgetAndMatchesThePlan) {
 }
 
 TEST(Planner, RefusesARunThatDoesNotFitBeforeStepOne) {
-  TempDir tmp;
+  test::TempDir tmp(fs::current_path());
   const std::string dir = tmp / "r";
   const RunConfig cfg = RunConfig::parse(kBase, "plan.toml", {"output.dir=" + dir, "memory.device_budget=4MiB"});
   try {

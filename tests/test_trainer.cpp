@@ -10,28 +10,14 @@
 #include "engine/backend_cpu/cpu_backend.h"
 #include "engine/base_model.h"
 #include "engine/check.h"
+#include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 
 namespace strata {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "strata-train-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& n) const { return (fs::path(path_) / n).string(); }
-
- private:
-  std::string path_;
-};
+using test::error_of;
 
 const char* kBase = R"(
 [model]
@@ -87,7 +73,7 @@ void expect_bitwise_equal(const std::vector<double>& a, const std::vector<double
 
 TEST(Trainer, ResumeIsBitwiseExact) {
   for (const char* policy : {"reset", "keep"}) {
-    TempDir tmp;
+    test::TempDir tmp;
     const std::vector<std::string> sets = {std::string("lisa.optimizer_state=") + policy};
     const TrainResult straight = train(config(tmp / "a", sets), quiet());
     ASSERT_EQ(straight.losses.size(), 16u);
@@ -112,7 +98,7 @@ TEST(Trainer, ResumeIsBitwiseExact) {
 }
 
 TEST(Trainer, LisaWithAllLayersEqualsFullFineTuning) {
-  TempDir tmp;
+  test::TempDir tmp;
   const TrainResult lisa = train(config(tmp / "lisa", {"lisa.layers=4"}), quiet());
   const TrainResult full = train(config(tmp / "full", {"train.mode=full"}), quiet());
   expect_bitwise_equal(lisa.losses, full.losses);
@@ -134,7 +120,7 @@ std::vector<size_t> device_bytes(const std::string& run_dir, const char* key) {
 }
 
 TEST(Trainer, ResamplingDoesNotGrowDeviceMemory) {
-  TempDir tmp;
+  test::TempDir tmp;
   const TrainResult r =
       train(config(tmp / "r", {"lisa.interval=1", "train.steps=21", "lisa.layers=1", "train.grad_accum=1"}), quiet());
   std::set<std::vector<int>> distinct(r.active_blocks.begin(), r.active_blocks.end());
@@ -154,17 +140,8 @@ TEST(Trainer, ResamplingDoesNotGrowDeviceMemory) {
   EXPECT_GT(pinned.back(), 0u) << "kept optimizer state is parked in host memory";
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const StrataError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Trainer, BadRunsFailWithClearErrors) {
-  TempDir tmp;
+  test::TempDir tmp;
   EXPECT_NE(error_of([&] { train(config(tmp / "a", {"lisa.layers=5"}), quiet()); }).find("lisa.layers"),
             std::string::npos);
   EXPECT_NE(error_of([&] { train(config(tmp / "b", {"data.seq_len=1000"}), quiet()); }).find("data.seq_len"),
@@ -196,7 +173,7 @@ TEST(Trainer, BadRunsFailWithClearErrors) {
 }
 
 TEST(Trainer, CheckpointCorruptionIsDetected) {
-  TempDir tmp;
+  test::TempDir tmp;
   TrainOptions o = quiet();
   o.stop_at_step = 2;
   const TrainResult r = train(config(tmp / "c"), o);
