@@ -69,6 +69,7 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
     out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
     ck.load_into(*out->params, backend, opts);
     out->description = path;
+    out->base_path = path;
     return out;
   }
   std::string run_dir, ckpt_dir;
@@ -83,6 +84,7 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
                 "folder (state.json)");
   }
   const RunConfig cfg = RunConfig::load((fs::path(run_dir) / "config.toml").string());
+  out->base_path = cfg.model.path;
   out->info = base_model_info(cfg.model);
   out->layout = make_model_layout(out->info.config, DType::F32);
   out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);

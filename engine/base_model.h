@@ -37,6 +37,7 @@ struct LoadedModel {
   ModelLayout layout;
   std::unique_ptr<ParamStore> params;
   std::string description;  // what was loaded, e.g. "runs/x/checkpoints/step_00000200 (base: preset tiny)"
+  std::string base_path;    // the HF folder the weights came from (or the run's model.path); empty for presets
 };
 // `path` is an HF model folder (config.json), a run folder (config.toml; its newest checkpoint, or the base model
 // when it has none) or a checkpoint folder (state.json). Parameters go to host memory of `backend`.

@@ -1,5 +1,6 @@
 // evaluate_model: `strata eval`: loss and perplexity of any model path on every window of a dataset (token-weighted).
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "engine/backend_registry.h"
@@ -21,7 +22,10 @@ EvalResult evaluate_model(const EvalOptions& o) {
   DataSection d = o.data;
   d.eval.clear();
   d.eval_fraction = 0.0;
-  const TrainingData data = load_training_data(d, o.micro_batch, cfg.vocab);
+  // data.tokenizer = "model": the tokenizer in the evaluated folder (an HF folder) or in the run's base model folder.
+  std::string model_dir = o.model;
+  if (!std::filesystem::exists(std::filesystem::path(o.model) / "config.json")) model_dir = loaded->base_path;
+  const TrainingData data = load_training_data(d, o.micro_batch, cfg.vocab, model_dir);
   LlamaModel model(*backend, cfg, {});
   model.set_all_trainable(false);
   for (int blob = 0; blob < model.ids().count(); ++blob)

@@ -48,6 +48,7 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"data", "chat_template", &c.data.chat_template},
       {"data", "skip_bad_records", &c.data.skip_bad_records},
       {"data", "seq_len", &c.data.seq_len},
+      {"data", "pack", &c.data.pack},
       {"data", "shuffle_seed", &c.data.shuffle_seed},
       {"data", "synthetic_documents", &c.data.synthetic_documents},
       {"train", "mode", &c.train.mode},

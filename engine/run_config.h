@@ -24,6 +24,7 @@ struct DataSection {             // [data]
   std::string chat_template = "llama2";  // llama2 | chatml: how LMFlow conversation and Alpaca records are laid out
   bool skip_bad_records = false;  // skip and count malformed records instead of stopping
   int seq_len = 64;              // tokens per training sequence, <= the model's max_seq_len
+  bool pack = true;              // pack documents back to back into windows; false: pad each to whole windows
   uint64_t shuffle_seed = 1;
   int synthetic_documents = 2000;  // number of generated documents when train = "synthetic"
 };

@@ -174,19 +174,20 @@ TEST_F(Data, LmflowErrorsNameFileAndInstance) {
     return error_of([&] { read_documents(p, "auto", tok_, "text"); });
   };
   expect_mentions(err("{\"type\": "), {"l.json", "not valid JSON"});
-  expect_mentions(err("[]"), {"l.json", "JSON object", "jsonl"});
+  expect_mentions(error_of([&] { read_documents(write("l.json", "[]"), "lmflow", tok_, "text"); }),
+                  {"l.json", "JSON object", "alpaca", "jsonl"});
   expect_mentions(err(R"({"instances": []})"), {"l.json", "\"type\""});
   expect_mentions(err(R"({"type": "text_only"})"), {"l.json", "\"instances\""});
-  expect_mentions(err(R"({"type": "conversation", "instances": []})"),
-                  {"l.json", "\"conversation\"", "tokenizers issue", "text2text"});
+  expect_mentions(err(R"({"type": "paired_conversation", "instances": []})"),
+                  {"l.json", "\"paired_conversation\"", "text2text", "conversation"});
   expect_mentions(err(R"({"type": "text_only", "instances": [{"text": "a"}, 3]})"),
-                  {"l.json: instance 1:", "object", "number"});
+                  {"l.json: instance 1 (line 1):", "object", "number"});
   expect_mentions(err(R"({"type": "text_only", "instances": [{"text": "a"}, {"txt": "b"}]})"),
-                  {"l.json: instance 1:", "missing \"text\""});
+                  {"l.json: instance 1 (line 1):", "missing \"text\""});
   expect_mentions(err(R"({"type": "text2text", "instances": [{"input": "a", "output": "b"}, {"input": "a"}]})"),
-                  {"l.json: instance 1:", "missing \"output\""});
+                  {"l.json: instance 1 (line 1):", "missing \"output\""});
   expect_mentions(err(R"({"type": "text2text", "instances": [{"input": 1, "output": "b"}]})"),
-                  {"l.json: instance 0:", "\"input\"", "expected a string"});
+                  {"l.json: instance 0 (line 1):", "\"input\"", "expected a string"});
 }
 
 TEST_F(Data, ReaderFileAndFormatErrors) {

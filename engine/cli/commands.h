@@ -51,6 +51,8 @@ struct EvalCliOptions {
   int micro_batch = 4;
   size_t batches = 0;
   std::string backend = "cpu";
+  std::string tokenizer = "byte";       // byte | tokenizer file or folder | model (the evaluated HF folder's)
+  std::string chat_template = "llama2";
 };
 
 struct PlanCliOptions {
@@ -63,7 +65,20 @@ struct PlanCliOptions {
   double device_tflops = 0, h2d_gbps = 0, disk_gbps = 0;
 };
 
+// `strata tokenize`: dataset files -> one token file for data.format = "tokens".
+struct TokenizeCliOptions {
+  std::string tokenizer;                 // byte | tokenizer.model | tokenizer.json | a folder holding one
+  std::string format = "auto";           // auto | text | jsonl | lmflow | alpaca
+  std::string chat_template = "llama2";  // llama2 | chatml
+  std::string text_field = "text";
+  bool skip_bad_records = false;
+  std::vector<std::string> inputs;
+  std::string out;
+  int threads = 0;  // 0: one per hardware thread
+};
+
 int run_demo(const DemoOptions& opts);
+int run_tokenize(const TokenizeCliOptions& opts);
 int run_plan(const PlanCliOptions& opts);
 int run_probe(const std::string& backend, const std::string& disk_dir);
 int run_train(const TrainCliOptions& opts);

@@ -71,12 +71,31 @@ int main(int argc, char** argv) {
   auto* eval_cmd = app.add_subcommand("eval", "loss and perplexity of a model, run or checkpoint on a dataset");
   eval_cmd->add_option("model", ev.model, "HF model folder, run folder or checkpoint folder")->required();
   eval_cmd->add_option("--data", ev.data, "dataset file (text, .jsonl, LMFlow .json, .tok) or synthetic")->required();
-  eval_cmd->add_option("--format", ev.format, "auto, tokens, text, jsonl, lmflow")->capture_default_str();
+  eval_cmd->add_option("--format", ev.format, "auto, tokens, text, jsonl, lmflow, alpaca")->capture_default_str();
   eval_cmd->add_option("--text-field", ev.text_field, "JSONL field with the text")->capture_default_str();
   eval_cmd->add_option("--seq-len", ev.seq_len, "tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   eval_cmd->add_option("--micro-batch", ev.micro_batch, "windows per forward pass")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   eval_cmd->add_option("--batches", ev.batches, "at most this many micro-batches (0: all)")->capture_default_str();
   eval_cmd->add_option("--backend", ev.backend, "cpu, ref, cuda:N")->capture_default_str();
+  eval_cmd->add_option("--tokenizer", ev.tokenizer, "byte, a tokenizer file or folder, or model (MODEL's own)")
+      ->capture_default_str();
+  eval_cmd->add_option("--chat-template", ev.chat_template, "llama2 or chatml (conversations, Alpaca)")
+      ->capture_default_str();
+
+  strata::TokenizeCliOptions tk;
+  auto* tokenize_cmd = app.add_subcommand(
+      "tokenize", "tokenize dataset files into one token file (.tok) for data.format = \"tokens\", on several threads");
+  tokenize_cmd->add_option("inputs", tk.inputs, "dataset files: text, .jsonl, LMFlow or Alpaca .json")->required();
+  tokenize_cmd->add_option("--out", tk.out, "token file to write (atomically)")->required();
+  tokenize_cmd->add_option("--tokenizer", tk.tokenizer, "byte, a tokenizer.model / tokenizer.json, or a folder holding one")
+      ->required();
+  tokenize_cmd->add_option("--format", tk.format, "auto, text, jsonl, lmflow, alpaca")->capture_default_str();
+  tokenize_cmd->add_option("--chat-template", tk.chat_template, "llama2 or chatml (LMFlow conversation, Alpaca)")
+      ->capture_default_str();
+  tokenize_cmd->add_option("--text-field", tk.text_field, "JSONL field with the text")->capture_default_str();
+  tokenize_cmd->add_flag("--skip-bad-records", tk.skip_bad_records, "skip and count malformed records instead of stopping");
+  tokenize_cmd->add_option("--threads", tk.threads, "tokenizing threads (0: one per hardware thread)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
 
   strata::ExportOptionsCli exp;
   auto* export_cmd = app.add_subcommand("export", "write a model as an HF folder that transformers loads unchanged");
@@ -105,6 +124,7 @@ int main(int argc, char** argv) {
     if (*plan_cmd) return strata::run_plan(pl);
     if (*probe_cmd) return strata::run_probe(probe_backend, probe_dir);
     if (*report_cmd) return strata::run_report(report_dir);
+    if (*tokenize_cmd) return strata::run_tokenize(tk);
     std::fputs(app.help().c_str(), stdout);
     return 0;
   } catch (const strata::StrataError& e) {

@@ -54,6 +54,8 @@ int run_eval(const EvalCliOptions& o) {
   e.data.train = o.data;
   e.data.format = o.format;
   e.data.text_field = o.text_field;
+  e.data.tokenizer = o.tokenizer;
+  e.data.chat_template = o.chat_template;
   e.data.seq_len = o.seq_len;
   e.micro_batch = o.micro_batch;
   e.max_batches = o.batches;

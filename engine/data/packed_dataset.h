@@ -1,5 +1,5 @@
-// PackedDataset: documents concatenated into one token stream and cut into fixed windows of seq_len + 1 tokens;
-// each window gives seq_len input positions and their next-token targets (-100 where the mask excludes them).
+// PackedDataset: documents laid out in one token stream cut into fixed windows of seq_len + 1 tokens; each window
+// gives seq_len input positions and their next-token targets (-100 where the mask excludes them).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -13,12 +13,17 @@ namespace strata {
 class PackedDataset {
  public:
   PackedDataset() = default;
-  // Windows do not overlap; a trailing partial window is dropped.
-  PackedDataset(const std::vector<Document>& docs, int seq_len);
+  // pack = true: documents are concatenated and windows do not overlap; a trailing partial window is dropped.
+  // pack = false: every document starts a new window; a document longer than a window continues in the next ones
+  // and the rest of its last window is padding (id 0, never a target).
+  // Either way each document's first token is never a target: predicting it would mean predicting one document
+  // from the end of another (packing) or from padding. Attention still spans the packed documents of a window
+  // (no per-document attention mask), as in LMFlow's and HF's grouped texts.
+  PackedDataset(const std::vector<Document>& docs, int seq_len, bool pack = true);
 
   int seq_len() const { return seq_len_; }
   size_t size() const { return n_seq_; }     // number of windows
-  size_t num_tokens() const { return tokens_ ? tokens_->size() : 0; }
+  size_t num_tokens() const { return tokens_ ? tokens_->size() : 0; }  // including padding
   // tokens[seq_len] = inputs of window i; targets[seq_len] = the next token, or -100 where the loss is masked.
   void get(size_t i, int32_t* tokens, int32_t* targets) const;
 

@@ -1,10 +1,6 @@
-// Pre-tokenized token files (.tok): the atomic writer and the validating, streaming reader of the format that
-// dataset_readers.h documents. Without a mask (flag bit 0 clear) every token is in the loss except each
-// document's first, which has nothing in its document to be predicted from (the mask text documents get).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// Pre-tokenized token files (.tok): write_token_file (through TokenFileWriter) and the validating, streaming reader
+// of the format that dataset_readers.h documents. Without a mask (flag bit 0 clear) every token is in the loss
+// except each document's first, which has nothing in its document to be predicted from (the mask text documents get).
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -16,23 +12,17 @@
 
 #include "engine/check.h"
 #include "engine/data/dataset_readers.h"
+#include "engine/data/token_file_format.h"
+#include "engine/data/token_file_writer.h"
 
 namespace strata {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'T', 'R', 'T', 'O', 'K', 'S', '\0'};
-constexpr uint32_t kVersion = 1;
-constexpr uint32_t kFlagMask = 1;
-constexpr size_t kHeaderBytes = 40;
-
-void put_le(std::vector<unsigned char>& b, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
-}
-uint64_t get_le(const unsigned char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
+using token_file::get_le;
+using token_file::kFlagMask;
+using token_file::kHeaderBytes;
+using token_file::kMagic;
+using token_file::kVersion;
 
 bool default_mask(const Document& d) {
   for (size_t i = 0; i < d.mask.size(); ++i)
@@ -40,111 +30,19 @@ bool default_mask(const Document& d) {
   return true;
 }
 
-// Buffered writes to a temp file next to the target; rename() publishes it, the destructor removes it on error.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(const std::string& path) : path_(path) {
-    tmp_ = path + ".tmp-XXXXXX";
-    fd_ = ::mkstemp(tmp_.data());
-    if (fd_ < 0) fail("cannot create a temp file next to it: " + std::string(std::strerror(errno)) +
-                      "; check that the folder exists and is writable");
-    buf_.reserve(kFlushBytes + 64);
-  }
-  ~AtomicFileWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!tmp_.empty()) ::unlink(tmp_.c_str());
-  }
-  std::vector<unsigned char>& buffer() { return buf_; }
-  void maybe_flush() {
-    if (buf_.size() >= kFlushBytes) flush();
-  }
-  void commit() {
-    flush();
-    if (::fsync(fd_) != 0) fail("fsync failed: " + std::string(std::strerror(errno)) + "; check free disk space");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail("close failed: " + std::string(std::strerror(errno)) + "; check free disk space");
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-      fail("cannot rename " + tmp_ + " into place: " + std::strerror(errno));
-    tmp_.clear();
-    const std::string dir = std::filesystem::path(path_).parent_path().string();
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  static constexpr size_t kFlushBytes = size_t(1) << 20;
-  [[noreturn]] void fail(const std::string& what) { STRATA_FAIL("cannot write token file " + path_ + ": " + what); }
-  void flush() {
-    size_t done = 0;
-    while (done < buf_.size()) {
-      const ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail("write failed: " + std::string(n < 0 ? std::strerror(errno) : "no progress") +
-                       "; check free disk space");
-      done += static_cast<size_t>(n);
-    }
-    buf_.clear();
-  }
-
-  std::string path_, tmp_;
-  int fd_ = -1;
-  std::vector<unsigned char> buf_;
-};
-
 }  // namespace
 
+// 2 bytes per id when every id fits, and the mask only when some document's differs from the default.
 void write_token_file(const std::string& path, const std::vector<Document>& docs) {
-  uint64_t n_tokens = 0;
   int32_t max_id = 0;
   bool need_mask = false;
-  for (size_t d = 0; d < docs.size(); ++d) {
-    const Document& doc = docs[d];
-    STRATA_CHECK(doc.mask.size() == doc.tokens.size(),
-                 "cannot write token file " + path + ": document " + std::to_string(d) + " has " +
-                     std::to_string(doc.tokens.size()) + " tokens but " + std::to_string(doc.mask.size()) +
-                     " mask entries");
-    for (size_t t = 0; t < doc.tokens.size(); ++t) {
-      STRATA_CHECK(doc.tokens[t] >= 0, "cannot write token file " + path + ": document " + std::to_string(d) +
-                                           " token " + std::to_string(t) + " has negative id " +
-                                           std::to_string(doc.tokens[t]));
-      max_id = std::max(max_id, doc.tokens[t]);
-    }
-    need_mask = need_mask || !default_mask(doc);
-    n_tokens += doc.tokens.size();
-  }
-  const int bpi = max_id < 65536 ? 2 : 4;
-
-  AtomicFileWriter out(path);
-  std::vector<unsigned char>& b = out.buffer();
-  b.insert(b.end(), kMagic, kMagic + 8);
-  put_le(b, kVersion, 4);
-  put_le(b, static_cast<uint64_t>(bpi), 4);
-  put_le(b, need_mask ? kFlagMask : 0, 4);
-  put_le(b, 0, 4);
-  put_le(b, docs.size(), 8);
-  put_le(b, n_tokens, 8);
-  uint64_t end = 0;
   for (const Document& doc : docs) {
-    end += doc.tokens.size();
-    put_le(b, end, 8);
-    out.maybe_flush();
+    for (const int32_t id : doc.tokens) max_id = std::max(max_id, id);
+    need_mask = need_mask || !default_mask(doc);
   }
-  for (const Document& doc : docs)
-    for (const int32_t id : doc.tokens) {
-      put_le(b, static_cast<uint64_t>(id), bpi);
-      out.maybe_flush();
-    }
-  if (need_mask)
-    for (const Document& doc : docs)
-      for (const uint8_t m : doc.mask) {
-        b.push_back(m ? 1 : 0);
-        out.maybe_flush();
-      }
-  out.commit();
+  TokenFileWriter out(path, max_id < 65536 ? 2 : 4, need_mask);
+  for (const Document& doc : docs) out.add(doc);
+  out.finish();
 }
 
 std::vector<Document> read_token_file(const std::string& path) {

@@ -1,5 +1,5 @@
 // Tokenizer interface and the built-in byte-level tokenizer (ids 0..255 are bytes, then BOS and EOS).
-// Real tokenizers (SentencePiece, HF BPE) implement the same interface in a later issue.
+// SentencePiece and HF byte-level BPE tokenizers implement the same interface (make_tokenizer picks one).
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -49,9 +49,11 @@ size_t count_tokens(const std::vector<Document>& docs) {
   return n;
 }
 
-// Packs `docs` and checks that at least one window of seq_len + 1 tokens came out.
-PackedDataset pack(const std::vector<Document>& docs, int seq_len, const std::string& key, const std::string& src) {
-  PackedDataset set(docs, seq_len);
+// Packs (or pads, data.pack = false) `docs` and checks that at least one window of seq_len + 1 tokens came out.
+PackedDataset pack(const std::vector<Document>& docs, const DataSection& cfg, const std::string& key,
+                   const std::string& src) {
+  const int seq_len = cfg.seq_len;
+  PackedDataset set(docs, seq_len, cfg.pack);
   STRATA_CHECK(set.size() > 0, key + ": '" + src + "' has " + std::to_string(count_tokens(docs)) +
                                    " tokens, fewer than one sequence (data.seq_len + 1 = " +
                                    std::to_string(seq_len + 1) + " tokens); use more data or a smaller data.seq_len");
@@ -95,11 +97,11 @@ TrainingData load_training_data(const DataSection& cfg, int micro_batch, int mod
       docs = read_source(cfg, "data.train", cfg.train, tok);
     }
     td.num_documents = docs.size();
-    td.train_set = pack(docs, cfg.seq_len, "data.train", cfg.train);
+    td.train_set = pack(docs, cfg, "data.train", cfg.train);
   }
 
   if (!cfg.eval.empty()) {
-    td.eval_set = pack(read_source(cfg, "data.eval", cfg.eval, tok), cfg.seq_len, "data.eval", cfg.eval);
+    td.eval_set = pack(read_source(cfg, "data.eval", cfg.eval, tok), cfg, "data.eval", cfg.eval);
     td.train_windows.resize(td.train_set.size());
     for (size_t i = 0; i < td.train_windows.size(); ++i) td.train_windows[i] = i;
     td.eval_windows.resize(td.eval_set.size());

@@ -69,6 +69,15 @@ expect 1 "did you mean train.lr" -- "$STRATA" train "$tmp/run.toml" --set train.
 expect 1 "lisa.layers" -- "$STRATA" train "$tmp/run.toml" --set lisa.layers=9 --set output.dir="$tmp/run2"
 expect 1 "data.train" -- "$STRATA" train "$tmp/run.toml" --set data.train="$tmp/missing.txt" --set output.dir="$tmp/run3"
 expect 1 "no config.toml" -- "$STRATA" train --resume "$tmp/nothing"
+# strata tokenize -> train on the token file (conversations through the chat template, with masks)
+printf '{"type": "conversation", "instances": [%s]}' "$(for i in $(seq 1 60); do
+  printf '%s{"system": "Be kind.", "messages": [{"role": "user", "content": "Tell story %d."}, {"role": "assistant", "content": "Once upon a time there was a cat number %d."}]}' "$([ "$i" = 1 ] || echo ,)" "$i" "$i"; done)" > "$tmp/chat.json"
+printf '{"text": "plain %d"}\n' $(seq 1 40) > "$tmp/plain.jsonl"
+expect 0 "100 documents" -- "$STRATA" tokenize --tokenizer byte --chat-template chatml --threads 3 "$tmp/chat.json" "$tmp/plain.jsonl" --out "$tmp/d.tok"
+expect 0 "done at step 2/2" -- "$STRATA" train "$tmp/run.toml" --set data.train="$tmp/d.tok" --set data.format=tokens --set train.steps=2 --set output.dir="$tmp/tokrun"
+expect 1 "plain.jsonl:1: record 0" -- "$STRATA" tokenize --tokenizer byte --text-field body "$tmp/plain.jsonl" --out "$tmp/e.tok"
+expect 0 "40 malformed skipped" -- "$STRATA" tokenize --tokenizer byte --text-field body --skip-bad-records "$tmp/plain.jsonl" --out "$tmp/e.tok"
+expect 2 "--tokenizer is required" -- "$STRATA" tokenize "$tmp/plain.jsonl" --out "$tmp/e.tok"
 # SIGINT: finish the step, save, exit 0
 "$STRATA" train "$tmp/run.toml" --set train.steps=100000 --set output.dir="$tmp/sig" > "$tmp/sig.log" 2>&1 &
 pid=$!
