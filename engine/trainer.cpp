@@ -14,6 +14,7 @@
 #include <set>
 
 #include "engine/backend_registry.h"
+#include "engine/batch_log.h"
 #include "engine/base_model.h"
 #include "engine/check.h"
 #include "engine/checkpoint.h"
@@ -62,37 +63,6 @@ std::string list_str(const std::vector<int>& v) {
   s += ']';
   return s;
 }
-
-// batches.bin (output.save_batches): header "STRBATCH" u32 version 1, u32 micro_batch, u32 seq_len, u32 grad_accum;
-// then per step and micro-batch: tokens int32[micro_batch * seq_len], targets int32[micro_batch * seq_len].
-class BatchLog {
- public:
-  BatchLog(const std::string& run_dir, int B, int T, int accum, int keep_steps) {
-    path_ = (fs::path(run_dir) / "batches.bin").string();
-    const size_t per_step = (size_t)accum * 2 * B * T * sizeof(int32_t);
-    std::error_code ec;
-    if (keep_steps >= 0 && fs::exists(path_, ec)) {
-      fs::resize_file(path_, kHeader + per_step * keep_steps, ec);  // drop steps after the checkpoint
-      f_ = std::fopen(path_.c_str(), "ab");
-    } else {
-      f_ = std::fopen(path_.c_str(), "wb");
-      const uint32_t h[4] = {1, (uint32_t)B, (uint32_t)T, (uint32_t)accum};
-      if (f_) std::fwrite("STRBATCH", 1, 8, f_), std::fwrite(h, sizeof h, 1, f_);
-    }
-    STRATA_CHECK(f_, "cannot open " + path_ + " for writing");
-  }
-  ~BatchLog() { std::fclose(f_); }
-  void write(const std::vector<int32_t>& tokens, const std::vector<int32_t>& targets) {
-    const bool ok = std::fwrite(tokens.data(), sizeof(int32_t), tokens.size(), f_) == tokens.size() &&
-                    std::fwrite(targets.data(), sizeof(int32_t), targets.size(), f_) == targets.size();
-    STRATA_CHECK(ok && std::fflush(f_) == 0, "writing " + path_ + " failed (disk full?)");
-  }
-
- private:
-  static constexpr size_t kHeader = 8 + 16;
-  std::string path_;
-  FILE* f_ = nullptr;
-};
 
 class TrainingRun {
  public:
