@@ -41,7 +41,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
 CudaBackend::~CudaBackend() {
   if (compute_stream().handle()) cudaStreamSynchronize(stream());
   if (cublas_) cublasDestroy(cublas_);
-  if (scratch_) cudaFree(scratch_);
+  scratch_.reset();  // while this object can still free device memory
   destroy_compute_stream();
 }
 
@@ -72,18 +72,13 @@ bool CudaBackend::supports(OpKind op) const {
 }
 
 void* CudaBackend::scratch(size_t bytes) {
-  if (bytes <= scratch_bytes_) return scratch_;
-  if (scratch_) {
-    // Work queued earlier may still read the old scratch.
-    STRATA_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    STRATA_CUDA_CHECK(cudaFree(scratch_));
-    scratch_ = nullptr;
-    scratch_bytes_ = 0;
-  }
+  if (bytes <= scratch_.bytes()) return scratch_.data();
+  // Work queued earlier may still read the old scratch.
+  if (scratch_) STRATA_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  scratch_.reset();
   const size_t rounded = (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
-  STRATA_CUDA_CHECK(cudaMalloc(&scratch_, rounded));
-  scratch_bytes_ = rounded;
-  return scratch_;
+  scratch_ = alloc(MemoryKind::Device, rounded, MemoryCategory::Workspace);  // accounted like every other byte
+  return scratch_.data();
 }
 
 void CudaBackend::copy_async(void* dst, const void* src, size_t bytes, Stream& stream) {

@@ -96,8 +96,7 @@ class CudaBackend final : public Backend {
   int num_sms_ = 1;
   size_t max_shared_per_block_ = 48 * 1024;
   cublasHandle_t cublas_ = nullptr;
-  void* scratch_ = nullptr;
-  size_t scratch_bytes_ = 0;
+  Buffer scratch_;  // Device / Workspace, grows on demand
 };
 
 }  // namespace strata
