@@ -92,8 +92,8 @@ class TrainingRun {
     mo.checkpointing = cfg.memory.activation_checkpointing;
     mo.allocate_blocks = false;  // BlockPlacement puts each block on the device or in its tier
     model_ = std::make_unique<LlamaModel>(*backend_, info_.config, mo);
-    const BaseWeights base(cfg.model);
-    for (int blob = ids().n_layers; blob < ids().count(); ++blob) base.load_blob(model_->params(), blob, *backend_);
+    base_ = std::make_unique<BaseWeights>(cfg.model);
+    for (int blob = ids().n_layers; blob < ids().count(); ++blob) base_->load_blob(model_->params(), blob, *backend_);
     AdamWHyper h;
     h.beta1 = (float)cfg.train.beta1;
     h.beta2 = (float)cfg.train.beta2;
@@ -139,7 +139,7 @@ class TrainingRun {
     po.io = parse_disk_io(cfg.memory.io, "memory.io");
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
-    placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, BaseWeights(cfg.model), po);
+    placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);
     if (prof_.enabled()) {
       model_->set_profiler(&prof_);
       placement_->set_profiler(&prof_);
@@ -438,6 +438,7 @@ class TrainingRun {
   CheckpointStore ckpts_;
   TrainingData data_;
   std::unique_ptr<DataLoader> train_loader_, eval_loader_;
+  std::unique_ptr<BaseWeights> base_;  // where the weights come from (a folder stays open for placement)
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<AdamWOptimizer> opt_;
   std::unique_ptr<BlockPlacement> placement_;

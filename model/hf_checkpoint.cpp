@@ -103,7 +103,6 @@ static std::string shape_str(const std::vector<int64_t>& s) {
 
 // Tensors HF checkpoints may carry that the model does not use.
 static bool ignorable(const std::string& name, bool tied) {
-  if (name.size() > 28 && name.compare(name.size() - 28, 28, ".self_attn.rotary_emb.inv_freq") == 0) return true;
   if (name.find("rotary_emb.inv_freq") != std::string::npos) return true;
   return tied && name == "lm_head.weight";  // HF ties it to the embedding, ignoring the stored copy
 }

@@ -17,17 +17,12 @@ LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions op
       params_(backend, layout_, MemoryKind::Device, MemoryCategory::Weights),
       grads_(backend, layout_, MemoryKind::Device, MemoryCategory::Grads),
       block_trainable_(cfg.n_layers, true) {
-  if (opts.allocate_blocks) {
-    params_.allocate_all();
-  } else {
-    for (int b = ids().n_layers; b < ids().count(); ++b) params_.allocate(b);
-  }
-  set_all_trainable(opts.allocate_blocks);
-  if (!opts.allocate_blocks) {
-    set_embedding_trainable(true);
-    set_head_trainable(true);
-    set_final_norm_trainable(true);
-  }
+  // Embedding, final norm and head are always resident; blocks only when the caller does not place them.
+  for (int b = opts.allocate_blocks ? 0 : ids().n_layers; b < ids().count(); ++b) params_.allocate(b);
+  for (int l = 0; l < cfg_.n_layers; ++l) set_block_trainable(l, opts.allocate_blocks);
+  set_embedding_trainable(true);
+  set_head_trainable(true);
+  set_final_norm_trainable(true);
 }
 
 // ---- trainability ---------------------------------------------------------------------------------------------
