@@ -21,6 +21,11 @@ const char* to_string(OpKind op) {
     case OpKind::Fill: return "fill";
     case OpKind::AdamW: return "adamw";
     case OpKind::SumSquares: return "sum_squares";
+    case OpKind::LinearBf16: return "linear_bf16";
+    case OpKind::EmbeddingBf16: return "embedding_bf16";
+    case OpKind::AdamWBf16: return "adamw_bf16";
+    case OpKind::SumSquaresBf16: return "sum_squares_bf16";
+    case OpKind::ConvertBf16: return "convert_bf16";
   }
   return "?";
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/bf16.h"
 #include "engine/buffer.h"
 #include "memory/memory_kind.h"
 #include "memory/memory_tracker.h"
@@ -23,13 +24,18 @@ struct BackendCaps {
 // The ops a backend provides; the op-parity harness reports per backend which ones it ran.
 enum class OpKind {
   Embedding, RmsNorm, Linear, Rope, Attention, SwiGLU, Add, CrossEntropy, Fill, AdamW, SumSquares,
+  // bf16 storage (the mixed-precision engine, see "bf16 storage" below)
+  LinearBf16, EmbeddingBf16, AdamWBf16, SumSquaresBf16, ConvertBf16,
 };
-inline constexpr int kNumOpKinds = 11;
+inline constexpr int kNumOpKinds = 16;
 const char* to_string(OpKind op);
 
 // Shape of one causal grouped-query attention call. q: [B,T,NH,HS], k/v: [B,T,NKV,HS]; NKV divides NH.
+// bf16_inputs: q, k and v are rounded to bf16 before the score and output products (tensor-core attention, the
+// bf16 engine); the CUDA backend also rounds the softmax probabilities to bf16 before P @ V. Accumulation is fp32.
 struct AttentionShape {
   int B = 0, T = 0, NH = 0, NKV = 0, HS = 0;
+  bool bf16_inputs = false;
 };
 
 // One AdamW update (PyTorch's torch.optim.AdamW semantics, decoupled weight decay, bias correction):
@@ -168,6 +174,31 @@ class Backend {
   virtual void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) = 0;
   // Sum of x[i]^2 in double, deterministic for a given n (fixed reduction order); blocks until done.
   virtual double sum_squares(const float* x, size_t n) = 0;
+
+  // ---- bf16 storage (the mixed-precision engine) ------------------------------------------------------------
+  // Weight matrices, the embedding and their gradients are stored in bf16; activations stay fp32. GEMM inputs are
+  // rounded to bf16 (round to nearest even), their products are exact in fp32 and are summed in fp32; a bf16
+  // output is rounded once, after the whole sum. Backends differ only in summation order.
+  // out[N,OC] = bf16(x) @ w^T
+  virtual void linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) = 0;
+  // dx[N,IC] += bf16(dout) @ w (nullable); dw[OC,IC] = bf16(dw + bf16(dout)^T @ bf16(x)) (nullable)
+  virtual void linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
+                                    int IC, int OC) = 0;
+  // out[N,C] = table[tokens[n], :] (exact: bf16 -> fp32)
+  virtual void embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C,
+                                      int V) = 0;
+  // dtable[v,:] = bf16(dtable[v,:] + sum of dout[n,:] over tokens[n] == v, summed in fp32 in order of n), for
+  // every v that occurs; other rows are untouched.
+  virtual void embedding_backward_bf16(bf16* dtable, const float* dout, const int32_t* tokens, int N, int C,
+                                       int V) = 0;
+  // AdamW (see AdamWStep) on the fp32 master copy from a bf16 gradient; then param[n] = bf16(master[n]).
+  virtual void adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                                 const AdamWStep& s) = 0;
+  // Sum of x[i]^2 in double, deterministic for a given n; blocks until done.
+  virtual double sum_squares_bf16(const bf16* x, size_t n) = 0;
+  // dst[n] = bf16(src[n]) (round to nearest even) / dst[n] = float(src[n]) (exact)
+  virtual void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) = 0;
+  virtual void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) = 0;
 
  protected:
   Backend() = default;

@@ -5,6 +5,7 @@
 
 #include "engine/check.h"
 #include "engine/checkpoint.h"
+#include "model/dtype_convert.h"
 #include "model/param_init.h"
 #include "model/presets.h"
 
@@ -51,9 +52,19 @@ void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& b
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {
       const std::string name = hf_tensor_name(params, blob, i);
       const SafetensorsTensor* t = file.find(name);
-      STRATA_CHECK(t && t->dtype == DType::F32 && t->shape == layout.tensors[i].shape,
-                   file.path() + ": tensor '" + name + "' is missing or not F32 of the model's shape");
-      backend.copy(params.f32(blob, i), file.data(*t), layout.tensors[i].bytes());
+      const TensorSpec& spec = layout.tensors[i];
+      STRATA_CHECK(t && (t->dtype == DType::F32 || t->dtype == DType::BF16) && t->shape == spec.shape,
+                   file.path() + ": tensor '" + name + "' is missing or not F32/BF16 of the model's shape");
+      if (t->dtype == spec.dtype) {
+        backend.copy(params.tensor(blob, i), file.data(*t), spec.bytes());
+        continue;
+      }
+      const size_t n = (size_t)spec.numel();  // another dtype: through fp32 (exact for BF16 -> F32)
+      std::vector<float> f(n);
+      std::vector<unsigned char> stored(spec.bytes());
+      convert_to_f32(f.data(), file.data(*t), t->dtype, n);
+      convert_from_f32(stored.data(), f.data(), spec.dtype, n);
+      backend.copy(params.tensor(blob, i), stored.data(), stored.size());
     }
   }
 }

@@ -57,6 +57,7 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"train", "grad_accum", &c.train.grad_accum},
       {"train", "lr", &c.train.lr},
       {"train", "lr_schedule", &c.train.lr_schedule},
+      {"train", "precision", &c.train.precision},
       {"train", "warmup_steps", &c.train.warmup_steps},
       {"train", "min_lr_ratio", &c.train.min_lr_ratio},
       {"train", "weight_decay", &c.train.weight_decay},
@@ -476,6 +477,7 @@ class Validator {
     at_least("train.grad_accum", t.grad_accum, 1);
     positive("train.lr", t.lr);
     one_of("train.lr_schedule", t.lr_schedule, {"constant", "linear", "cosine"});
+    one_of("train.precision", t.precision, {"fp32", "bf16"});
     require(t.warmup_steps >= 0 && t.warmup_steps <= t.steps, "train.warmup_steps",
             "must be in [0, train.steps = " + std::to_string(t.steps) + "] (got " + std::to_string(t.warmup_steps) +
                 ")");

@@ -36,6 +36,8 @@ struct TrainSection {            // [train]
   int grad_accum = 1;            // micro-batches per optimizer step
   double lr = 3e-4;
   std::string lr_schedule = "cosine";  // constant | linear | cosine
+  std::string precision = "fp32";  // fp32 | bf16: bf16 weight matrices/embedding and their grads, fp32 masters,
+                                   // AdamW moments, activations and norms (GEMM inputs rounded to bf16)
   int warmup_steps = 0;
   double min_lr_ratio = 0.1;     // final lr = lr * min_lr_ratio for linear/cosine, in [0, 1]
   double weight_decay = 0.0;     // decoupled; applied to matrices only (not norm weights)

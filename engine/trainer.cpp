@@ -91,6 +91,7 @@ class TrainingRun {
     ModelOptions mo;
     mo.checkpointing = cfg.memory.activation_checkpointing;
     mo.allocate_blocks = false;  // BlockPlacement puts each block on the device or in its tier
+    mo.precision = parse_precision(cfg.train.precision, "train.precision");
     model_ = std::make_unique<LlamaModel>(*backend_, info_.config, mo);
     base_ = std::make_unique<BaseWeights>(cfg.model);
     for (int blob = ids().n_layers; blob < ids().count(); ++blob) base_->load_blob(model_->params(), blob, *backend_);
@@ -99,7 +100,7 @@ class TrainingRun {
     h.beta2 = (float)cfg.train.beta2;
     h.eps = (float)cfg.train.eps;
     h.weight_decay = (float)cfg.train.weight_decay;
-    opt_ = std::make_unique<AdamWOptimizer>(*backend_, model_->layout(), h);
+    opt_ = std::make_unique<AdamWOptimizer>(*backend_, model_->layout(), model_->master_layout(), h);
     if (lisa()) sampler_.emplace(info_.config.n_layers, cfg.lisa.layers, cfg.lisa.interval, cfg.train.seed);
     sched_.kind = cfg.train.lr_schedule;
     sched_.lr = cfg.train.lr;
@@ -108,7 +109,7 @@ class TrainingRun {
     sched_.min_lr_ratio = cfg.train.min_lr_ratio;
     config_hash_ = resume_config_hash(cfg);
     PlanOptions plan_opts;
-    plan_opts.precision = "fp32";  // the engine as built: fp32 tensors on every backend
+    plan_opts.precision = cfg.train.precision;
     plan_opts.hw = load_hardware();
     plan_ = make_plan(cfg, info_.config, plan_opts);
     if (!plan_.fits) {
@@ -218,7 +219,7 @@ class TrainingRun {
     if (!info_.config.tie_embeddings) model_->set_head_trainable(hd);
     model_->set_final_norm_trainable(fn);
     for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
-      if (model_->grads().has(blob)) opt_->activate(blob);
+      if (model_->grads().has(blob)) opt_->activate(blob, model_->params());
   }
 
   std::vector<int> blocks_for(int step) const {
@@ -241,7 +242,7 @@ class TrainingRun {
       if (!std::binary_search(active_.begin(), active_.end(), b)) {
         placement_->promote(b);
         model_->set_block_trainable(b, true);
-        opt_->activate(ids().block(b));
+        opt_->activate(ids().block(b), model_->params());
       }
     active_ = blocks;
   }
@@ -266,9 +267,7 @@ class TrainingRun {
     loss /= accum;
     double norm2 = 0.0;
     for (int blob = 0; blob < ids().count(); ++blob)
-      if (model_->grads().has(blob))
-        norm2 += backend_->sum_squares(static_cast<const float*>(model_->grads().blob(blob)),
-                                       model_->grads().blob_bytes(blob) / sizeof(float));
+      if (model_->grads().has(blob)) norm2 += model_->grads().sum_squares(blob);
     const double norm = std::sqrt(norm2);
     const double lr = sched_.at(step_);
     const bool finite = std::isfinite(loss) && std::isfinite(norm);
@@ -363,7 +362,7 @@ class TrainingRun {
     for (int blob : s.dirty_blobs)
       (blob < info_.config.n_layers && !model_->block_resident(blob) ? tiered : resident).push_back(blob);
     std::vector<TensorSource> weights;
-    if (!resident.empty()) weights = tensor_sources_from_params(model_->params(), *backend_, DType::F32, resident);
+    if (!resident.empty()) weights = tensor_sources_from_params(model_->params(), *backend_, std::nullopt, resident);
     struct Cache {
       int layer = -1;
       Buffer blob;
@@ -373,7 +372,7 @@ class TrainingRun {
     for (int layer : tiered)
       for (int i = 0; i < (int)bl.tensors.size(); ++i) {
         const TensorSpec& t = bl.tensors[i];
-        weights.push_back({hf_tensor_name(model_->params(), layer, i), DType::F32, t.shape,
+        weights.push_back({hf_tensor_name(model_->params(), layer, i), t.dtype, t.shape,
                            [this, cache, layer, &t, &bl](void* dst) {
                              if (cache->layer != layer) {
                                if (!cache->blob)

@@ -113,6 +113,7 @@ void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, con
   if (layout.bytes == 0) return;  // tied head
   params.allocate(blob);
   std::vector<unsigned char> staging(layout.bytes, 0);
+  std::vector<float> values;  // fp32 values of a tensor stored in another dtype
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
     const TensorSpec& spec = layout.tensors[i];
     const std::string name = hf_tensor_name(params, blob, i);
@@ -122,9 +123,10 @@ void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, con
     STRATA_CHECK(loc.tensor->shape == spec.shape,
                  loc.file->path() + ": tensor '" + name + "' has shape " + shape_str(loc.tensor->shape) +
                      " but config.json implies " + shape_str(spec.shape));
-    STRATA_CHECK(spec.dtype == DType::F32, "loading into " + std::string(to_string(spec.dtype)) + " blobs is not supported");
-    float* dst = reinterpret_cast<float*>(staging.data() + spec.offset);
     const size_t n = (size_t)spec.numel();
+    // fp32 first (the non-finite check reads it), then the blob's storage dtype.
+    if (spec.dtype != DType::F32) values.resize(n);
+    float* dst = spec.dtype == DType::F32 ? reinterpret_cast<float*>(staging.data() + spec.offset) : values.data();
     convert_to_f32(dst, loc.file->data(*loc.tensor), loc.tensor->dtype, n);
     if (opts.non_finite != NonFinitePolicy::Ignore) {
       size_t bad = 0, first = 0;
@@ -140,6 +142,7 @@ void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, con
         warn(msg);
       }
     }
+    if (spec.dtype != DType::F32) convert_from_f32(staging.data() + spec.offset, dst, spec.dtype, n);
   }
   backend.copy(params.blob(blob), staging.data(), layout.bytes);
 }

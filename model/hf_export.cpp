@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,8 @@ namespace fs = std::filesystem;
 
 // ---- tensor sources -------------------------------------------------------------------------------------------
 
-std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype,
+std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
+                                                     std::optional<DType> dtype,
                                                      const std::vector<int>& blobs) {
   std::vector<TensorSource> out;
   for (int blob = 0; blob < params.ids().count(); ++blob) {
@@ -32,13 +34,22 @@ std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, B
     if (!blobs.empty() && std::find(blobs.begin(), blobs.end(), blob) == blobs.end()) continue;
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {
       const TensorSpec& spec = layout.tensors[i];
-      const float* src = params.f32(blob, i);
+      const void* src = params.tensor(blob, i);
       const size_t n = (size_t)spec.numel();
-      out.push_back({hf_tensor_name(params, blob, i), dtype, spec.shape, [&backend, src, n, dtype](void* dst) {
-                       if (backend.caps().device_is_host) return convert_from_f32(dst, src, dtype, n);
-                       std::vector<float> host(n);
-                       backend.copy(host.data(), src, n * sizeof(float));
-                       convert_from_f32(dst, host.data(), dtype, n);
+      const DType stored = spec.dtype;
+      const DType to = dtype.value_or(stored);
+      out.push_back({hf_tensor_name(params, blob, i), to, spec.shape, [&backend, src, n, stored, to](void* dst) {
+                       std::vector<unsigned char> host;
+                       const void* h = src;
+                       if (!backend.caps().device_is_host) {
+                         host.resize(n * dtype_size(stored));
+                         backend.copy(host.data(), src, host.size());
+                         h = host.data();
+                       }
+                       if (stored == to) return (void)std::memcpy(dst, h, n * dtype_size(stored));
+                       std::vector<float> f(n);
+                       convert_to_f32(f.data(), h, stored, n);
+                       convert_from_f32(dst, f.data(), to, n);
                      }});
     }
   }

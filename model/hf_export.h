@@ -2,6 +2,7 @@
 // model.safetensors.index.json, atomically (temp folder, fsync, rename), from any stream of tensors.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,10 @@ struct ExportOptions {
   bool overwrite = false;                  // replace an existing output folder (atomically)
 };
 
-// Tensors of `params` (F32 blobs) under their HF names, converted to `dtype` as they are written; only the blobs
-// listed in `blobs` when it is non-empty.
-std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend, DType dtype,
+// Tensors of `params` under their HF names, converted to `dtype` as they are written (nullopt: each in the dtype
+// it is stored in); only the blobs listed in `blobs` when it is non-empty.
+std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
+                                                     std::optional<DType> dtype,
                                                      const std::vector<int>& blobs = {});
 // Tensors of a freshly initialised model (param_init.h's values for `seed`, `std`), generated one blob at a time.
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype);

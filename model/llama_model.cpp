@@ -13,7 +13,8 @@ LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions op
     : backend_(backend),
       cfg_(cfg),
       opts_(opts),
-      layout_(make_model_layout(cfg, DType::F32)),
+      layout_(make_model_layout(cfg, opts.precision == Precision::BF16 ? DType::BF16 : DType::F32)),
+      master_layout_(make_model_layout(cfg, DType::F32)),
       params_(backend, layout_, MemoryKind::Device, MemoryCategory::Weights),
       grads_(backend, layout_, MemoryKind::Device, MemoryCategory::Grads),
       block_trainable_(cfg.n_layers, true) {
@@ -83,9 +84,9 @@ int LlamaModel::lowest_backward_block() const {
 
 LlamaModel::BlockW LlamaModel::block_weights(int l) const {
   const int b = ids().block(l);
-  return {params_.f32(b, kAttnNorm), params_.f32(b, kWq),    params_.f32(b, kWk),
-          params_.f32(b, kWv),       params_.f32(b, kWo),    params_.f32(b, kMlpNorm),
-          params_.f32(b, kWGate),    params_.f32(b, kWUp),   params_.f32(b, kWDown)};
+  auto t = [&](int i) { return params_.tensor(b, i); };
+  return {params_.f32(b, kAttnNorm), t(kWq), t(kWk), t(kWv), t(kWo), params_.f32(b, kMlpNorm),
+          t(kWGate), t(kWUp), t(kWDown)};
 }
 
 LlamaModel::BlockW LlamaModel::acquire_block(int l) {
@@ -93,8 +94,9 @@ LlamaModel::BlockW LlamaModel::acquire_block(int l) {
   STRATA_CHECK(provider_, "block " + std::to_string(l) + " is not resident and the model has no block provider");
   const char* base = static_cast<const char*>(provider_->acquire(l));
   const auto& t = layout_.block.tensors;
-  auto at = [&](int i) { return reinterpret_cast<const float*>(base + t[i].offset); };
-  return {at(kAttnNorm), at(kWq), at(kWk), at(kWv), at(kWo), at(kMlpNorm), at(kWGate), at(kWUp), at(kWDown)};
+  auto at = [&](int i) { return static_cast<const void*>(base + t[i].offset); };
+  auto norm = [&](int i) { return reinterpret_cast<const float*>(base + t[i].offset); };
+  return {norm(kAttnNorm), at(kWq), at(kWk), at(kWv), at(kWo), norm(kMlpNorm), at(kWGate), at(kWUp), at(kWDown)};
 }
 
 void LlamaModel::release_block(int l) {
@@ -112,19 +114,36 @@ void LlamaModel::announce_pass(int from, int to) {
 LlamaModel::BlockG LlamaModel::block_grads(int l) {
   if (!block_trainable_[l]) return {};
   const int b = ids().block(l);
-  return {grads_.f32(b, kAttnNorm), grads_.f32(b, kWq),  grads_.f32(b, kWk),
-          grads_.f32(b, kWv),       grads_.f32(b, kWo),  grads_.f32(b, kMlpNorm),
-          grads_.f32(b, kWGate),    grads_.f32(b, kWUp), grads_.f32(b, kWDown)};
+  auto t = [&](int i) { return grads_.tensor(b, i); };
+  return {grads_.f32(b, kAttnNorm), t(kWq), t(kWk), t(kWv), t(kWo), grads_.f32(b, kMlpNorm),
+          t(kWGate), t(kWUp), t(kWDown)};
 }
 
-const float* LlamaModel::embedding_w() const { return params_.f32(ids().embedding(), 0); }
-const float* LlamaModel::head_w() const {
-  return cfg_.tie_embeddings ? embedding_w() : params_.f32(ids().head(), 0);
+const void* LlamaModel::embedding_w() const { return params_.tensor(ids().embedding(), 0); }
+const void* LlamaModel::head_w() const {
+  return cfg_.tie_embeddings ? embedding_w() : params_.tensor(ids().head(), 0);
 }
-float* LlamaModel::embedding_g() { return embed_trainable_ ? grads_.f32(ids().embedding(), 0) : nullptr; }
-float* LlamaModel::head_g() {
+void* LlamaModel::embedding_g() { return embed_trainable_ ? grads_.tensor(ids().embedding(), 0) : nullptr; }
+void* LlamaModel::head_g() {
   if (!head_trainable_) return nullptr;
-  return cfg_.tie_embeddings ? grads_.f32(ids().embedding(), 0) : grads_.f32(ids().head(), 0);
+  return cfg_.tie_embeddings ? grads_.tensor(ids().embedding(), 0) : grads_.tensor(ids().head(), 0);
+}
+
+void LlamaModel::linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC) {
+  if (is_bf16()) backend_.linear_forward_bf16(out, x, static_cast<const bf16*>(w), N, IC, OC);
+  else backend_.linear_forward(out, x, static_cast<const float*>(w), N, IC, OC);
+}
+
+void LlamaModel::linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC,
+                            int OC) {
+  if (is_bf16())
+    backend_.linear_backward_bf16(dx, static_cast<bf16*>(dw), dout, x, static_cast<const bf16*>(w), N, IC, OC);
+  else
+    backend_.linear_backward(dx, static_cast<float*>(dw), dout, x, static_cast<const float*>(w), N, IC, OC);
+}
+
+AttentionShape LlamaModel::attention_shape() const {
+  return AttentionShape{acts_->B(), acts_->T(), cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim(), is_bf16()};
 }
 
 // ---- forward --------------------------------------------------------------------------------------------------
@@ -141,19 +160,19 @@ void LlamaModel::block_forward(int l, const BlockW& w, const BlockActs& a, float
   const int C = cfg_.dim, Q = cfg_.q_dim(), KV = cfg_.kv_dim(), F = cfg_.ffn_dim, HS = cfg_.head_dim();
   Backend& be = backend_;
   be.rmsnorm_forward(a.xn1, a.rstd1, a.x, w.attn_norm, N, C, cfg_.norm_eps);
-  be.linear_forward(a.q, a.xn1, w.wq, N, C, Q);
-  be.linear_forward(a.k, a.xn1, w.wk, N, C, KV);
-  be.linear_forward(a.v, a.xn1, w.wv, N, C, KV);
+  linear_fwd(a.q, a.xn1, w.wq, N, C, Q);
+  linear_fwd(a.k, a.xn1, w.wk, N, C, KV);
+  linear_fwd(a.v, a.xn1, w.wv, N, C, KV);
   be.rope_forward(a.q, a.q, nullptr, B, T, cfg_.n_heads, HS, cfg_.rope_theta);
   be.rope_forward(a.k, a.k, nullptr, B, T, cfg_.n_kv_heads, HS, cfg_.rope_theta);
-  be.attention_forward(a.att, a.lse, a.q, a.k, a.v, AttentionShape{B, T, cfg_.n_heads, cfg_.n_kv_heads, HS});
-  be.linear_forward(out, a.att, w.wo, N, Q, C);  // out used as scratch for o_proj(att)
+  be.attention_forward(a.att, a.lse, a.q, a.k, a.v, attention_shape());
+  linear_fwd(out, a.att, w.wo, N, Q, C);  // out used as scratch for o_proj(att)
   be.add(a.h, a.x, out, (size_t)N * C);
   be.rmsnorm_forward(a.xn2, a.rstd2, a.h, w.mlp_norm, N, C, cfg_.norm_eps);
-  be.linear_forward(a.gate, a.xn2, w.wgate, N, C, F);
-  be.linear_forward(a.up, a.xn2, w.wup, N, C, F);
+  linear_fwd(a.gate, a.xn2, w.wgate, N, C, F);
+  linear_fwd(a.up, a.xn2, w.wup, N, C, F);
   be.swiglu_forward(a.act, a.gate, a.up, (size_t)N * F);
-  be.linear_forward(out, a.act, w.wdown, N, F, C);
+  linear_fwd(out, a.act, w.wdown, N, F, C);
   be.add(out, out, a.h, (size_t)N * C);
 }
 
@@ -179,7 +198,8 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   backend_.copy(A.tokens, tokens, sizeof(int32_t) * N);
   backend_.copy(A.targets, targets, sizeof(int32_t) * N);
 
-  backend_.embedding_forward(A.block_input(0), A.tokens, embedding_w(), N, C, V);
+  if (is_bf16()) backend_.embedding_forward_bf16(A.block_input(0), A.tokens, static_cast<const bf16*>(embedding_w()), N, C, V);
+  else backend_.embedding_forward(A.block_input(0), A.tokens, static_cast<const float*>(embedding_w()), N, C, V);
   announce_pass(0, cfg_.n_layers - 1);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const BlockW w = acquire_block(l);
@@ -190,7 +210,7 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   Profiler::Scope head_span(prof_, "head + loss", "compute", -1);
   backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
                            cfg_.norm_eps);
-  backend_.linear_forward(A.logits, A.xnf, head_w(), N, C, V);
+  linear_fwd(A.logits, A.xnf, head_w(), N, C, V);
   backend_.cross_entropy_forward(A.losses, A.logits, A.targets, N, V, kIgnoreIndex);
 
   std::vector<float> losses(N);
@@ -221,27 +241,26 @@ void LlamaModel::block_backward(int l, const BlockW& w, const BlockActs& a, bool
   be.fill_zero(s.dgate, sizeof(float) * N * F);
   be.fill_zero(s.dup, sizeof(float) * N * F);
   be.fill_zero(s.dxn, sizeof(float) * N * C);
-  be.linear_backward(s.dact, g.wdown, s.dres, a.act, w.wdown, N, F, C);
+  linear_bwd(s.dact, g.wdown, s.dres, a.act, w.wdown, N, F, C);
   be.swiglu_backward(s.dgate, s.dup, s.dact, a.gate, a.up, (size_t)N * F);
-  be.linear_backward(s.dxn, g.wgate, s.dgate, a.xn2, w.wgate, N, C, F);
-  be.linear_backward(s.dxn, g.wup, s.dup, a.xn2, w.wup, N, C, F);
+  linear_bwd(s.dxn, g.wgate, s.dgate, a.xn2, w.wgate, N, C, F);
+  linear_bwd(s.dxn, g.wup, s.dup, a.xn2, w.wup, N, C, F);
   be.rmsnorm_backward(s.dres, g.mlp_norm, s.dxn, a.h, w.mlp_norm, a.rstd2, N, C);  // dres = dL/dh
   // Attention half: h = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))).
   be.fill_zero(s.datt, sizeof(float) * N * Q);
   be.fill_zero(s.dq, sizeof(float) * N * Q);
   be.fill_zero(s.dk, sizeof(float) * N * KV);
   be.fill_zero(s.dv, sizeof(float) * N * KV);
-  be.linear_backward(s.datt, g.wo, s.dres, a.att, w.wo, N, Q, C);
-  be.attention_backward(s.dq, s.dk, s.dv, s.datt, a.q, a.k, a.v, a.att, a.lse,
-                        AttentionShape{B, T, cfg_.n_heads, cfg_.n_kv_heads, HS});
+  linear_bwd(s.datt, g.wo, s.dres, a.att, w.wo, N, Q, C);
+  be.attention_backward(s.dq, s.dk, s.dv, s.datt, a.q, a.k, a.v, a.att, a.lse, attention_shape());
   be.rope_backward(s.dq, s.dq, nullptr, B, T, cfg_.n_heads, HS, cfg_.rope_theta);
   be.rope_backward(s.dk, s.dk, nullptr, B, T, cfg_.n_kv_heads, HS, cfg_.rope_theta);
   // dL/dxn1 is needed for the input gradient and for the norm weight's gradient; skip it when neither is.
   float* dxn = (need_dx || g.attn_norm) ? s.dxn : nullptr;
   if (dxn) be.fill_zero(dxn, sizeof(float) * N * C);
-  be.linear_backward(dxn, g.wq, s.dq, a.xn1, w.wq, N, C, Q);
-  be.linear_backward(dxn, g.wk, s.dk, a.xn1, w.wk, N, C, KV);
-  be.linear_backward(dxn, g.wv, s.dv, a.xn1, w.wv, N, C, KV);
+  linear_bwd(dxn, g.wq, s.dq, a.xn1, w.wq, N, C, Q);
+  linear_bwd(dxn, g.wk, s.dk, a.xn1, w.wk, N, C, KV);
+  linear_bwd(dxn, g.wv, s.dv, a.xn1, w.wv, N, C, KV);
   if (dxn) be.rmsnorm_backward(need_dx ? s.dres : nullptr, g.attn_norm, dxn, a.x, w.attn_norm, a.rstd1, N, C);
 }
 
@@ -262,7 +281,7 @@ void LlamaModel::backward(float grad_scale) {
   backend_.cross_entropy_backward(dlogits, A.logits, A.targets, scale, N, V, kIgnoreIndex);
   float* dxnf = need_dxnf ? s.dxn : nullptr;
   if (dxnf) backend_.fill_zero(dxnf, sizeof(float) * N * C);
-  backend_.linear_backward(dxnf, head_g(), dlogits, A.xnf, head_w(), N, C, V);
+  linear_bwd(dxnf, head_g(), dlogits, A.xnf, head_w(), N, C, V);
   if (!need_dxnf) return;
   float* dnorm = final_norm_trainable_ ? grads_.f32(ids().final_norm(), 0) : nullptr;
   backend_.fill_zero(s.dres, sizeof(float) * N * C);
@@ -285,7 +304,9 @@ void LlamaModel::backward(float grad_scale) {
     }
     release_block(l);
   }
-  if (embed_trainable_) backend_.embedding_backward(embedding_g(), s.dres, A.tokens, N, C, V);
+  if (!embed_trainable_) return;
+  if (is_bf16()) backend_.embedding_backward_bf16(static_cast<bf16*>(embedding_g()), s.dres, A.tokens, N, C, V);
+  else backend_.embedding_backward(static_cast<float*>(embedding_g()), s.dres, A.tokens, N, C, V);
 }
 
 }  // namespace strata

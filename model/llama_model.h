@@ -12,6 +12,7 @@
 #include "model/model_config.h"
 #include "model/param_layout.h"
 #include "model/param_store.h"
+#include "model/precision.h"
 
 namespace strata {
 
@@ -20,6 +21,9 @@ inline constexpr int kIgnoreIndex = -100;
 struct ModelOptions {
   bool checkpointing = false;   // keep only block inputs; recompute each block's intermediates in backward
   bool allocate_blocks = true;  // false: block blobs start unallocated (the caller places them, see BlockProvider)
+  // BF16: weight matrices, embedding, head and their gradients in bf16 (GEMM inputs rounded to bf16, fp32 sums),
+  // attention on bf16-rounded q/k/v; activations and norm weights stay fp32. The optimizer keeps fp32 masters.
+  Precision precision = Precision::F32;
 };
 
 class LlamaModel {
@@ -28,6 +32,9 @@ class LlamaModel {
 
   const ModelConfig& config() const { return cfg_; }
   const ModelLayout& layout() const { return layout_; }
+  // The all-fp32 twin of layout(): optimizer moments and master weights.
+  const ModelLayout& master_layout() const { return master_layout_; }
+  Precision precision() const { return opts_.precision; }
   ParamStore& params() { return params_; }
   ParamStore& grads() { return grads_; }
   const BlobIds& ids() const { return params_.ids(); }
@@ -74,21 +81,33 @@ class LlamaModel {
   const Activations* activations() const { return acts_.get(); }
 
  private:
+  // Norm weights are always fp32; matrices are fp32 or bf16 (layout_), hence untyped.
   struct BlockW {
-    const float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+    const float* attn_norm;
+    const void *wq, *wk, *wv, *wo;
+    const float* mlp_norm;
+    const void *wgate, *wup, *wdown;
   };
   struct BlockG {
-    float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+    float* attn_norm;
+    void *wq, *wk, *wv, *wo;
+    float* mlp_norm;
+    void *wgate, *wup, *wdown;
   };
+  bool is_bf16() const { return opts_.precision == Precision::BF16; }
+  // Precision-dispatching wrappers of the backend's linear and embedding ops (w, dw, table, dtable untyped).
+  void linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC);
+  void linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC, int OC);
+  AttentionShape attention_shape() const;
   BlockW block_weights(int l) const;
   BlockW acquire_block(int l);  // resident view, or the provider's streamed copy
   void release_block(int l);
   void announce_pass(int from, int to);  // tells the provider which streamed blocks come, from -> to inclusive
   BlockG block_grads(int l);
-  const float* embedding_w() const;
-  const float* head_w() const;
-  float* embedding_g();
-  float* head_g();
+  const void* embedding_w() const;
+  const void* head_w() const;
+  void* embedding_g();
+  void* head_g();
 
   void ensure_activations(int B, int T);
   void block_forward(int l, const BlockW& w, const BlockActs& a, float* out);
@@ -99,6 +118,7 @@ class LlamaModel {
   ModelConfig cfg_;
   ModelOptions opts_;
   ModelLayout layout_;
+  ModelLayout master_layout_;
   ParamStore params_;
   ParamStore grads_;
   std::unique_ptr<Activations> acts_;

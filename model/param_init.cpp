@@ -7,6 +7,7 @@
 
 #include "engine/check.h"
 #include "engine/rng.h"
+#include "model/dtype_convert.h"
 
 namespace strata {
 
@@ -14,15 +15,17 @@ void generate_blob_init(const BlobLayout& layout, int blob, uint64_t seed, float
   unsigned char* base = static_cast<unsigned char*>(host);
   std::memset(base, 0, layout.bytes);
   Rng rng(seed * 0x9E3779B97F4A7C15ull + (uint64_t)blob + 1);
+  std::vector<float> values;
   for (const TensorSpec& t : layout.tensors) {
-    STRATA_CHECK(t.dtype == DType::F32, "seeded init writes F32 tensors; " + t.name + " is " + to_string(t.dtype));
-    float* p = reinterpret_cast<float*>(base + t.offset);
+    // The same fp32 values whatever the storage: a BF16 tensor holds them rounded.
     const int64_t n = t.numel();
+    values.resize((size_t)n);
     if (t.shape.size() == 1) {
-      for (int64_t i = 0; i < n; ++i) p[i] = 1.0f;
+      for (int64_t i = 0; i < n; ++i) values[i] = 1.0f;
     } else {
-      for (int64_t i = 0; i < n; ++i) p[i] = (float)(rng.normal() * std);
+      for (int64_t i = 0; i < n; ++i) values[i] = (float)(rng.normal() * std);
     }
+    convert_from_f32(base + t.offset, values.data(), t.dtype, (size_t)n);
   }
 }
 

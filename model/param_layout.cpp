@@ -42,7 +42,7 @@ static BlobLayout make_blob(std::vector<std::pair<std::string, std::vector<int64
   BlobLayout b;
   size_t off = 0;
   for (auto& [name, shape] : specs) {
-    TensorSpec t{name, shape, dtype, off};
+    TensorSpec t{name, shape, shape.size() == 1 ? DType::F32 : dtype, off};
     off = round_up(off + t.bytes(), kTensorAlign);
     b.tensors.push_back(std::move(t));
   }

@@ -56,6 +56,8 @@ struct ModelLayout {
   size_t total_bytes() const;
 };
 
+// `dtype` is the storage of the weight matrices and the embedding/head; norm weights (1-D) are always F32 (they are
+// tiny and the RMSNorm ops read fp32). F32 gives an all-fp32 layout, BF16 the mixed-precision engine's.
 ModelLayout make_model_layout(const ModelConfig& cfg, DType dtype);
 
 }  // namespace strata

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/bf16.h"
 #include "model/param_layout.h"
 
 namespace strata {
@@ -38,6 +39,13 @@ class ParamStore {
   size_t blob_bytes(int blob) const { return layout_of(blob).bytes; }
   // fp32 view of tensor `index` of a blob's table (throws if the blob is missing or the dtype is not F32).
   float* f32(int blob, int index) const;
+  // bf16 view (throws if the blob is missing or the dtype is not BF16).
+  bf16* bf16s(int blob, int index) const;
+  // Untyped view, whatever the dtype; tensor_spec() says what it holds.
+  void* tensor(int blob, int index) const;
+  const TensorSpec& tensor_spec(int blob, int index) const;
+  // Sum of squares of every tensor of `blob` (F32 and BF16 alike; padding excluded), deterministic; blocks.
+  double sum_squares(int blob) const;
 
  private:
   Backend& backend_;

@@ -8,30 +8,59 @@
 
 namespace strata {
 
-AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, AdamWHyper hyper)
+AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, const ModelLayout& master_layout,
+                               AdamWHyper hyper)
     : backend_(backend),
       layout_(layout),
       hyper_(hyper),
-      device_m_(backend, layout, MemoryKind::Device, MemoryCategory::OptimizerState),
-      device_v_(backend, layout, MemoryKind::Device, MemoryCategory::OptimizerState),
-      host_m_(backend, layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
-      host_v_(backend, layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
-      steps_(BlobIds{layout.n_layers}.count(), 0) {}
+      device_m_(backend, master_layout, MemoryKind::Device, MemoryCategory::OptimizerState),
+      device_v_(backend, master_layout, MemoryKind::Device, MemoryCategory::OptimizerState),
+      host_m_(backend, master_layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
+      host_v_(backend, master_layout, MemoryKind::HostPinned, MemoryCategory::OptimizerState),
+      device_master_(backend, master_layout, MemoryKind::Device, MemoryCategory::MasterWeights),
+      host_master_(backend, master_layout, MemoryKind::HostPinned, MemoryCategory::MasterWeights),
+      steps_(BlobIds{layout.n_layers}.count(), 0) {
+  STRATA_CHECK(layout.n_layers == master_layout.n_layers, "optimizer: working and master layouts disagree");
+}
 
-void AdamWOptimizer::activate(int blob) {
+bool AdamWOptimizer::has_master(int blob) const {
+  const BlobIds ids{layout_.n_layers};
+  const BlobLayout& l = blob < ids.n_layers        ? layout_.block
+                        : blob == ids.embedding()  ? layout_.embedding
+                        : blob == ids.final_norm() ? layout_.final_norm
+                                                   : layout_.head;
+  for (const TensorSpec& t : l.tensors)
+    if (t.dtype != DType::F32) return true;
+  return false;
+}
+
+void AdamWOptimizer::activate(int blob, const ParamStore& params) {
   if (is_active(blob) || device_m_.layout_of(blob).bytes == 0) return;
   device_m_.allocate(blob);
   device_v_.allocate(blob);
+  if (has_master(blob)) device_master_.allocate(blob);
   if (is_parked(blob)) {
     const size_t bytes = device_m_.blob_bytes(blob);
     backend_.copy(device_m_.blob(blob), host_m_.blob(blob), bytes);
     backend_.copy(device_v_.blob(blob), host_v_.blob(blob), bytes);
     host_m_.release(blob);
     host_v_.release(blob);
+    if (has_master(blob)) {
+      backend_.copy(device_master_.blob(blob), host_master_.blob(blob), bytes);
+      host_master_.release(blob);
+    }
   } else {
     device_m_.zero(blob);
     device_v_.zero(blob);
     steps_[blob] = 0;
+    if (has_master(blob)) {  // the master starts as the working copy (exact: bf16 -> fp32)
+      device_master_.zero(blob);
+      const BlobLayout& l = params.layout_of(blob);
+      for (int i = 0; i < (int)l.tensors.size(); ++i)
+        if (l.tensors[i].dtype == DType::BF16)
+          backend_.convert_bf16_to_f32(device_master_.f32(blob, i), params.bf16s(blob, i),
+                                       (size_t)l.tensors[i].numel());
+    }
   }
 }
 
@@ -43,11 +72,16 @@ void AdamWOptimizer::deactivate(int blob, InactiveStatePolicy policy) {
     host_v_.allocate(blob);
     backend_.copy(host_m_.blob(blob), device_m_.blob(blob), bytes);
     backend_.copy(host_v_.blob(blob), device_v_.blob(blob), bytes);
+    if (has_master(blob)) {
+      host_master_.allocate(blob);
+      backend_.copy(host_master_.blob(blob), device_master_.blob(blob), bytes);
+    }
   } else {
     steps_[blob] = 0;
   }
   device_m_.release(blob);
   device_v_.release(blob);
+  device_master_.release(blob);
 }
 
 void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
@@ -62,8 +96,13 @@ void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore&
   s.step = ++steps_[blob];
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
     s.weight_decay = layout.tensors[i].shape.size() >= 2 ? hyper_.weight_decay : 0.0f;
-    backend_.adamw_update(params.f32(blob, i), grads.f32(blob, i), device_m_.f32(blob, i), device_v_.f32(blob, i),
-                          (size_t)layout.tensors[i].numel(), s);
+    const size_t n = (size_t)layout.tensors[i].numel();
+    if (layout.tensors[i].dtype == DType::BF16)
+      backend_.adamw_update_bf16(device_master_.f32(blob, i), params.bf16s(blob, i), grads.bf16s(blob, i),
+                                 device_m_.f32(blob, i), device_v_.f32(blob, i), n, s);
+    else
+      backend_.adamw_update(params.f32(blob, i), grads.f32(blob, i), device_m_.f32(blob, i), device_v_.f32(blob, i),
+                            n, s);
   }
 }
 
@@ -79,8 +118,11 @@ std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
     if (!active && !is_parked(blob)) continue;
     const ParamStore& m = active ? device_m_ : host_m_;
     const ParamStore& v = active ? device_v_ : host_v_;
+    const ParamStore& w = active ? device_master_ : host_master_;
     const size_t bytes = m.blob_bytes(blob);
-    for (const auto& [prefix, store] : {std::pair<const char*, const ParamStore*>{"m.", &m}, {"v.", &v}}) {
+    std::vector<std::pair<const char*, const ParamStore*>> parts{{"m.", &m}, {"v.", &v}};
+    if (has_master(blob)) parts.push_back({"master.", &w});
+    for (const auto& [prefix, store] : parts) {
       const void* src = store->blob(blob);
       out.push_back({prefix + std::to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))},
                      [this, src, bytes](void* dst) { backend_.copy(dst, src, bytes); }});
@@ -110,6 +152,15 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<i
     v.allocate(blob);
     backend_.copy(m.blob(blob), file.data(*tm), bytes);
     backend_.copy(v.blob(blob), file.data(*tv), bytes);
+    if (has_master(blob)) {
+      const SafetensorsTensor* tw = file.find("master." + std::to_string(blob));
+      STRATA_CHECK(tw && tw->dtype == DType::F32 && tw->end - tw->begin == bytes,
+                   file.path() + ": the fp32 master weights of " + device_m_.blob_name(blob) +
+                       " are missing or have the wrong size (expected " + std::to_string(bytes) + " bytes)");
+      ParamStore& w = on_device ? device_master_ : host_master_;
+      w.allocate(blob);
+      backend_.copy(w.blob(blob), file.data(*tw), bytes);
+    }
     steps_[blob] = steps[blob];
   }
 }

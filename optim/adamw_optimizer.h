@@ -1,5 +1,6 @@
-// AdamWOptimizer: fp32 first/second moments for the trainable blobs only, on the device, with LISA's two policies
-// for a deactivated block: drop its state ("reset") or park it in host memory and restore it later ("keep").
+// AdamWOptimizer: fp32 first/second moments (and, for bf16 weights, fp32 master weights) for the trainable blobs
+// only, on the device, with LISA's two policies for a deactivated block: drop its state ("reset") or park it in host
+// memory and restore it later ("keep").
 #pragma once
 #include <cstdint>
 #include <string>
@@ -20,10 +21,12 @@ struct AdamWHyper {
 
 class AdamWOptimizer {
  public:
-  AdamWOptimizer(Backend& backend, const ModelLayout& layout, AdamWHyper hyper);
+  // `layout`: the working weights (F32 or mixed BF16); `master_layout`: its all-F32 twin (moments, masters).
+  AdamWOptimizer(Backend& backend, const ModelLayout& layout, const ModelLayout& master_layout, AdamWHyper hyper);
 
-  // Gives `blob` device state: zeros (step count 0), or the state parked by deactivate(Keep).
-  void activate(int blob);
+  // Gives `blob` device state: zeros (step count 0) and, for BF16 tensors, an fp32 master copied from `params`;
+  // or the state parked by deactivate(Keep).
+  void activate(int blob, const ParamStore& params);
   // Removes the device state of `blob`: dropped (Reset) or moved to host memory (Keep).
   void deactivate(int blob, InactiveStatePolicy policy);
   bool is_active(int blob) const { return device_m_.has(blob); }
@@ -34,7 +37,8 @@ class AdamWOptimizer {
   void step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
 
   // ---- checkpointing -------------------------------------------------------------------------------------------
-  // Every active and parked state as tensors "m.<blob>", "v.<blob>" (F32, whole blob) for write_safetensors.
+  // Every active and parked state as tensors "m.<blob>", "v.<blob>" and, with bf16 weights, "master.<blob>" (F32,
+  // whole blob) for write_safetensors.
   std::vector<TensorSource> state_tensors() const;
   std::vector<int64_t> all_steps() const { return steps_; }
   // Restores from a file written from state_tensors(): blobs in `active` go to the device, the rest are parked.
@@ -44,11 +48,15 @@ class AdamWOptimizer {
  private:
   void update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
 
+  bool has_master(int blob) const;  // the blob has BF16 tensors, hence an fp32 master copy
+
   Backend& backend_;
   const ModelLayout& layout_;
   AdamWHyper hyper_;
-  ParamStore device_m_, device_v_;  // Device / OptimizerState
+  ParamStore device_m_, device_v_;  // Device / OptimizerState, master layout
   ParamStore host_m_, host_v_;      // HostPinned / OptimizerState (parked, policy Keep)
+  ParamStore device_master_;        // Device / MasterWeights: fp32 masters of BF16 tensors (F32 tensors unused)
+  ParamStore host_master_;          // HostPinned / MasterWeights (parked, policy Keep)
   std::vector<int64_t> steps_;      // updates seen by each blob's current state
 };
 

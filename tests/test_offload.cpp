@@ -106,13 +106,35 @@ TEST(Offload, EveryTierGivesBitwiseIdenticalTraining) {
   }
 }
 
+// The bf16 engine streams half-size blobs: every tier must still give the device run's bits (LISA, keep policy, so
+// parked fp32 masters come back too).
+TEST(Offload, Bf16TiersGiveBitwiseIdenticalTraining) {
+  test::TempDir tmp(fs::current_path());
+  const std::vector<std::string> base = {"train.precision=bf16", "lisa.optimizer_state=keep"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), base.begin(), base.end());
+    return extra;
+  };
+  const Outcome device = run(tmp / "device", with({"memory.frozen_tier=device"}));
+  const Outcome host = run(tmp / "host", with({"memory.frozen_tier=host"}));
+  const Outcome disk = run(tmp / "disk", with({"memory.frozen_tier=disk", "memory.prefetch=1"}));
+  expect_same(device, host, "bf16 host tier");
+  expect_same(device, disk, "bf16 disk tier");
+  EXPECT_GT(total(disk, "disk_read_bytes"), 0u);
+  const Outcome f32 = run(tmp / "f32", {"lisa.optimizer_state=keep", "memory.frozen_tier=host"});
+  EXPECT_LT(total(host, "host_read_bytes"), total(f32, "host_read_bytes") * 6 / 10) << "bf16 blobs stream half the bytes";
+}
+
 TEST(Offload, ResumeWithBlocksInTiersIsBitwiseExact) {
   test::TempDir tmp(fs::current_path());
+  for (const char* precision : {"fp32", "bf16"})
   for (const char* tier : {"host", "disk"}) {
-    const std::vector<std::string> sets = {std::string("memory.frozen_tier=") + tier, "lisa.optimizer_state=keep"};
-    const Outcome straight = run(tmp / (std::string(tier) + "-straight"), sets);
+    const std::vector<std::string> sets = {std::string("memory.frozen_tier=") + tier, "lisa.optimizer_state=keep",
+                                           std::string("train.precision=") + precision};
+    const std::string tag = std::string(precision) + "-" + tier;
+    const Outcome straight = run(tmp / (tag + "-straight"), sets);
     // Stop after 5 steps (mid-period, with trained blocks already written back to the tier), then resume.
-    const std::string dir = tmp / (std::string(tier) + "-resumed");
+    const std::string dir = tmp / (tag + "-resumed");
     std::vector<std::string> s1 = sets;
     s1.push_back("output.dir=" + dir);
     TrainOptions first;

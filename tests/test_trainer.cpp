@@ -72,9 +72,12 @@ void expect_bitwise_equal(const std::vector<double>& a, const std::vector<double
 }
 
 TEST(Trainer, ResumeIsBitwiseExact) {
+  for (const char* precision : {"fp32", "bf16"})
   for (const char* policy : {"reset", "keep"}) {
+    SCOPED_TRACE(std::string(precision) + ", " + policy);
     test::TempDir tmp;
-    const std::vector<std::string> sets = {std::string("lisa.optimizer_state=") + policy};
+    const std::vector<std::string> sets = {std::string("lisa.optimizer_state=") + policy,
+                                           std::string("train.precision=") + precision};
     const TrainResult straight = train(config(tmp / "a", sets), quiet());
     ASSERT_EQ(straight.losses.size(), 16u);
 
@@ -98,13 +101,32 @@ TEST(Trainer, ResumeIsBitwiseExact) {
 }
 
 TEST(Trainer, LisaWithAllLayersEqualsFullFineTuning) {
+  for (const std::string precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    test::TempDir tmp;
+    const std::string p = "train.precision=" + precision;
+    const TrainResult lisa = train(config(tmp / "lisa", {"lisa.layers=4", p}), quiet());
+    const TrainResult full = train(config(tmp / "full", {"train.mode=full", p}), quiet());
+    expect_bitwise_equal(lisa.losses, full.losses);
+    EXPECT_EQ(final_weights(tmp / "lisa"), final_weights(tmp / "full"));
+    const TrainResult partial = train(config(tmp / "partial", {p}), quiet());
+    EXPECT_NE(partial.losses.back(), full.losses.back()) << "gamma < n_layers must differ from full fine-tuning";
+  }
+}
+
+// The bf16 engine trains like the fp32 one: same start (bf16-rounded weights), a loss curve that stays close, and
+// it is a different computation (not silently fp32).
+TEST(Trainer, Bf16TracksFp32) {
   test::TempDir tmp;
-  const TrainResult lisa = train(config(tmp / "lisa", {"lisa.layers=4"}), quiet());
-  const TrainResult full = train(config(tmp / "full", {"train.mode=full"}), quiet());
-  expect_bitwise_equal(lisa.losses, full.losses);
-  EXPECT_EQ(final_weights(tmp / "lisa"), final_weights(tmp / "full"));
-  const TrainResult partial = train(config(tmp / "partial"), quiet());
-  EXPECT_NE(partial.losses.back(), full.losses.back()) << "gamma < n_layers must differ from full fine-tuning";
+  const TrainResult f32 = train(config(tmp / "f32"), quiet());
+  const TrainResult b16 = train(config(tmp / "b16", {"train.precision=bf16"}), quiet());
+  ASSERT_EQ(f32.losses.size(), b16.losses.size());
+  for (size_t i = 0; i < f32.losses.size(); ++i)
+    EXPECT_NEAR(b16.losses[i], f32.losses[i], 0.02 * f32.losses[i]) << "step " << i + 1;
+  EXPECT_NE(b16.losses.front(), f32.losses.front());
+  EXPECT_LT(b16.losses.back(), b16.losses.front() - 0.2);
+  std::printf("fp32 loss %.4f -> %.4f; bf16 loss %.4f -> %.4f\n", f32.losses.front(), f32.losses.back(),
+              b16.losses.front(), b16.losses.back());
 }
 
 // Device bytes after each step, from metrics.jsonl.

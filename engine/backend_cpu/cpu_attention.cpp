@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/backend_cpu/cpu_backend.h"
+#include "model/dtype_convert.h"
 
 namespace strata {
 
@@ -42,8 +43,27 @@ void scores_to_probs(float* S, const float* Qb, const float* Kb, int bs, int n_k
 
 }  // namespace
 
+std::vector<float> bf16_rounded_qkv(const float* q, const float* k, const float* v, const AttentionShape& s) {
+  const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+  std::vector<float> r(nq + 2 * nkv);
+  auto round_into = [](float* dst, const float* src, size_t n) {
+    for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
+  };
+  round_into(r.data(), q, nq);
+  round_into(r.data() + nq, k, nkv);
+  round_into(r.data() + nq + nkv, v, nkv);
+  return r;
+}
+
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
+  if (s.bf16_inputs) {
+    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
+    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+    AttentionShape exact = s;
+    exact.bf16_inputs = false;
+    return attention_forward(out, lse, r.data(), r.data() + nq, r.data() + nq + nkv, exact);
+  }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)HS);
@@ -71,6 +91,13 @@ void CpuBackend::attention_forward(float* out, float* lse, const float* q, const
 void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
+  if (s.bf16_inputs) {  // the rounding's gradient passes straight through (as a cast's does in PyTorch)
+    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
+    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+    AttentionShape exact = s;
+    exact.bf16_inputs = false;
+    return attention_backward(dq, dk, dv, dout, r.data(), r.data() + nq, r.data() + nq + nkv, out, lse, exact);
+  }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)HS);

@@ -1,6 +1,8 @@
 // CpuBackend: fp32 compute on the host with OpenBLAS sgemm and OpenMP; "device" memory is host memory
 // (mimalloc, aligned) accounted as Device so budgets behave as on a GPU. Streams and events are synchronous.
 #pragma once
+#include <vector>
+
 #include "engine/backend.h"
 
 namespace strata {
@@ -55,6 +57,18 @@ class CpuBackend : public Backend {
   void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
   double sum_squares(const float* x, size_t n) override;
 
+  void linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) override;
+  void linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N, int IC,
+                            int OC) override;
+  void embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C, int V) override;
+  void embedding_backward_bf16(bf16* dtable, const float* dout, const int32_t* tokens, int N, int C,
+                               int V) override;
+  void adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                         const AdamWStep& s) override;
+  double sum_squares_bf16(const bf16* x, size_t n) override;
+  void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) override;
+  void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) override;
+
  protected:
   void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;
   void raw_free(MemoryKind kind, void* ptr) override;
@@ -62,7 +76,17 @@ class CpuBackend : public Backend {
   void raw_destroy_stream(void*) override {}
   void* raw_create_event() override { return nullptr; }
   void raw_destroy_event(void*) override {}
+
+ private:
+  // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls. Like OpenBLAS's own
+  // packing buffers it is compute scratch and is not accounted as device memory.
+  float* bf16_scratch(size_t floats);
+  std::vector<float> bf16_scratch_;
 };
+
+// q, k, v rounded to bf16 values (in fp32) for AttentionShape::bf16_inputs, as one vector [Nq | Nkv | Nkv] with
+// Nq = B*T*NH*HS and Nkv = B*T*NKV*HS.
+std::vector<float> bf16_rounded_qkv(const float* q, const float* k, const float* v, const AttentionShape& s);
 
 // RoPE inverse frequency for pair i of a head of size HS, computed exactly as HF transformers does in fp32:
 // 1 / theta^(float(2i) / HS).

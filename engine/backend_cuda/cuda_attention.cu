@@ -4,6 +4,10 @@
 //   backward: D = rowsum(dO * O), then dq with one block per (b, h, query row) looping over its keys, and dk/dv
 //   with one block per (b, kv head, key row) looping over the group's heads and the queries that see the key.
 // Every output element is accumulated by one thread in a fixed order: no atomics.
+// With AttentionShape::bf16_inputs the tensor-core kernels of cuda_flash_attention.cu run instead; shapes they do
+// not support run these kernels on bf16-rounded copies of q, k and v.
+#include <cuda_bf16.h>
+
 #include <cmath>
 
 #include "engine/backend_cuda/cuda_backend_impl.h"
@@ -192,6 +196,12 @@ __global__ void attention_dkv_kernel(float* dk, float* dv, const float* dout, co
   }
 }
 
+// dst[n] = float(bf16(src[n])) (round to nearest even): the inputs of the fp32 kernels on the bf16 fallback path.
+__global__ void round_to_bf16_kernel(float* __restrict__ dst, const float* __restrict__ src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __bfloat162float(__float2bfloat16_rn(src[i]));
+}
+
 Shape make_shape(const AttentionShape& a) {
   STRATA_CHECK(a.B > 0 && a.T > 0 && a.NH > 0 && a.NKV > 0 && a.HS > 0 && a.NH % a.NKV == 0,
                "attention: invalid shape (NKV must divide NH, all sizes positive)");
@@ -211,6 +221,20 @@ Shape make_shape(const AttentionShape& a) {
 void CudaBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                     const AttentionShape& a) {
   const Shape s = make_shape(a);
+  if (a.bf16_inputs) {
+    if (flash_attention_forward_bf16(out, lse, q, k, v, a)) return;
+    // Unsupported by the tensor-core kernels: the fp32 kernels below on bf16-rounded copies of q, k, v.
+    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+    float* r = static_cast<float*>(scratch(sizeof(float) * (nq + 2 * nkv)));  // q [nq] | k [nkv] | v [nkv]
+    const int rt = std::min(256, max_threads_per_block_);
+    round_to_bf16_kernel<<<grid_for(nq, rt), rt, 0, stream()>>>(r, q, nq);
+    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq, k, nkv);
+    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq + nkv, v, nkv);
+    STRATA_CUDA_LAUNCH_CHECK("round_to_bf16_kernel");
+    q = r;
+    k = r + nq;
+    v = r + nq + nkv;
+  }
   const int threads = std::min(kAttnThreads, max_threads_per_block_);
   const size_t smem = sizeof(float) * (2 * (size_t)s.HS + threads);
   STRATA_CHECK(smem <= max_shared_per_block_, "attention_forward: head size " + std::to_string(s.HS) +
@@ -225,10 +249,25 @@ void CudaBackend::attention_backward(float* dq, float* dk, float* dv, const floa
                                      const float* k, const float* v, const float* out, const float* lse,
                                      const AttentionShape& a) {
   const Shape s = make_shape(a);
+  if (a.bf16_inputs && flash_attention_backward_bf16(dq, dk, dv, dout, q, k, v, out, lse, a)) return;
   const int threads = std::min(kAttnThreads, max_threads_per_block_);
   const size_t rows = (size_t)s.B * s.NH * s.T;
   STRATA_CHECK(rows <= 0x7fffffffu, "attention_backward: B*NH*T too large for one CUDA grid");
-  float* D = static_cast<float*>(scratch(sizeof(float) * rows));
+  // bf16 fallback (shapes the tensor-core kernels do not support): rounded copies of q, k, v after D.
+  const size_t nq = a.bf16_inputs ? (size_t)s.B * s.T * s.NH * s.HS : 0;
+  const size_t nkv = a.bf16_inputs ? (size_t)s.B * s.T * s.NKV * s.HS : 0;
+  float* D = static_cast<float*>(scratch(sizeof(float) * (rows + nq + 2 * nkv)));  // D [rows] | q | k | v
+  if (a.bf16_inputs) {
+    float* r = D + rows;
+    const int rt = std::min(256, max_threads_per_block_);
+    round_to_bf16_kernel<<<grid_for(nq, rt), rt, 0, stream()>>>(r, q, nq);
+    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq, k, nkv);
+    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq + nkv, v, nkv);
+    STRATA_CUDA_LAUNCH_CHECK("round_to_bf16_kernel");
+    q = r;
+    k = r + nq;
+    v = r + nq + nkv;
+  }
 
   const int rd_threads = std::min(256, max_threads_per_block_);
   const size_t rd_blocks = (rows * 32 + rd_threads - 1) / rd_threads;

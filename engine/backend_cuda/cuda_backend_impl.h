@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "engine/backend.h"
 #include "engine/backend_cuda/cuda_check.h"
+#include "memory/device_arena.h"
 
 namespace strata {
 
@@ -22,6 +25,8 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
   BackendCaps caps() const override;
+  // The device arena's state in one line (DeviceArena::describe), or "arena not created yet"; for logs.
+  std::string arena_summary() const;
 
   void copy_async(void* dst, const void* src, size_t bytes, Stream& stream) override;
   void record(Event& event, Stream& stream) override;
@@ -60,6 +65,18 @@ class CudaBackend final : public Backend {
   void fill_zero(void* ptr, size_t bytes) override;
   void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
   double sum_squares(const float* x, size_t n) override;
+  // bf16 storage: cuda_linear_bf16.cu (tensor-core GEMMs) and cuda_bf16_ops.cu (everything else)
+  void linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) override;
+  void linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N, int IC,
+                            int OC) override;
+  void embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C, int V) override;
+  void embedding_backward_bf16(bf16* dtable, const float* dout, const int32_t* tokens, int N, int C,
+                               int V) override;
+  void adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                         const AdamWStep& s) override;
+  double sum_squares_bf16(const bf16* x, size_t n) override;
+  void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) override;
+  void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) override;
 
  protected:
   void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;
@@ -72,6 +89,15 @@ class CudaBackend final : public Backend {
  private:
   static cudaStream_t as_stream(Stream& s) { return static_cast<cudaStream_t>(s.handle()); }
   cudaStream_t stream() { return as_stream(compute_stream()); }
+
+  // bf16 tensor-core flash attention (cuda_flash_attention.cu), the path of AttentionShape::bf16_inputs. Each
+  // returns false, having queued nothing, when it cannot run the call (head size not a multiple of 16 up to 128,
+  // pointers not 16-byte aligned, too little shared memory); attention_forward/backward then fall back.
+  bool flash_attention_forward_bf16(float* out, float* lse, const float* q, const float* k, const float* v,
+                                    const AttentionShape& s);
+  bool flash_attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                     const float* k, const float* v, const float* out, const float* lse,
+                                     const AttentionShape& s);
 
   // Threads per block for a per-row kernel over `width` elements: a power of two >= 32, at most the device limit
   // and 1024 (the block reductions assume whole warps and at most 32 of them).
@@ -90,13 +116,22 @@ class CudaBackend final : public Backend {
   // Device scratch memory of at least `bytes`, owned by the backend, valid until the next scratch() call. Only
   // used by work queued on the compute stream, so reuse across ops is ordered by that stream.
   void* scratch(size_t bytes);
+  // The cuBLAS handle of the bf16 GEMMs (default math: tensor cores), created on first use on the compute stream.
+  cublasHandle_t bf16_blas();
 
   int device_ = 0;
   int max_threads_per_block_ = 1024;
   int num_sms_ = 1;
   size_t max_shared_per_block_ = 48 * 1024;
   cublasHandle_t cublas_ = nullptr;
+  cublasHandle_t cublas_bf16_ = nullptr;  // lazily, by bf16_blas(); cublas_ is pedantic fp32
   Buffer scratch_;  // Device / Workspace, grows on demand
+  // All MemoryKind::Device memory: one cudaMalloc (arena_base_) sub-allocated by arena_, both created by
+  // device_arena() on the first Device allocation; arena_mu_ guards their creation. Freed last by the destructor.
+  DeviceArena& device_arena();
+  mutable std::mutex arena_mu_;
+  void* arena_base_ = nullptr;
+  std::unique_ptr<DeviceArena> arena_;
 };
 
 }  // namespace strata

@@ -1,6 +1,7 @@
 // Reference op implementations: literal math in double precision, one thread, written for clarity.
 // Attention materialises the full probability matrix per row, unlike the optimised backends.
 #include "engine/backend_ref/ref_backend.h"
+#include "model/dtype_convert.h"
 
 #include <cmath>
 #include <vector>
@@ -120,6 +121,13 @@ static void ref_probs(std::vector<double>& p, double& lse, const float* q, const
 
 void RefBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
+  if (s.bf16_inputs) {
+    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
+    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+    AttentionShape exact = s;
+    exact.bf16_inputs = false;
+    return attention_forward(out, lse, r.data(), r.data() + nq, r.data() + nq + nkv, exact);
+  }
   std::vector<double> p(s.T);
   for (int b = 0; b < s.B; ++b)
     for (int h = 0; h < s.NH; ++h)
@@ -137,8 +145,15 @@ void RefBackend::attention_forward(float* out, float* lse, const float* q, const
 }
 
 void RefBackend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                                    const float* k, const float* v, const float*, const float*,
+                                    const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
+  if (s.bf16_inputs) {  // straight-through: the gradient of the rounding is the identity
+    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
+    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+    AttentionShape exact = s;
+    exact.bf16_inputs = false;
+    return attention_backward(dq, dk, dv, dout, r.data(), r.data() + nq, r.data() + nq + nkv, out, lse, exact);
+  }
   const double scale = 1.0 / std::sqrt((double)s.HS);
   std::vector<double> p(s.T), dp(s.T);
   for (int b = 0; b < s.B; ++b)
@@ -234,6 +249,20 @@ void RefBackend::adamw_update(float* p, const float* g, float* m, float* v, size
 double RefBackend::sum_squares(const float* x, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += (double)x[i] * x[i];
+  return s;
+}
+
+void RefBackend::adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                                   const AdamWStep& s) {
+  std::vector<float> g(n);
+  for (size_t i = 0; i < n; ++i) g[i] = bf16_to_f32(grad[i]);
+  adamw_update(master, g.data(), m, v, n, s);
+  for (size_t i = 0; i < n; ++i) param[i] = f32_to_bf16(master[i]);
+}
+
+double RefBackend::sum_squares_bf16(const bf16* x, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += (double)bf16_to_f32(x[i]) * bf16_to_f32(x[i]);
   return s;
 }
 

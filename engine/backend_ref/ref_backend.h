@@ -35,6 +35,11 @@ class RefBackend : public CpuBackend {
                               int ignore_index) override;
   void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
   double sum_squares(const float* x, size_t n) override;
+  // bf16 storage: linear, embedding and conversions are the CPU backend's (they widen/round into fp32 scratch and
+  // call the reference fp32 ops above); AdamW is literal math in double here.
+  void adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                         const AdamWStep& s) override;
+  double sum_squares_bf16(const bf16* x, size_t n) override;
 };
 
 }  // namespace strata

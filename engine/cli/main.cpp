@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   plan_cmd->add_option("--set", pl.overrides, "override a config key: section.key=value (repeatable)");
   plan_cmd->add_option("--device-budget", pl.device_budget, "device memory budget, e.g. 48GiB, 80GB, 2.5e10");
   plan_cmd->add_option("--host-budget", pl.host_budget, "host memory budget");
-  plan_cmd->add_option("--precision", pl.precision, "fp32 (the CPU engine) or bf16 (the CUDA design); default by backend");
+  plan_cmd->add_option("--precision", pl.precision, "fp32 or bf16 (default: the config's train.precision)");
   plan_cmd->add_flag("--host-optimizer", pl.host_optimizer, "bf16: AdamW state and master weights on the host");
   plan_cmd->add_flag("--json", pl.json, "machine-readable output");
   plan_cmd->add_option("--device-tflops", pl.device_tflops, "achieved GEMM TFLOP/s (default: strata probe's figure)");

@@ -35,7 +35,7 @@ int run_plan(const PlanCliOptions& o) {
   }
   const ModelConfig model = plan_model_config(cfg.model);
   PlanOptions po;
-  po.precision = o.precision.empty() ? (cfg.memory.backend.rfind("cuda", 0) == 0 ? "bf16" : "fp32") : o.precision;
+  po.precision = o.precision.empty() ? cfg.train.precision : o.precision;
   po.optimizer_on_host = o.host_optimizer;
   po.hw = load_hardware();
   if (po.precision == "bf16" && po.hw.source == "defaults") {

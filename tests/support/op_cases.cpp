@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "engine/rng.h"
+#include "model/dtype_convert.h"
 
 namespace strata::test {
 
@@ -37,6 +38,55 @@ int TensorSet::inout(std::string name, std::vector<float> v) {
   return push({std::move(name), TensorRole::InOut, false, std::move(v), {}});
 }
 
+int TensorSet::input_bf16(std::string name, std::vector<float> v) {
+  for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+  HostTensor t{std::move(name), TensorRole::Input, false, std::move(v), {}};
+  t.is_bf16 = true;
+  return push(std::move(t));
+}
+int TensorSet::output_bf16(std::string name, size_t n) {
+  HostTensor t{std::move(name), TensorRole::Output, false, std::vector<float>(n, bf16_to_f32(0x7FA5)), {}};
+  t.is_bf16 = true;
+  return push(std::move(t));
+}
+int TensorSet::accum_bf16(std::string name, std::vector<float> init) {
+  for (float& x : init) x = bf16_to_f32(f32_to_bf16(x));
+  HostTensor t{std::move(name), TensorRole::Accum, false, std::move(init), {}};
+  t.is_bf16 = true;
+  return push(std::move(t));
+}
+int TensorSet::inout_bf16(std::string name, std::vector<float> v) {
+  for (float& x : v) x = bf16_to_f32(f32_to_bf16(x));
+  HostTensor t{std::move(name), TensorRole::InOut, false, std::move(v), {}};
+  t.is_bf16 = true;
+  return push(std::move(t));
+}
+
+std::vector<uint8_t> HostTensor::image() const {
+  std::vector<uint8_t> img(bytes());
+  if (is_bf16) {
+    for (size_t k = 0; k < f.size(); ++k) {
+      const uint16_t h = f32_to_bf16(f[k]);
+      std::memcpy(img.data() + 2 * k, &h, 2);
+    }
+  } else if (!img.empty()) {
+    std::memcpy(img.data(), is_i32 ? (const void*)i.data() : (const void*)f.data(), img.size());
+  }
+  return img;
+}
+
+void HostTensor::load_image(const uint8_t* bytes) {
+  if (is_bf16) {
+    for (size_t k = 0; k < f.size(); ++k) {
+      uint16_t h;
+      std::memcpy(&h, bytes + 2 * k, 2);
+      f[k] = bf16_to_f32(h);
+    }
+  } else if (count()) {
+    std::memcpy(is_i32 ? (void*)i.data() : (void*)f.data(), bytes, count() * 4);
+  }
+}
+
 // ---- harness --------------------------------------------------------------------------------------------
 
 static uint64_t fnv1a(const std::string& s) {
@@ -48,8 +98,11 @@ static uint64_t fnv1a(const std::string& s) {
 // Host image of one guarded device allocation: [guard | data | guard].
 static std::vector<uint8_t> guarded_image(const HostTensor& t) {
   std::vector<uint8_t> img(2 * kGuardBytes + t.bytes());
-  for (size_t o = 0; o + 4 <= img.size(); o += 4) std::memcpy(img.data() + o, &kGuardWord, 4);
-  if (t.bytes()) std::memcpy(img.data() + kGuardBytes, t.data(), t.bytes());
+  uint8_t word[4];
+  std::memcpy(word, &kGuardWord, 4);
+  for (size_t o = 0; o < img.size(); ++o) img[o] = word[o % 4];  // every byte, also when the size is not 4k
+  const std::vector<uint8_t> data = t.image();
+  if (!data.empty()) std::memcpy(img.data() + kGuardBytes, data.data(), data.size());
   return img;
 }
 
@@ -94,10 +147,9 @@ static std::vector<HostTensor> run_guarded(const OpCase& c, const TensorSet& ts,
       const std::string what = be.name() + " " + t.name;
       check_guard(img, 0, kGuardBytes, what + " (before)", problems);
       check_guard(img, kGuardBytes + t.bytes(), img.size(), what + " (after)", problems);
-      void* dst = after[k].is_i32 ? (void*)after[k].i.data() : (void*)after[k].f.data();
-      if (t.bytes()) std::memcpy(dst, img.data() + kGuardBytes, t.bytes());
+      after[k].load_image(img.data() + kGuardBytes);
       if (t.role == TensorRole::Input) {
-        if (t.bytes() && std::memcmp(dst, t.data(), t.bytes()) != 0)
+        if (t.bytes() && std::memcmp(img.data() + kGuardBytes, t.image().data(), t.bytes()) != 0)
           problems.push_back(what + ": input was modified by the op");
         continue;
       }
@@ -138,7 +190,8 @@ CaseResult run_case(const OpCase& c, Backend& be, Backend& ref) {
           a[i] -= t.f[i];
           r[i] -= t.f[i];
         }
-      OutputResult o{t.name, compare(a.data(), r.data(), a.size()), c.tolerance()};
+      OutputResult o{t.name, compare(a.data(), r.data(), a.size()),
+                     t.is_bf16 ? c.bf16_tolerance() : c.tolerance_for(be.name())};
       if (t.role == TensorRole::Accum) {
         // Normalise by max(||ref delta||, ||init||): init has about the gradient's typical scale, so an exactly
         // zero reference gradient (attention dq/dk at T=1) does not turn fp32 rounding noise into an infinite
@@ -379,7 +432,13 @@ class RopeCase : public OpCase {
 // ---- attention ------------------------------------------------------------------------------------------
 
 static std::string shape_str(const AttentionShape& s) {
-  return strfmt("B=%d,T=%d,NH=%d,NKV=%d,HS=%d", s.B, s.T, s.NH, s.NKV, s.HS);
+  return strfmt("B=%d,T=%d,NH=%d,NKV=%d,HS=%d%s", s.B, s.T, s.NH, s.NKV, s.HS, s.bf16_inputs ? ",bf16" : "");
+}
+
+// The CUDA tensor-core attention also rounds the probabilities to bf16 before P @ V (relative error ~2^-9 per
+// term): bf16-input cases allow 1.5e-2 there; cpu and ref round only q, k, v and must agree to fp32 precision.
+static double attention_tolerance(const AttentionShape& s, const std::string& backend, double fp32_tol) {
+  return s.bf16_inputs && backend.rfind("cuda", 0) == 0 ? 1.5e-2 : fp32_tol;
 }
 static size_t q_size(const AttentionShape& s) { return sz({s.B, s.T, s.NH, s.HS}); }
 static size_t kv_size(const AttentionShape& s) { return sz({s.B, s.T, s.NKV, s.HS}); }
@@ -403,6 +462,9 @@ class AttentionFwd : public OpCase {
   // fp32 dot products, exp and a T-term weighted sum vs double: cpu shows <= 2e-7; 1e-5 leaves room for GPU
   // reduction orders and fast exp intrinsics while a wrong scale, mask or head mapping gives errors of order 1.
   double tolerance() const override { return 1e-5; }
+  double tolerance_for(const std::string& backend) const override {
+    return attention_tolerance(s, backend, tolerance());
+  }
 
  private:
   AttentionShape s;
@@ -436,6 +498,9 @@ class AttentionBwd : public OpCase {
   // Gradients recompute probabilities in fp32 from lse and subtract D = dout.out; cancellation in dp - D
   // raises the fp32 error above the forward's (cpu shows <= 6e-7), hence 2e-5.
   double tolerance() const override { return 2e-5; }
+  double tolerance_for(const std::string& backend) const override {
+    return attention_tolerance(s, backend, tolerance());
+  }
 
  private:
   AttentionShape s;
@@ -636,6 +701,176 @@ class SumSquaresCase : public OpCase {
   size_t n;
 };
 
+// ---- bf16 storage ops -----------------------------------------------------------------------------------
+
+class LinearBf16Fwd : public OpCase {
+ public:
+  LinearBf16Fwd(int N, int IC, int OC) : N(N), IC(IC), OC(OC) {}
+  OpKind op() const override { return OpKind::LinearBf16; }
+  std::string name() const override { return strfmt("linear_bf16_fwd(N=%d,IC=%d,OC=%d)", N, IC, OC); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input("x", random_vector(sz({N, IC}), s));  // fp32: the op rounds it
+    ts.input_bf16("w", random_vector(sz({OC, IC}), s + 1, 0.1f));
+    ts.output("out", sz({N, OC}));
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    be.linear_forward_bf16(a.f(2), a.f(0), a.h(1), N, IC, OC);
+  }
+  // Products of bf16 values are exact in fp32, so only the fp32 summation differs from the double reference; an
+  // unrounded x gives ~1e-3.
+  double tolerance() const override { return 1e-5; }
+
+ private:
+  int N, IC, OC;
+};
+
+class LinearBf16Bwd : public OpCase {
+ public:
+  LinearBf16Bwd(int N, int IC, int OC, bool with_dx, bool with_dw)
+      : N(N), IC(IC), OC(OC), with_dx(with_dx), with_dw(with_dw) {}
+  OpKind op() const override { return OpKind::LinearBf16; }
+  std::string name() const override {
+    return strfmt("linear_bf16_bwd(N=%d,IC=%d,OC=%d%s%s)", N, IC, OC, with_dx ? ",dx" : "", with_dw ? ",dw" : "");
+  }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input("x", random_vector(sz({N, IC}), s));
+    ts.input_bf16("w", random_vector(sz({OC, IC}), s + 1, 0.1f));
+    ts.input("dout", random_vector(sz({N, OC}), s + 2));
+    if (with_dx) ts.accum("dx", random_vector(sz({N, IC}), s + 3));
+    if (with_dw) ts.accum_bf16("dw", random_vector(sz({OC, IC}), s + 4, 2.0f));
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    int k = 3;
+    float* dx = with_dx ? a.f(k++) : nullptr;
+    bf16* dw = with_dw ? a.h(k++) : nullptr;
+    be.linear_backward_bf16(dx, dw, a.f(2), a.f(0), a.h(1), N, IC, OC);
+  }
+  double tolerance() const override { return 1e-5; }
+
+ private:
+  int N, IC, OC;
+  bool with_dx, with_dw;
+};
+
+class EmbeddingBf16Fwd : public OpCase {
+ public:
+  EmbeddingBf16Fwd(int N, int C, int V) : N(N), C(C), V(V) {}
+  OpKind op() const override { return OpKind::EmbeddingBf16; }
+  std::string name() const override { return strfmt("embedding_bf16_fwd(N=%d,C=%d,V=%d)", N, C, V); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input_i32("tokens", random_ints((size_t)N, 0, V, s));
+    ts.input_bf16("table", random_vector(sz({V, C}), s + 1));
+    ts.output("out", sz({N, C}));
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    be.embedding_forward_bf16(a.f(2), a.i32(0), a.h(1), N, C, V);
+  }
+  double tolerance() const override { return 0; }  // bf16 -> fp32 is exact
+
+ private:
+  int N, C, V;
+};
+
+class EmbeddingBf16Bwd : public OpCase {
+ public:
+  EmbeddingBf16Bwd(int N, int C, int V) : N(N), C(C), V(V) {}
+  OpKind op() const override { return OpKind::EmbeddingBf16; }
+  std::string name() const override { return strfmt("embedding_bf16_bwd(N=%d,C=%d,V=%d)", N, C, V); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input_i32("tokens", random_ints((size_t)N, 0, V, s));  // N > V: repeated tokens; some rows untouched
+    ts.input("dout", random_vector(sz({N, C}), s + 1));
+    ts.accum_bf16("dtable", random_vector(sz({V, C}), s + 2));
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    be.embedding_backward_bf16(a.h(2), a.f(1), a.i32(0), N, C, V);
+  }
+  double tolerance() const override { return 1e-6; }
+
+ private:
+  int N, C, V;
+};
+
+class AdamWBf16Case : public OpCase {
+ public:
+  AdamWBf16Case(size_t n, float wd, float grad_scale, int64_t step)
+      : n(n), wd(wd), grad_scale(grad_scale), step(step) {}
+  OpKind op() const override { return OpKind::AdamWBf16; }
+  std::string name() const override {
+    return strfmt("adamw_bf16(n=%zu,wd=%g,grad_scale=%g,step=%lld)", n, wd, grad_scale, (long long)step);
+  }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input_bf16("grad", random_vector(n, s, 0.1f));
+    const std::vector<float> master = random_vector(n, s + 1);
+    ts.inout("master", master);
+    ts.inout_bf16("param", master);  // the working copy: bf16(master)
+    ts.inout("m", random_vector(n, s + 2, 0.01f));
+    std::vector<float> v = random_vector(n, s + 3, 1e-3f);
+    for (float& x : v) x = x * x;
+    ts.inout("v", v);
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    AdamWStep st;
+    st.lr = 1e-2f, st.weight_decay = wd, st.grad_scale = grad_scale, st.step = step;
+    be.adamw_update_bf16(a.f(1), a.h(2), a.h(0), a.f(3), a.f(4), n, st);
+  }
+  double tolerance() const override { return 1e-6; }
+
+ private:
+  size_t n;
+  float wd, grad_scale;
+  int64_t step;
+};
+
+class SumSquaresBf16Case : public OpCase {
+ public:
+  explicit SumSquaresBf16Case(size_t n) : n(n) {}
+  OpKind op() const override { return OpKind::SumSquaresBf16; }
+  std::string name() const override { return strfmt("sum_squares_bf16(n=%zu)", n); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    ts.input_bf16("x", random_vector(n, s));
+    ts.output("sum", 1);
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    const float sum = (float)be.sum_squares_bf16(a.h(0), n);
+    be.copy(a.f(1), &sum, sizeof sum);
+  }
+  double tolerance() const override { return 1e-6; }
+
+ private:
+  size_t n;
+};
+
+// Conversions are exact operations (round to nearest even; widening): every backend must match bit for bit.
+class ConvertBf16Case : public OpCase {
+ public:
+  ConvertBf16Case(size_t n, bool to_bf16) : n(n), to_bf16(to_bf16) {}
+  OpKind op() const override { return OpKind::ConvertBf16; }
+  std::string name() const override { return strfmt("convert_%s(n=%zu)", to_bf16 ? "f32_to_bf16" : "bf16_to_f32", n); }
+  void build(TensorSet& ts, Backend&, uint64_t s) const override {
+    std::vector<float> x = random_vector(n, s, 3.0f);
+    // Exact ties (round to even: down, then up), the largest finite bf16, a negative zero and a subnormal.
+    const float special[] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -(2.0f + 0x1p-7f), 0x1.FEp127f, -0.0f, 0x1p-130f};
+    for (size_t k = 0; k < std::size(special) && k < n; ++k) x[k] = special[k];
+    if (to_bf16) {
+      ts.input("x", x);
+      ts.output_bf16("y", n);
+    } else {
+      ts.input_bf16("x", x);
+      ts.output("y", n);
+    }
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    if (to_bf16) be.convert_f32_to_bf16(a.h(1), a.f(0), n);
+    else be.convert_bf16_to_f32(a.f(1), a.h(0), n);
+  }
+  double tolerance() const override { return 0; }
+  double bf16_tolerance() const override { return 0; }
+
+ private:
+  size_t n;
+  bool to_bf16;
+};
+
 // ---- registry -------------------------------------------------------------------------------------------
 
 static std::vector<std::unique_ptr<OpCase>> make_cases() {
@@ -701,6 +936,26 @@ static std::vector<std::unique_ptr<OpCase>> make_cases() {
   add(new AdamWCase(1003, 0.1f, 0.5f, 17));  // decay, clipped gradient, later step
   add(new SumSquaresCase(1));
   add(new SumSquaresCase(40000));  // several reduction chunks
+
+  add(new LinearBf16Fwd(9, 37, 23));
+  add(new LinearBf16Fwd(33, 128, 64));
+  add(new LinearBf16Bwd(9, 37, 23, true, false));
+  add(new LinearBf16Bwd(9, 37, 23, false, true));
+  add(new LinearBf16Bwd(33, 128, 64, true, true));
+  add(new EmbeddingBf16Fwd(24, 70, 7));
+  add(new EmbeddingBf16Bwd(40, 130, 7));
+  add(new EmbeddingBf16Bwd(1, 3, 2));
+  add(new AdamWBf16Case(1003, 0.0f, 1.0f, 1));
+  add(new AdamWBf16Case(1003, 0.1f, 0.5f, 17));
+  add(new SumSquaresBf16Case(40000));
+  add(new ConvertBf16Case(1001, true));
+  add(new ConvertBf16Case(1001, false));
+  // Attention on bf16-rounded q, k, v: the tensor-core path (HS multiple of 16) and the rounded fallback (HS 8).
+  for (const AttentionShape& s : {AttentionShape{2, 7, 4, 4, 16, true}, AttentionShape{2, 13, 6, 2, 8, true},
+                                  AttentionShape{1, 70, 4, 2, 64, true}, AttentionShape{1, 130, 2, 2, 128, true}}) {
+    add(new AttentionFwd(s));
+    add(new AttentionBwd(s));
+  }
   return r;
 }
 

@@ -25,11 +25,13 @@ struct HostTensor {
   std::string name;
   TensorRole role = TensorRole::Input;
   bool is_i32 = false;
-  std::vector<float> f;      // when !is_i32
+  std::vector<float> f;      // when !is_i32 (for bf16 tensors: the values, each exactly a bf16 value)
   std::vector<int32_t> i;    // when is_i32
+  bool is_bf16 = false;      // stored on the device as bf16 (2 bytes per element)
   size_t count() const { return is_i32 ? i.size() : f.size(); }
-  size_t bytes() const { return count() * 4; }
-  const void* data() const { return is_i32 ? (const void*)i.data() : (const void*)f.data(); }
+  size_t bytes() const { return count() * (is_bf16 ? 2 : 4); }
+  std::vector<uint8_t> image() const;  // the device bytes
+  void load_image(const uint8_t* bytes);  // from device bytes
 };
 
 // The host tensors of one case, in the order the case's run() indexes them.
@@ -40,6 +42,11 @@ class TensorSet {
   int output(std::string name, size_t n);
   int accum(std::string name, std::vector<float> init);
   int inout(std::string name, std::vector<float> v);
+  // bf16 tensors: values are rounded to bf16 first; outputs are pre-filled with a bf16 NaN.
+  int input_bf16(std::string name, std::vector<float> v);
+  int output_bf16(std::string name, size_t n);
+  int accum_bf16(std::string name, std::vector<float> init);
+  int inout_bf16(std::string name, std::vector<float> v);
   const std::vector<HostTensor>& tensors() const { return t_; }
 
  private:
@@ -51,6 +58,7 @@ class TensorSet {
 struct OpArgs {
   std::vector<void*> ptrs;
   float* f(int idx) const { return static_cast<float*>(ptrs.at(idx)); }
+  bf16* h(int idx) const { return static_cast<bf16*>(ptrs.at(idx)); }
   const int32_t* i32(int idx) const { return static_cast<const int32_t*>(ptrs.at(idx)); }
 };
 
@@ -65,8 +73,17 @@ class OpCase {
   virtual void build(TensorSet& ts, Backend& host_ref, uint64_t seed) const = 0;
   // Queues the op on `be` (the harness synchronises).
   virtual void run(Backend& be, const OpArgs& a) const = 0;
-  // Bound on rel_l2 = ||out - ref|| / ||ref|| for every output of this case.
+  // Bound on rel_l2 = ||out - ref|| / ||ref|| for every fp32 output of this case.
   virtual double tolerance() const = 0;
+  // Bound for bf16 outputs: a sum that lands near a rounding boundary may round one bf16 step (2^-8 relative)
+  // differently when backends sum in different orders; wrong rows or indices give errors of order 1.
+  virtual double bf16_tolerance() const { return 4e-3; }
+  // The bound a given backend must meet (default tolerance()); for ops whose fast path on some backend has
+  // documented extra rounding (the CUDA tensor-core attention rounds P to bf16).
+  virtual double tolerance_for(const std::string& backend_name) const {
+    (void)backend_name;
+    return tolerance();
+  }
 };
 
 // Every registered case, in registry order.

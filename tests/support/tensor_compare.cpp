@@ -1,6 +1,8 @@
 // Implementation of the test helpers in tensor_compare.h.
 #include "tests/support/tensor_compare.h"
 
+#include "model/dtype_convert.h"
+
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -41,6 +43,20 @@ std::vector<float> download(Backend& be, const float* dev, size_t n) {
   std::vector<float> h(n);
   be.copy(h.data(), dev, n * sizeof(float));
   return h;
+}
+
+void upload_as(Backend& be, void* dev, DType dtype, const std::vector<float>& host) {
+  std::vector<uint8_t> bytes(host.size() * dtype_size(dtype));
+  convert_from_f32(bytes.data(), host.data(), dtype, host.size());
+  be.copy(dev, bytes.data(), bytes.size());
+}
+
+std::vector<float> download_as_f32(Backend& be, const void* dev, DType dtype, size_t n) {
+  std::vector<uint8_t> bytes(n * dtype_size(dtype));
+  be.copy(bytes.data(), dev, bytes.size());
+  std::vector<float> out(n);
+  convert_to_f32(out.data(), bytes.data(), dtype, n);
+  return out;
 }
 
 ErrorStats compare(const float* a, const float* ref, size_t n) {

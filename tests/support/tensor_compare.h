@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "model/param_layout.h"
 
 namespace strata::test {
 
@@ -18,6 +19,10 @@ std::vector<float> random_vector(size_t n, uint64_t seed, float scale = 1.0f);
 Buffer upload(Backend& be, const std::vector<float>& host, MemoryCategory cat = MemoryCategory::Other);
 Buffer upload_i32(Backend& be, const std::vector<int32_t>& host);
 std::vector<float> download(Backend& be, const float* dev, size_t n);
+// Writes fp32 `host` values into device memory holding `dtype` (F32, or BF16 rounded to nearest even).
+void upload_as(Backend& be, void* dev, DType dtype, const std::vector<float>& host);
+// Reads n values of `dtype` (F32 or BF16) from device memory as fp32 (exact).
+std::vector<float> download_as_f32(Backend& be, const void* dev, DType dtype, size_t n);
 
 struct ErrorStats {
   double rel_l2 = 0;       // ||a - b|| / max(||b||, tiny)
