@@ -2,6 +2,7 @@
 // into 64-byte-aligned views. Sizes depend only on the config, B, T and checkpointing.
 #include "model/activations.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "engine/check.h"
@@ -28,10 +29,16 @@ size_t Activations::saved_bytes(const ModelConfig& cfg, int B, int T, bool check
   return (up64(N * C) * (L + 1) + (checkpointing ? 0 : inter * L)) * sizeof(float);
 }
 
-size_t Activations::workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing) {
-  const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab;
+int Activations::loss_chunk_rows(const ModelConfig& cfg, int B, int T, int rows) {
+  const size_t N = (size_t)B * T, row = (size_t)cfg.vocab * sizeof(float);
+  const size_t want = rows > 0 ? (size_t)rows : kLossChunkBytes / row;
+  return (int)std::max<size_t>(1, std::min(N, want));
+}
+
+size_t Activations::workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows) {
+  const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab, R = (size_t)loss_chunk_rows(cfg, B, T, loss_rows);
   const size_t inter = intermediate_floats(cfg, N, B, T);
-  return ((checkpointing ? inter : 0) + grad_floats(cfg, N) + up64(N * C) + up64(N) + up64(N * V) + up64(N) +
+  return ((checkpointing ? inter : 0) + grad_floats(cfg, N) + up64(N * C) + up64(N) + up64(R * V) + up64(N) +
           up64(N) * 2) *
          sizeof(float);
 }
@@ -60,16 +67,16 @@ static void carve_block(BlockActs& a, const ModelConfig& c, size_t N, size_t B, 
   a.act = carve(N * F);
 }
 
-Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing)
-    : B_(B), T_(T), checkpointing_(checkpointing), cfg_(cfg) {
+Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows)
+    : B_(B), T_(T), checkpointing_(checkpointing), loss_rows_(loss_chunk_rows(cfg, B, T, loss_rows)), cfg_(cfg) {
   STRATA_CHECK(B > 0 && T > 0, "batch size and sequence length must be > 0, got B=" + std::to_string(B) +
                                    " T=" + std::to_string(T));
   STRATA_CHECK(T <= cfg.max_seq_len, "sequence length " + std::to_string(T) + " exceeds the model's max_seq_len " +
                                          std::to_string(cfg.max_seq_len));
   const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab, L = cfg.n_layers;
   saved_ = backend.alloc(MemoryKind::Device, saved_bytes(cfg, B, T, checkpointing), MemoryCategory::Activations, 64);
-  workspace_ =
-      backend.alloc(MemoryKind::Device, workspace_bytes(cfg, B, T, checkpointing), MemoryCategory::Workspace, 64);
+  workspace_ = backend.alloc(MemoryKind::Device, workspace_bytes(cfg, B, T, checkpointing, loss_rows),
+                             MemoryCategory::Workspace, 64);
   (void)V;
 
   auto carve_fn = [this](size_t n) { return carve(n); };
@@ -93,7 +100,7 @@ Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T,
   grads_.dact = carve(N * F);
   xnf = carve(N * C);
   rstdf = carve(N);
-  logits = carve(N * V);
+  logits = carve((size_t)loss_rows_ * V);
   losses = carve(N);
   tokens = reinterpret_cast<int32_t*>(carve(N));
   targets = reinterpret_cast<int32_t*>(carve(N));

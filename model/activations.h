@@ -41,14 +41,21 @@ struct GradScratch {
 
 class Activations {
  public:
-  Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing);
+  Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows = 0);
 
+  // Rows of logits computed at a time by the fused, chunked head + cross-entropy: as many as fit kLossChunkBytes of
+  // fp32 logits (at least 1, at most N), so a 32K vocabulary at 4096 tokens needs 64 MiB instead of 512 MiB.
+  static constexpr size_t kLossChunkBytes = size_t{64} << 20;
+  // `rows` > 0 overrides the automatic choice (tests exercise many chunks with it).
+  static int loss_chunk_rows(const ModelConfig& cfg, int B, int T, int rows = 0);
   // The bytes the two allocations take (the planner uses the same functions).
   static size_t saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing);      // Activations
-  static size_t workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing);  // Workspace
+  static size_t workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing,
+                                int loss_rows = 0);  // Workspace
 
   int B() const { return B_; }
   int T() const { return T_; }
+  int loss_rows() const { return loss_rows_; }  // rows of `logits`
   bool checkpointing() const { return checkpointing_; }
 
   // Block l's tensors; with checkpointing, every l shares the intermediates (only x differs).
@@ -58,7 +65,7 @@ class Activations {
 
   float* xnf = nullptr;      // [N, C]  final norm output
   float* rstdf = nullptr;    // [N]
-  float* logits = nullptr;   // [N, V]  (overwritten in place by dlogits in backward)
+  float* logits = nullptr;   // [R, V]  one chunk of R = loss_chunk_rows() rows (dlogits in place in backward)
   float* losses = nullptr;   // [N]
   int32_t* tokens = nullptr;   // [N]
   int32_t* targets = nullptr;  // [N]
@@ -68,6 +75,7 @@ class Activations {
 
   int B_, T_;
   bool checkpointing_;
+  int loss_rows_;
   ModelConfig cfg_;
   Buffer saved_;      // Activations: block inputs (+ intermediates of every block without checkpointing)
   Buffer workspace_;  // Workspace: recompute set, gradient scratch, head tensors

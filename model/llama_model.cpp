@@ -2,6 +2,7 @@
 // x -> [RMSNorm -> q,k,v -> RoPE -> causal GQA -> o_proj -> +res -> RMSNorm -> SwiGLU MLP -> +res] x L -> norm -> head.
 #include "model/llama_model.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -129,13 +130,13 @@ void* LlamaModel::head_g() {
   return cfg_.tie_embeddings ? grads_.tensor(ids().embedding(), 0) : grads_.tensor(ids().head(), 0);
 }
 
-void LlamaModel::linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC) {
+void LlamaModel::linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC) const {
   if (is_bf16()) backend_.linear_forward_bf16(out, x, static_cast<const bf16*>(w), N, IC, OC);
   else backend_.linear_forward(out, x, static_cast<const float*>(w), N, IC, OC);
 }
 
 void LlamaModel::linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC,
-                            int OC) {
+                            int OC) const {
   if (is_bf16())
     backend_.linear_backward_bf16(dx, static_cast<bf16*>(dw), dout, x, static_cast<const bf16*>(w), N, IC, OC);
   else
@@ -151,7 +152,7 @@ AttentionShape LlamaModel::attention_shape() const {
 void LlamaModel::ensure_activations(int B, int T) {
   if (acts_ && acts_->B() == B && acts_->T() == T) return;
   acts_.reset();  // free the old shape's buffers before allocating the new ones
-  acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing);
+  acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing, opts_.loss_chunk_rows);
 }
 
 void LlamaModel::block_forward(int l, const BlockW& w, const BlockActs& a, float* out) {
@@ -210,8 +211,13 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   Profiler::Scope head_span(prof_, "head + loss", "compute", -1);
   backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
                            cfg_.norm_eps);
-  linear_fwd(A.logits, A.xnf, head_w(), N, C, V);
-  backend_.cross_entropy_forward(A.losses, A.logits, A.targets, N, V, kIgnoreIndex);
+  // Head and loss in chunks of R rows: logits never exist for all N rows at once.
+  const int R = A.loss_rows();
+  for (int r0 = 0; r0 < N; r0 += R) {
+    const int rows = std::min(R, N - r0);
+    linear_fwd(A.logits, A.xnf + (size_t)r0 * C, head_w(), rows, C, V);
+    backend_.cross_entropy_forward(A.losses + r0, A.logits, A.targets + r0, rows, V, kIgnoreIndex);
+  }
 
   std::vector<float> losses(N);
   backend_.copy(losses.data(), A.losses, sizeof(float) * N);
@@ -225,7 +231,14 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
 
 void LlamaModel::copy_logits(float* host) const {
   STRATA_CHECK(logits_valid_, "logits are only available after forward() and before backward()");
-  backend_.copy(host, acts_->logits, sizeof(float) * acts_->B() * acts_->T() * cfg_.vocab);
+  // Recomputed chunk by chunk from the final norm output (the forward keeps only the last chunk).
+  const Activations& A = *acts_;
+  const int N = A.B() * A.T(), C = cfg_.dim, V = cfg_.vocab, R = A.loss_rows();
+  for (int r0 = 0; r0 < N; r0 += R) {
+    const int rows = std::min(R, N - r0);
+    linear_fwd(A.logits, A.xnf + (size_t)r0 * C, head_w(), rows, C, V);
+    backend_.copy(host + (size_t)r0 * V, A.logits, sizeof(float) * rows * V);
+  }
 }
 
 // ---- backward -------------------------------------------------------------------------------------------------
@@ -277,11 +290,19 @@ void LlamaModel::backward(float grad_scale) {
   const GradScratch& s = A.grads();
   std::optional<Profiler::Scope> head_span(std::in_place, prof_, "head + loss backward", "compute", -1);
   const float scale = valid_targets_ ? grad_scale / (float)valid_targets_ : 0.0f;
-  float* dlogits = A.logits;  // in place
-  backend_.cross_entropy_backward(dlogits, A.logits, A.targets, scale, N, V, kIgnoreIndex);
   float* dxnf = need_dxnf ? s.dxn : nullptr;
   if (dxnf) backend_.fill_zero(dxnf, sizeof(float) * N * C);
-  linear_bwd(dxnf, head_g(), dlogits, A.xnf, head_w(), N, C, V);
+  // Fused, chunked head + cross-entropy backward: each chunk's logits are recomputed (unless one chunk holds all
+  // rows: the forward's are still there), turned into dlogits in place, and pushed through the head.
+  const int R = A.loss_rows();
+  for (int r0 = 0; r0 < N; r0 += R) {
+    const int rows = std::min(R, N - r0);
+    const float* xnf = A.xnf + (size_t)r0 * C;
+    if (R < N) linear_fwd(A.logits, xnf, head_w(), rows, C, V);
+    float* dlogits = A.logits;  // in place
+    backend_.cross_entropy_backward(dlogits, A.logits, A.targets + r0, scale, rows, V, kIgnoreIndex);
+    linear_bwd(dxnf ? dxnf + (size_t)r0 * C : nullptr, head_g(), dlogits, xnf, head_w(), rows, C, V);
+  }
   if (!need_dxnf) return;
   float* dnorm = final_norm_trainable_ ? grads_.f32(ids().final_norm(), 0) : nullptr;
   backend_.fill_zero(s.dres, sizeof(float) * N * C);

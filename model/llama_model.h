@@ -24,6 +24,7 @@ struct ModelOptions {
   // BF16: weight matrices, embedding, head and their gradients in bf16 (GEMM inputs rounded to bf16, fp32 sums),
   // attention on bf16-rounded q/k/v; activations and norm weights stay fp32. The optimizer keeps fp32 masters.
   Precision precision = Precision::F32;
+  int loss_chunk_rows = 0;  // rows per chunk of the fused head + cross-entropy; 0: automatic (see Activations)
 };
 
 class LlamaModel {
@@ -96,8 +97,9 @@ class LlamaModel {
   };
   bool is_bf16() const { return opts_.precision == Precision::BF16; }
   // Precision-dispatching wrappers of the backend's linear and embedding ops (w, dw, table, dtable untyped).
-  void linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC);
-  void linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC, int OC);
+  void linear_fwd(float* out, const float* x, const void* w, int N, int IC, int OC) const;
+  void linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC,
+                  int OC) const;
   AttentionShape attention_shape() const;
   BlockW block_weights(int l) const;
   BlockW acquire_block(int l);  // resident view, or the provider's streamed copy

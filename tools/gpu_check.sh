@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Device check for a machine with a CUDA GPU (run from anywhere; finishes well under 8 minutes on a 16-core H200 box):
-# configures build/ with -DSTRATA_CUDA=ON (Release, Ninja, benches off), builds, runs the op-parity, finite-difference
-# and model-parity suites (ctest -R "BackendOps|GradFD|Parity": every op on every available backend, cuda:0
-# included, against the reference backend), then `strata backends`. Logs go to $OUT when it is set (else to
-# build/gpu_check/); the exit status is non-zero when any step fails.
-#
-# Still to come with the bf16 engine (not run here yet):
-#   - bf16 GEMM TFLOP/s (cuBLASLt, the 7B projection shapes)
-#   - one 7B block forward + backward (time and peak memory)
-#   - H2D GB/s from pinned host memory (copy stream, overlapped with compute)
-#   - streamed vs resident blocks (step time with frozen blocks streamed from host/disk vs all on the device)
+# Device check for a machine with a CUDA GPU (run from anywhere; about 6 minutes on a 16-core H200 box, well under 8):
+# configures build/ with -DSTRATA_CUDA=ON (Release, Ninja, benches on), builds everything, runs the op-parity,
+# finite-difference and model-parity suites (ctest -R "BackendOps|GradFD|Parity": every op on every available backend,
+# cuda:0 included, against the reference backend), then `strata backends`, then the GPU benchmarks
+# (build/bench/bench_gpu, about 1 minute; figures in $LOGS/bench_gpu.json, its summary appended to summary.txt):
+#   a. cuBLAS bf16 GEMM TFLOP/s at 8192^3 (cublasGemmEx, fp32 accumulation): the peak the ratios below refer to
+#   b. one LLaMA-2-7B block forward + backward, bf16 engine, 4096 tokens: ms, TFLOP/s and the ratio to (a) (>= 0.5)
+#   c. pinned host <-> device GB/s (1 GiB cudaMemcpyAsync on a non-blocking stream)
+#   d. 8 7B-shaped blocks trained LISA-style (2 of 8), frozen blocks streamed from pinned host memory vs all resident:
+#      step-time ratio (<= 1.15)
+# Logs go to $OUT when it is set (else to build/gpu_check/); the exit status is non-zero when any step fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -40,7 +40,7 @@ if [ -f "$BUILD/CMakeCache.txt" ] && ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$
 fi
 
 step configure 120 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_CUDA=ON \
-  -DSTRATA_BUILD_BENCH=OFF || { echo "configure failed"; exit 1; }
+  -DSTRATA_BUILD_BENCH=ON || { echo "configure failed"; exit 1; }
 grep -E "^-- Strata" "$LOGS/configure.log" || true
 step build 300 cmake --build "$BUILD" -j "$(nproc)" || { echo "build failed"; exit 1; }
 step ctest 240 ctest --test-dir "$BUILD" -R "BackendOps|GradFD|Parity" -j 4 --output-on-failure --timeout 200
@@ -57,6 +57,10 @@ if [ "${SKIPPED:-0}" -gt 0 ]; then
   echo "FAIL: $SKIPPED cuda:0 test cases were skipped" | tee -a "$LOGS/summary.txt"
   STATUS=1
 fi
+
+# GPU figures. Exit status 3 means "no CUDA device": on this machine that is a failure like any other.
+step bench_gpu 240 "./$BUILD/bench/bench_gpu" --json "$LOGS/bench_gpu.json"
+sed -n '/^summary (/,$p' "$LOGS/bench_gpu.log" >> "$LOGS/summary.txt"
 
 echo "== done: status $STATUS (logs in $LOGS)" | tee -a "$LOGS/summary.txt"
 exit $STATUS
