@@ -49,9 +49,10 @@ Plan make_plan(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& o
 }
 
 static Plan plan_core(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& opts, bool suggest) {
-  STRATA_CHECK(opts.precision == "fp32" || opts.precision == "bf16",
-               "plan precision must be fp32 or bf16, got '" + opts.precision + "'");
-  const bool bf16 = opts.precision == "bf16";
+  const std::string precision = opts.precision.empty() ? cfg.train.precision : opts.precision;
+  STRATA_CHECK(precision == "fp32" || precision == "bf16", "plan precision must be fp32 or bf16, got '" + precision + "'");
+  const bool bf16 = precision == "bf16";
+  const bool cuda = cfg.memory.backend.rfind("cuda", 0) == 0;  // streamed blocks pass through pinned staging
   STRATA_CHECK(!opts.optimizer_on_host || bf16, "the host-side optimizer is planned for the bf16 (CUDA) engine only");
   Plan p;
   p.model = mc;
@@ -82,10 +83,15 @@ static Plan plan_core(const RunConfig& cfg, const ModelConfig& mc, const PlanOpt
   const int opt_tier = opts.optimizer_on_host ? kPinned : kDev;
   dev[G] = trained_nonblock;
   p.bytes[opt_tier][O] = 2 * trained_nonblock32;
-  if (bf16) p.bytes[opt_tier][M] = trained_nonblock32;
-  const size_t acts = Activations::saved_bytes(mc, B, T, ckpt), work = Activations::workspace_bytes(mc, B, T, ckpt);
-  dev[A] = bf16 ? acts / 2 : acts;  // bf16 engine: activations in bf16 (design estimate)
-  dev[WS] = bf16 ? work / 2 : work;
+  // fp32 masters exist for blobs holding bf16 tensors: not for the (all-F32) final norm.
+  if (bf16) p.bytes[opt_tier][M] = trained_nonblock32 - (train_norm ? lay32.final_norm.bytes : 0);
+  // Both engines keep fp32 activations, except the bf16 engine's checkpointed block inputs (bf16).
+  dev[A] = Activations::saved_bytes(mc, B, T, ckpt, bf16);
+  dev[WS] = Activations::workspace_bytes(mc, B, T, ckpt, 0, bf16);
+  if (cuda && bf16) {  // the CUDA backend's scratch: GEMM operands rounded to bf16, at most 2 N (C + F) bf16 values
+    const size_t mib = size_t{1} << 20, scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (mc.dim + mc.ffn_dim) + 512;
+    dev[WS] += (scratch + mib - 1) / mib * mib;
+  }
 
   // Placement, with the room the engine sees when it places blocks.
   p.device_budget = budget_of(cfg.memory.device_budget, "memory.device_budget");
@@ -110,12 +116,17 @@ static Plan plan_core(const RunConfig& cfg, const ModelConfig& mc, const PlanOpt
   if (bf16) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
   if (streamed > 0) {
     dev[S] = (size_t)(cfg.memory.prefetch + 1) * blob;
-    if (bf16) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies
+    if (cuda) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies
     p.bytes[kHost][S] = blob;  // one blob of staging while placing and checkpointing
   }
   pinned[W] = (size_t)p.placement.host * blob;
   p.bytes[kDiskTier][W] = (size_t)p.placement.disk * blob;
-  if (lisa && cfg.lisa.optimizer_state == "keep") p.bytes[kPinned][O] += (size_t)(L - gamma) * 2 * blob32;
+  if (lisa && cfg.lisa.optimizer_state == "keep" && L > gamma) {
+    // Parked moments (and fp32 masters) of the inactive blocks, plus one while a re-sampling swaps blocks.
+    const size_t parked = (size_t)(L - gamma + 1);
+    p.bytes[kPinned][O] += parked * 2 * blob32;
+    if (bf16) p.bytes[kPinned][M] += parked * blob32;
+  }
 
   for (int t = 0; t < kPlanTiers; ++t) {
     p.peak[t] = 0;
@@ -150,7 +161,7 @@ static Plan plan_core(const RunConfig& cfg, const ModelConfig& mc, const PlanOpt
   std::snprintf(desc, sizeof desc, "%s, %d x %d tokens x %d accum, %s, frozen blocks: %s, %s%s",
                 lisa ? ("LISA " + std::to_string(gamma) + "/" + std::to_string(L)).c_str() : "full fine-tuning", B, T,
                 cfg.train.grad_accum, ckpt ? "checkpointing" : "no checkpointing", cfg.memory.frozen_tier.c_str(),
-                opts.precision.c_str(), opts.optimizer_on_host ? ", optimizer on host" : "");
+                precision.c_str(), opts.optimizer_on_host ? ", optimizer on host" : "");
   p.description = desc;
   if (p.fits) {
     if (p.peak[kDev] > p.device_budget) {

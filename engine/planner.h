@@ -27,10 +27,9 @@ struct Hardware {
 };
 
 struct PlanOptions {
-  // "fp32": the engine as built today (every tensor fp32; the CPU backend). "bf16": the CUDA design (issue "CUDA
-  // backend"): bf16 working weights, activations and gradients; fp32 master weights and AdamW moments for trained
-  // parameters.
-  std::string precision = "fp32";
+  // "fp32": every tensor fp32. "bf16" (train.precision = "bf16"): bf16 weight matrices, embedding and their
+  // gradients; fp32 master weights and AdamW moments for trained parameters; fp32 activations and norms.
+  std::string precision;  // empty: the config's train.precision
   bool optimizer_on_host = false;  // bf16 only: fp32 master weights and AdamW moments of trained blocks on the host
   Hardware hw;
 };

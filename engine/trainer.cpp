@@ -109,7 +109,6 @@ class TrainingRun {
     sched_.min_lr_ratio = cfg.train.min_lr_ratio;
     config_hash_ = resume_config_hash(cfg);
     PlanOptions plan_opts;
-    plan_opts.precision = cfg.train.precision;
     plan_opts.hw = load_hardware();
     plan_ = make_plan(cfg, info_.config, plan_opts);
     if (!plan_.fits) {
@@ -232,18 +231,27 @@ class TrainingRun {
   void set_active(const std::vector<int>& blocks) {
     const InactiveStatePolicy policy =
         cfg_.lisa.optimizer_state == "keep" ? InactiveStatePolicy::Keep : InactiveStatePolicy::Reset;
+    std::vector<int> leaving, entering;
     for (int b : active_)
-      if (!std::binary_search(blocks.begin(), blocks.end(), b)) {
+      if (!std::binary_search(blocks.begin(), blocks.end(), b)) leaving.push_back(b);
+    for (int b : blocks)
+      if (!std::binary_search(active_.begin(), active_.end(), b)) entering.push_back(b);
+    // One out, one in: the device never holds more than gamma trained blocks, and under "keep" at most one more
+    // block than the inactive ones has parked state (the planner counts L - gamma + 1).
+    for (size_t i = 0; i < std::max(leaving.size(), entering.size()); ++i) {
+      if (i < leaving.size()) {
+        const int b = leaving[i];
         model_->set_block_trainable(b, false);  // releases the gradient blob
         opt_->deactivate(ids().block(b), policy);
         placement_->demote(b);                  // updated weights back to the block's tier
       }
-    for (int b : blocks)
-      if (!std::binary_search(active_.begin(), active_.end(), b)) {
+      if (i < entering.size()) {
+        const int b = entering[i];
         placement_->promote(b);
         model_->set_block_trainable(b, true);
         opt_->activate(ids().block(b), model_->params());
       }
+    }
     active_ = blocks;
   }
 

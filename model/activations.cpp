@@ -23,10 +23,14 @@ static size_t grad_floats(const ModelConfig& c, size_t N) {
   return up64(N * C) * 2 + up64(N * Q) * 2 + up64(N * KV) * 2 + up64(N * F) * 3;
 }
 
-size_t Activations::saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing) {
+// Floats one saved block input takes: N*C fp32, or N*C bf16 (half as many floats, rounded up).
+static size_t input_floats(size_t N, size_t C, bool bf16_inputs) { return bf16_inputs ? (N * C + 1) / 2 : N * C; }
+
+size_t Activations::saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing, bool bf16_inputs) {
   const size_t N = (size_t)B * T, C = cfg.dim, L = cfg.n_layers;
   const size_t inter = intermediate_floats(cfg, N, B, T);
-  return (up64(N * C) * (L + 1) + (checkpointing ? 0 : inter * L)) * sizeof(float);
+  const bool half = bf16_inputs && checkpointing;
+  return (up64(input_floats(N, C, half)) * (L + 1) + (checkpointing ? 0 : inter * L)) * sizeof(float);
 }
 
 int Activations::loss_chunk_rows(const ModelConfig& cfg, int B, int T, int rows) {
@@ -35,11 +39,13 @@ int Activations::loss_chunk_rows(const ModelConfig& cfg, int B, int T, int rows)
   return (int)std::max<size_t>(1, std::min(N, want));
 }
 
-size_t Activations::workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows) {
+size_t Activations::workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows,
+                                    bool bf16_inputs) {
   const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab, R = (size_t)loss_chunk_rows(cfg, B, T, loss_rows);
   const size_t inter = intermediate_floats(cfg, N, B, T);
+  const size_t work_io = bf16_inputs && checkpointing ? 2 * up64(N * C) : 0;  // x_work, out_work
   return ((checkpointing ? inter : 0) + grad_floats(cfg, N) + up64(N * C) + up64(N) + up64(R * V) + up64(N) +
-          up64(N) * 2) *
+          up64(N) * 2 + work_io) *
          sizeof(float);
 }
 
@@ -67,21 +73,28 @@ static void carve_block(BlockActs& a, const ModelConfig& c, size_t N, size_t B, 
   a.act = carve(N * F);
 }
 
-Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows)
-    : B_(B), T_(T), checkpointing_(checkpointing), loss_rows_(loss_chunk_rows(cfg, B, T, loss_rows)), cfg_(cfg) {
+Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows,
+                         bool bf16_inputs)
+    : B_(B),
+      T_(T),
+      checkpointing_(checkpointing),
+      loss_rows_(loss_chunk_rows(cfg, B, T, loss_rows)),
+      bf16_inputs_(bf16_inputs && checkpointing),
+      cfg_(cfg) {
   STRATA_CHECK(B > 0 && T > 0, "batch size and sequence length must be > 0, got B=" + std::to_string(B) +
                                    " T=" + std::to_string(T));
   STRATA_CHECK(T <= cfg.max_seq_len, "sequence length " + std::to_string(T) + " exceeds the model's max_seq_len " +
                                          std::to_string(cfg.max_seq_len));
   const size_t N = (size_t)B * T, C = cfg.dim, V = cfg.vocab, L = cfg.n_layers;
-  saved_ = backend.alloc(MemoryKind::Device, saved_bytes(cfg, B, T, checkpointing), MemoryCategory::Activations, 64);
-  workspace_ = backend.alloc(MemoryKind::Device, workspace_bytes(cfg, B, T, checkpointing, loss_rows),
+  saved_ = backend.alloc(MemoryKind::Device, saved_bytes(cfg, B, T, checkpointing, bf16_inputs_),
+                         MemoryCategory::Activations, 64);
+  workspace_ = backend.alloc(MemoryKind::Device, workspace_bytes(cfg, B, T, checkpointing, loss_rows, bf16_inputs_),
                              MemoryCategory::Workspace, 64);
   (void)V;
 
   auto carve_fn = [this](size_t n) { return carve(n); };
   cursor_ = saved_.as<char>();
-  for (size_t l = 0; l <= L; ++l) inputs_.push_back(carve(N * C));
+  for (size_t l = 0; l <= L; ++l) inputs_.push_back(carve(input_floats(N, C, bf16_inputs_)));
   sets_.resize(checkpointing ? 1 : L);
   if (!checkpointing)
     for (auto& s : sets_) carve_block(s, cfg, N, B, T, carve_fn);
@@ -104,14 +117,26 @@ Activations::Activations(Backend& backend, const ModelConfig& cfg, int B, int T,
   losses = carve(N);
   tokens = reinterpret_cast<int32_t*>(carve(N));
   targets = reinterpret_cast<int32_t*>(carve(N));
+  if (bf16_inputs_) {
+    x_work = carve(N * C);
+    out_work = carve(N * C);
+  }
 }
 
 BlockActs Activations::block(int l) const {
   BlockActs a = sets_[checkpointing_ ? 0 : l];
-  a.x = inputs_[l];
+  a.x = bf16_inputs_ ? x_work : inputs_[l];
   return a;
 }
 
-float* Activations::block_input(int l) const { return inputs_[l]; }
+float* Activations::block_input(int l) const {
+  STRATA_CHECK(!bf16_inputs_, "block inputs are stored in bf16: use block_input_bf16()");
+  return inputs_[l];
+}
+
+bf16* Activations::block_input_bf16(int l) const {
+  STRATA_CHECK(bf16_inputs_, "block inputs are stored in fp32: use block_input()");
+  return reinterpret_cast<bf16*>(inputs_[l]);
+}
 
 }  // namespace strata

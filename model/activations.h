@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/bf16.h"
 #include "model/model_config.h"
 
 namespace strata {
@@ -41,7 +42,10 @@ struct GradScratch {
 
 class Activations {
  public:
-  Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows = 0);
+  // bf16_inputs (with checkpointing only): the saved block inputs are stored in bf16 (half the bytes); the block
+  // being computed reads an fp32 copy (x_work) and writes its output to out_work.
+  Activations(Backend& backend, const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows = 0,
+              bool bf16_inputs = false);
 
   // Rows of logits computed at a time by the fused, chunked head + cross-entropy: as many as fit kLossChunkBytes of
   // fp32 logits (at least 1, at most N), so a 32K vocabulary at 4096 tokens needs 64 MiB instead of 512 MiB.
@@ -49,18 +53,24 @@ class Activations {
   // `rows` > 0 overrides the automatic choice (tests exercise many chunks with it).
   static int loss_chunk_rows(const ModelConfig& cfg, int B, int T, int rows = 0);
   // The bytes the two allocations take (the planner uses the same functions).
-  static size_t saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing);      // Activations
-  static size_t workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing,
-                                int loss_rows = 0);  // Workspace
+  static size_t saved_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing,
+                            bool bf16_inputs = false);  // Activations
+  static size_t workspace_bytes(const ModelConfig& cfg, int B, int T, bool checkpointing, int loss_rows = 0,
+                                bool bf16_inputs = false);  // Workspace
 
   int B() const { return B_; }
   int T() const { return T_; }
   int loss_rows() const { return loss_rows_; }  // rows of `logits`
   bool checkpointing() const { return checkpointing_; }
 
-  // Block l's tensors; with checkpointing, every l shares the intermediates (only x differs).
+  // Block l's tensors; with checkpointing, every l shares the intermediates (only x differs; with bf16 inputs x is
+  // x_work for every l).
   BlockActs block(int l) const;
-  float* block_input(int l) const;  // [N, C], l in [0, L]; l = L is the last block's output
+  float* block_input(int l) const;  // [N, C], l in [0, L]; l = L is the last block's output (fp32 inputs only)
+  bool bf16_inputs() const { return bf16_inputs_; }
+  bf16* block_input_bf16(int l) const;  // [N, C] bf16 storage (bf16 inputs only)
+  float* x_work = nullptr;              // [N, C] fp32 input of the block being computed (bf16 inputs only)
+  float* out_work = nullptr;            // [N, C] fp32 output of the block being computed (bf16 inputs only)
   const GradScratch& grads() const { return grads_; }
 
   float* xnf = nullptr;      // [N, C]  final norm output
@@ -76,6 +86,7 @@ class Activations {
   int B_, T_;
   bool checkpointing_;
   int loss_rows_;
+  bool bf16_inputs_;
   ModelConfig cfg_;
   Buffer saved_;      // Activations: block inputs (+ intermediates of every block without checkpointing)
   Buffer workspace_;  // Workspace: recompute set, gradient scratch, head tensors

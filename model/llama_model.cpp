@@ -143,6 +143,20 @@ void LlamaModel::linear_bwd(float* dx, void* dw, const float* dout, const float*
     backend_.linear_backward(dx, static_cast<float*>(dw), dout, x, static_cast<const float*>(w), N, IC, OC);
 }
 
+void LlamaModel::store_block_input(int l, const float* x) {
+  Activations& A = *acts_;
+  const size_t n = (size_t)A.B() * A.T() * cfg_.dim;
+  backend_.convert_f32_to_bf16(A.block_input_bf16(l), x, n);
+  backend_.convert_bf16_to_f32(A.x_work, A.block_input_bf16(l), n);  // the next block reads the rounded values
+}
+
+const float* LlamaModel::load_block_input(int l) {
+  Activations& A = *acts_;
+  if (!A.bf16_inputs()) return A.block_input(l);
+  backend_.convert_bf16_to_f32(A.x_work, A.block_input_bf16(l), (size_t)A.B() * A.T() * cfg_.dim);
+  return A.x_work;
+}
+
 AttentionShape LlamaModel::attention_shape() const {
   return AttentionShape{acts_->B(), acts_->T(), cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim(), is_bf16()};
 }
@@ -152,7 +166,7 @@ AttentionShape LlamaModel::attention_shape() const {
 void LlamaModel::ensure_activations(int B, int T) {
   if (acts_ && acts_->B() == B && acts_->T() == T) return;
   acts_.reset();  // free the old shape's buffers before allocating the new ones
-  acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing, opts_.loss_chunk_rows);
+  acts_ = std::make_unique<Activations>(backend_, cfg_, B, T, opts_.checkpointing, opts_.loss_chunk_rows, is_bf16());
 }
 
 void LlamaModel::block_forward(int l, const BlockW& w, const BlockActs& a, float* out) {
@@ -199,17 +213,25 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
   backend_.copy(A.tokens, tokens, sizeof(int32_t) * N);
   backend_.copy(A.targets, targets, sizeof(int32_t) * N);
 
-  if (is_bf16()) backend_.embedding_forward_bf16(A.block_input(0), A.tokens, static_cast<const bf16*>(embedding_w()), N, C, V);
-  else backend_.embedding_forward(A.block_input(0), A.tokens, static_cast<const float*>(embedding_w()), N, C, V);
+  // With bf16 block inputs the residual stream is rounded to bf16 at every block boundary (stored, then read back),
+  // so the backward's recompute sees exactly the inputs the forward used.
+  const bool half = A.bf16_inputs();
+  float* x = half ? A.x_work : A.block_input(0);
+  if (is_bf16()) backend_.embedding_forward_bf16(x, A.tokens, static_cast<const bf16*>(embedding_w()), N, C, V);
+  else backend_.embedding_forward(x, A.tokens, static_cast<const float*>(embedding_w()), N, C, V);
+  if (half) store_block_input(0, x);
   announce_pass(0, cfg_.n_layers - 1);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const BlockW w = acquire_block(l);
     Profiler::Scope span(prof_, "forward", "compute", l);
-    block_forward(l, w, A.block(l), A.block_input(l + 1));
+    float* out = half ? A.out_work : A.block_input(l + 1);
+    block_forward(l, w, A.block(l), out);
+    if (half) store_block_input(l + 1, out);
+    else x = out;
     release_block(l);
   }
   Profiler::Scope head_span(prof_, "head + loss", "compute", -1);
-  backend_.rmsnorm_forward(A.xnf, A.rstdf, A.block_input(cfg_.n_layers), params_.f32(ids().final_norm(), 0), N, C,
+  backend_.rmsnorm_forward(A.xnf, A.rstdf, x, params_.f32(ids().final_norm(), 0), N, C,
                            cfg_.norm_eps);
   // Head and loss in chunks of R rows: logits never exist for all N rows at once.
   const int R = A.loss_rows();
@@ -306,7 +328,7 @@ void LlamaModel::backward(float grad_scale) {
   if (!need_dxnf) return;
   float* dnorm = final_norm_trainable_ ? grads_.f32(ids().final_norm(), 0) : nullptr;
   backend_.fill_zero(s.dres, sizeof(float) * N * C);
-  backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, A.block_input(L),
+  backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, load_block_input(L),
                             params_.f32(ids().final_norm(), 0), A.rstdf, N, C);
 
   head_span.reset();
@@ -316,7 +338,9 @@ void LlamaModel::backward(float grad_scale) {
     const BlockW w = acquire_block(l);
     if (A.checkpointing()) {
       Profiler::Scope span(prof_, "recompute", "compute", l);
-      block_forward(l, w, a, A.block_input(l + 1));  // recompute intermediates; same output
+      load_block_input(l);  // a.x (x_work) with bf16 inputs
+      // Recompute the intermediates; the output is the same as the forward's, so it may overwrite it.
+      block_forward(l, w, a, A.bf16_inputs() ? A.out_work : A.block_input(l + 1));
     }
     const bool need_dx = l > 0 ? l > lowest : embed_trainable_;
     {

@@ -22,7 +22,8 @@ struct ModelOptions {
   bool checkpointing = false;   // keep only block inputs; recompute each block's intermediates in backward
   bool allocate_blocks = true;  // false: block blobs start unallocated (the caller places them, see BlockProvider)
   // BF16: weight matrices, embedding, head and their gradients in bf16 (GEMM inputs rounded to bf16, fp32 sums),
-  // attention on bf16-rounded q/k/v; activations and norm weights stay fp32. The optimizer keeps fp32 masters.
+  // attention on bf16-rounded q/k/v; activations and norm weights stay fp32, except that with checkpointing the
+  // saved block inputs (the residual stream between blocks) are bf16. The optimizer keeps fp32 masters.
   Precision precision = Precision::F32;
   int loss_chunk_rows = 0;  // rows per chunk of the fused head + cross-entropy; 0: automatic (see Activations)
 };
@@ -101,6 +102,10 @@ class LlamaModel {
   void linear_bwd(float* dx, void* dw, const float* dout, const float* x, const void* w, int N, int IC,
                   int OC) const;
   AttentionShape attention_shape() const;
+  // bf16 block inputs (checkpointing in the bf16 engine): x -> storage of block input l, and x_work = the rounded
+  // values; load_block_input widens block input l into x_work (fp32 inputs: returns the saved input itself).
+  void store_block_input(int l, const float* x);
+  const float* load_block_input(int l);
   BlockW block_weights(int l) const;
   BlockW acquire_block(int l);  // resident view, or the provider's streamed copy
   void release_block(int l);

@@ -121,6 +121,10 @@ TEST(Offload, Bf16TiersGiveBitwiseIdenticalTraining) {
   expect_same(device, host, "bf16 host tier");
   expect_same(device, disk, "bf16 disk tier");
   EXPECT_GT(total(disk, "disk_read_bytes"), 0u);
+  // With checkpointing the saved block inputs are bf16 too: still identical across tiers.
+  const Outcome ck_device = run(tmp / "ck-device", with({"memory.frozen_tier=device", "memory.activation_checkpointing=true"}));
+  const Outcome ck_disk = run(tmp / "ck-disk", with({"memory.frozen_tier=disk", "memory.activation_checkpointing=true"}));
+  expect_same(ck_device, ck_disk, "bf16 disk tier with checkpointing");
   const Outcome f32 = run(tmp / "f32", {"lisa.optimizer_state=keep", "memory.frozen_tier=host"});
   EXPECT_LT(total(host, "host_read_bytes"), total(f32, "host_read_bytes") * 6 / 10) << "bf16 blobs stream half the bytes";
 }

@@ -77,6 +77,13 @@ TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
       {"train.mode=lisa", "lisa.layers=2", "memory.frozen_tier=disk", "memory.prefetch=3",
        "memory.activation_checkpointing=true"},
       {"train.mode=full", "memory.frozen_tier=host", "memory.activation_checkpointing=true"},
+      // The bf16 engine: half-size blobs and bf16 gradients, fp32 masters (parked with the moments under keep),
+      // bf16 checkpointed block inputs.
+      {"train.precision=bf16", "train.mode=full"},
+      // keep: enough re-samplings that a parked block comes back while every other inactive block is parked
+      {"train.mode=lisa", "lisa.layers=1", "lisa.interval=1", "train.steps=24", "lisa.optimizer_state=keep"},
+      {"train.precision=bf16", "train.mode=lisa", "lisa.layers=2", "memory.frozen_tier=host", "lisa.interval=1",
+       "train.steps=24", "lisa.optimizer_state=keep", "memory.activation_checkpointing=true"},
   };
   int i = 0;
   for (auto sets : cases) {

@@ -35,10 +35,10 @@ int run_plan(const PlanCliOptions& o) {
   }
   const ModelConfig model = plan_model_config(cfg.model);
   PlanOptions po;
-  po.precision = o.precision.empty() ? cfg.train.precision : o.precision;
+  po.precision = o.precision;  // empty: the config's train.precision
   po.optimizer_on_host = o.host_optimizer;
   po.hw = load_hardware();
-  if (po.precision == "bf16" && po.hw.source == "defaults") {
+  if (cfg.memory.backend.rfind("cuda", 0) == 0 && po.hw.source == "defaults") {
     // No probe of a GPU machine: assume an H100/H200-class device (override with the flags below).
     po.hw.device_tflops = 400, po.hw.h2d_gbps = 50, po.hw.disk_gbps = 7;
     po.hw.source = "defaults for an H100/H200-class GPU, PCIe 5, NVMe";
