@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/backend_cpu/cpu_backend.h"
+#include "engine/backend_cpu/cpu_reduce.h"
 #include "model/dtype_convert.h"
 
 namespace strata {
@@ -109,22 +110,7 @@ void CpuBackend::adamw_update_bf16(float* master, bf16* param, const bf16* grad,
 }
 
 double CpuBackend::sum_squares_bf16(const bf16* x, size_t n) {
-  constexpr size_t kChunk = 1 << 14;
-  const size_t nchunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> partial(nchunks, 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
-  for (size_t c = 0; c < nchunks; ++c) {
-    const size_t end = std::min(n, (c + 1) * kChunk);
-    double acc = 0.0;
-    for (size_t i = c * kChunk; i < end; ++i) {
-      const double xi = bf16_to_f32(x[i]);
-      acc += xi * xi;
-    }
-    partial[c] = acc;
-  }
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
+  return chunked_sum_squares(n, [x](size_t i) { return (double)bf16_to_f32(x[i]); });
 }
 
 void CpuBackend::convert_f32_to_bf16(bf16* dst, const float* src, size_t n) { narrow(dst, src, n); }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/backend_cpu/cpu_backend.h"
+#include "engine/backend_cpu/cpu_reduce.h"
 
 namespace strata {
 
@@ -27,19 +28,7 @@ void CpuBackend::adamw_update(float* p, const float* g, float* m, float* v, size
 }
 
 double CpuBackend::sum_squares(const float* x, size_t n) {
-  constexpr size_t kChunk = 1 << 14;
-  const size_t nchunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> partial(nchunks, 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
-  for (size_t c = 0; c < nchunks; ++c) {
-    const size_t end = std::min(n, (c + 1) * kChunk);
-    double acc = 0.0;
-    for (size_t i = c * kChunk; i < end; ++i) acc += (double)x[i] * x[i];
-    partial[c] = acc;
-  }
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
+  return chunked_sum_squares(n, [x](size_t i) { return (double)x[i]; });
 }
 
 }  // namespace strata
