@@ -296,6 +296,21 @@ void write_model_folder(const std::string& dir, const ModelConfig& cfg) {
   write_hf_model(dir, info, tensors, ex);
 }
 
+// A skipped (non-finite) step does no AdamW work, so its time would flatter the figure: fail instead.
+void check_finite_losses(const std::string& run_dir) {
+  std::ifstream in(fs::path(run_dir) / "metrics.jsonl");
+  std::string line;
+  int steps = 0;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line);
+    if (!j.contains("seconds")) continue;
+    ++steps;
+    STRATA_CHECK(!j["loss"].is_null(), run_dir + ": step " + std::to_string(j["step"].get<int>()) +
+                                           " had a non-finite loss or gradient; the timing would not be comparable");
+  }
+  STRATA_CHECK(steps > 0, run_dir + "/metrics.jsonl has no steps");
+}
+
 struct LisaResult {
   bench::Timing resident, streamed;
   double ratio() const { return resident.median_s > 0 ? streamed.median_s / resident.median_s : 0; }
@@ -330,16 +345,25 @@ checkpoint_every = 0
   const std::string st = "train.steps=" + std::to_string(steps + 1);  // step 1 (allocations) is not timed
   LisaResult r;
   r.resident = bench::timed_training(config.c_str(), scratch + "/resident", {st, "memory.frozen_tier=device"});
+  check_finite_losses(scratch + "/resident");
   fs::remove_all(scratch + "/resident");  // its final checkpoint (trained blocks + AdamW state)
   r.streamed = bench::timed_training(config.c_str(), scratch + "/streamed", {st, "memory.frozen_tier=host"});
+  check_finite_losses(scratch + "/streamed");
   fs::remove_all(scratch + "/streamed");
   fs::remove_all(model_dir);
   return r;
 }
 
-// Removes the bench's scratch folder however the bench ends.
+// The bench's scratch folder: created here, removed however the bench ends.
 struct ScratchDir {
   std::string path;
+  explicit ScratchDir(std::string p) : path(std::move(p)) {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    STRATA_CHECK(!ec, "cannot create the scratch folder " + path + ": " + ec.message() + " (pass --dir DIR)");
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
   ~ScratchDir() {
     std::error_code ec;
     if (!path.empty()) fs::remove_all(path, ec);
@@ -367,7 +391,7 @@ json timing_json(const bench::Timing& t) {
 int usage() {
   std::fprintf(stderr,
                "usage: bench_gpu [--json FILE] [--dir DIR (scratch for part d, ~10 GB; default /dev/shm or the temp "
-               "folder)] [--steps N (timed LISA steps, default 4)] [--cpu-dry-run (part d only, tiny shape, cpu "
+               "folder)] [--steps N (timed LISA steps, default 4)] [--cpu-dry-run (parts b and d, tiny shapes, cpu "
                "backend: checks the bench's config path without a device)]\n");
   return 2;
 }
@@ -387,8 +411,8 @@ int main(int argc, char** argv) {
     else return usage();
   }
   try {
-    if (cpu_dry_run) {  // part d's code path on the CPU backend with a tiny shape; not a figure
-      ScratchDir scratch{pick_scratch_base(dir, size_t{1} << 30) + "/strata-bench-gpu-" + std::to_string(::getpid())};
+    if (cpu_dry_run) {  // the code paths of parts b and d on the CPU backend with tiny shapes; no figures
+      ScratchDir scratch(pick_scratch_base(dir, size_t{1} << 30) + "/strata-bench-gpu-" + std::to_string(::getpid()));
       ModelConfig tiny = llama2_7b_blocks(8, 512, 256);
       tiny.dim = 64, tiny.n_heads = 4, tiny.n_kv_heads = 4, tiny.ffn_dim = 172;
       ModelConfig one = tiny;
@@ -397,9 +421,9 @@ int main(int argc, char** argv) {
       std::printf("bench_gpu --cpu-dry-run: 1 tiny block, bf16, cpu: %.2f ms, %.3f GFLOP per iteration\n", b.ms,
                   b.flops / 1e9);
       const LisaResult r = lisa_streamed_vs_resident("cpu", tiny, 256, steps, scratch.path);
-      std::printf("bench_gpu --cpu-dry-run: 8 tiny blocks, LISA 2/8, cpu: resident %.4f s, streamed %.4f s, ratio "
-                  "%.3f\n",
-                  r.resident.median_s, r.streamed.median_s, r.ratio());
+      std::printf("bench_gpu --cpu-dry-run: 8 tiny blocks, LISA 2/8, cpu: resident %.4f s, streamed %.4f s (read "
+                  "%.2f MB/step), ratio %.3f\n",
+                  r.resident.median_s, r.streamed.median_s, r.streamed.read_mb, r.ratio());
       return 0;
     }
 
@@ -476,7 +500,7 @@ int main(int argc, char** argv) {
     save_json();
 
     // d.
-    ScratchDir scratch{pick_scratch_base(dir, size_t{12} << 30) + "/strata-bench-gpu-" + std::to_string(::getpid())};
+    ScratchDir scratch(pick_scratch_base(dir, size_t{12} << 30) + "/strata-bench-gpu-" + std::to_string(::getpid()));
     const LisaResult l = lisa_streamed_vs_resident("cuda:0", llama2_7b_blocks(8, 512, seq), seq, steps, scratch.path);
     std::printf("d. 8 LLaMA-2-7B blocks, vocab 512, LISA 2 of 8 (no re-sampling; embedding, head and final norm "
                 "trainable), bf16, 1 x %d tokens, AdamW, median of %d steps after 1:\n"
@@ -487,7 +511,8 @@ int main(int argc, char** argv) {
                 seq, steps, l.resident.median_s * 1e3, l.resident.device_peak_mib, l.streamed.median_s * 1e3,
                 l.streamed.device_peak_mib, l.streamed.read_mb, l.streamed.io_wait_s * 1e3, l.ratio(), elapsed());
     out["lisa"] = {{"config",
-                    "8 LLaMA-2-7B blocks, vocab 512, lisa.layers 2, interval 1000, embedding/head/final norm trainable, "
+                    "8 LLaMA-2-7B blocks, vocab 512, lisa.layers 2, interval 1000, embedding/head/final norm "
+                    "trainable, "
                     "train.precision bf16, micro_batch 1, seq_len " +
                         std::to_string(seq) + ", synthetic data, byte tokenizer, prefetch 2, cuda:0"},
                    {"timed_steps", steps},
@@ -500,8 +525,8 @@ int main(int argc, char** argv) {
 
     std::printf("\nsummary (%s):\n", prop.name);
     std::printf("  bf16 GEMM 8192^3:               %.1f TFLOP/s (peak for the ratios below)\n", g.peak());
-    std::printf("  7B block fwd+bwd, %d tok:     %.1f ms, %.1f TFLOP/s = %.2fx GEMM peak (target >= 0.5)%s\n", seq, b.ms,
-                b.tflops, block_ratio, block_ratio >= 0.5 ? "" : "  MISSED");
+    std::printf("  7B block fwd+bwd, %d tok:     %.1f ms, %.1f TFLOP/s = %.2fx GEMM peak (target >= 0.5)%s\n", seq,
+                b.ms, b.tflops, block_ratio, block_ratio >= 0.5 ? "" : "  MISSED");
     std::printf("  pinned H2D / D2H:               %.1f / %.1f GB/s\n", c.h2d_gbps, c.d2h_gbps);
     std::printf("  8-block LISA streamed/resident: %.2fx (target <= 1.15)%s\n", l.ratio(),
                 l.ratio() <= 1.15 ? "" : "  MISSED");
