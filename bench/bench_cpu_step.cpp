@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   std::string preset = "small";
   int B = 4, T = 256, steps = 5;
   bool ckpt = false, batch_set = false, seq_set = false;
+  Precision precision = Precision::F32;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
@@ -55,10 +56,17 @@ int main(int argc, char** argv) {
     else if (a == "--seq-len" && i + 1 < argc) T = std::atoi(argv[++i]), seq_set = true;
     else if (a == "--preset" && i + 1 < argc) preset = argv[++i];
     else if (a == "--checkpointing") ckpt = true;
-    else {
+    else if (a == "--precision" && i + 1 < argc) {
+      try {
+        precision = parse_precision(argv[++i], "--precision");
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_cpu_step: %s\n", e.what());
+        return 2;
+      }
+    } else {
       std::fprintf(stderr,
                    "usage: bench_cpu_step [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] "
-                   "[--checkpointing]\n");
+                   "[--checkpointing] [--precision fp32|bf16]\n");
       return 2;
     }
   }
@@ -79,7 +87,10 @@ int main(int argc, char** argv) {
   }
   cfg.max_seq_len = T;
   CpuBackend be;
-  LlamaModel model(be, cfg, ModelOptions{ckpt});
+  ModelOptions mo;
+  mo.checkpointing = ckpt;
+  mo.precision = precision;
+  LlamaModel model(be, cfg, mo);
   init_params_normal(model.params(), be, 42);
   const int N = B * T;
   std::vector<int32_t> tokens(N), targets(N);
@@ -103,8 +114,8 @@ int main(int argc, char** argv) {
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
   const double gflops = step_flops(cfg, B, T) / med / 1e9;
-  std::printf("bench_cpu_step (%s): model %s, %.1fM params, batch %d x %d, checkpointing %s\n", preset.c_str(), cfg.describe().c_str(),
-              cfg.num_parameters() / 1e6, B, T, ckpt ? "on" : "off");
+  std::printf("bench_cpu_step (%s): model %s, %.1fM params, batch %d x %d, checkpointing %s, %s\n", preset.c_str(),
+              cfg.describe().c_str(), cfg.num_parameters() / 1e6, B, T, ckpt ? "on" : "off", to_string(precision));
   std::printf("  fwd+bwd median %.3f s over %d steps  ->  %.0f tokens/s\n", med, steps, N / med);
   std::printf("  achieved %.1f GFLOP/s  |  OpenBLAS sgemm 1024^3: %.1f GFLOP/s  |  ratio %.2f\n", gflops, peak,
               gflops / peak);
