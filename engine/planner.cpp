@@ -16,6 +16,7 @@
 #include "memory/byte_size.h"
 #include "memory/memory_tracker.h"
 #include "model/activations.h"
+#include "model/precision.h"
 #include "model/param_layout.h"
 
 namespace strata {
@@ -50,8 +51,8 @@ Plan make_plan(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& o
 
 static Plan plan_core(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& opts, bool suggest) {
   const std::string precision = opts.precision.empty() ? cfg.train.precision : opts.precision;
-  STRATA_CHECK(precision == "fp32" || precision == "bf16", "plan precision must be fp32 or bf16, got '" + precision + "'");
-  const bool bf16 = precision == "bf16";
+  const bool bf16 =
+      parse_precision(precision, opts.precision.empty() ? "train.precision" : "--precision") == Precision::BF16;
   const bool cuda = cfg.memory.backend.rfind("cuda", 0) == 0;  // streamed blocks pass through pinned staging
   STRATA_CHECK(!opts.optimizer_on_host || bf16, "the host-side optimizer is planned for the bf16 (CUDA) engine only");
   Plan p;

@@ -66,10 +66,7 @@ std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, ui
   const BlobIds ids{layout.n_layers};
   std::vector<TensorSource> out;
   for (int blob = 0; blob < ids.count(); ++blob) {
-    const BlobLayout* bl = blob < ids.n_layers        ? &layout.block
-                           : blob == ids.embedding()  ? &layout.embedding
-                           : blob == ids.final_norm() ? &layout.final_norm
-                                                      : &layout.head;
+    const BlobLayout* bl = &layout.of_blob(blob);
     if (bl->bytes == 0) continue;
     for (const TensorSpec& spec : bl->tensors) {
       const std::string name = blob < ids.n_layers ? "model.layers." + std::to_string(blob) + "." + spec.name : spec.name;

@@ -253,9 +253,10 @@ float LlamaModel::forward(const int32_t* tokens, const int32_t* targets, int B, 
 
 void LlamaModel::copy_logits(float* host) const {
   STRATA_CHECK(logits_valid_, "logits are only available after forward() and before backward()");
-  // Recomputed chunk by chunk from the final norm output (the forward keeps only the last chunk).
   const Activations& A = *acts_;
   const int N = A.B() * A.T(), C = cfg_.dim, V = cfg_.vocab, R = A.loss_rows();
+  if (R >= N) return backend_.copy(host, A.logits, sizeof(float) * N * V);  // one chunk: the forward's logits
+  // Several chunks: the forward kept only the last, so recompute each from the final norm output.
   for (int r0 = 0; r0 < N; r0 += R) {
     const int rows = std::min(R, N - r0);
     linear_fwd(A.logits, A.xnf + (size_t)r0 * C, head_w(), rows, C, V);

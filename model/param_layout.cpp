@@ -71,6 +71,14 @@ ModelLayout make_model_layout(const ModelConfig& cfg, DType dtype) {
   return m;
 }
 
+const BlobLayout& ModelLayout::of_blob(int blob) const {
+  STRATA_CHECK(blob >= 0 && blob < n_layers + 3, "blob id " + std::to_string(blob) + " out of range");
+  if (blob < n_layers) return block;
+  if (blob == n_layers) return embedding;
+  if (blob == n_layers + 1) return final_norm;
+  return head;
+}
+
 size_t ModelLayout::total_bytes() const {
   return (size_t)n_layers * block.bytes + embedding.bytes + final_norm.bytes + head.bytes;
 }

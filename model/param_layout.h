@@ -54,6 +54,8 @@ struct ModelLayout {
   BlobLayout head;        // "lm_head.weight" [V, C]; empty (bytes 0) when embeddings are tied
   int n_layers = 0;
   size_t total_bytes() const;
+  // The table of blob `blob` in BlobIds numbering: 0..L-1 blocks, L embedding, L+1 final norm, L+2 head.
+  const BlobLayout& of_blob(int blob) const;
 };
 
 // `dtype` is the storage of the weight matrices and the embedding/head; norm weights (1-D) are always F32 (they are

@@ -10,13 +10,7 @@ ParamStore::ParamStore(Backend& backend, const ModelLayout& layout, MemoryKind k
   blobs_.resize(ids_.count());
 }
 
-const BlobLayout& ParamStore::layout_of(int blob) const {
-  STRATA_CHECK(blob >= 0 && blob < ids_.count(), "blob id " + std::to_string(blob) + " out of range");
-  if (blob < ids_.n_layers) return layout_.block;
-  if (blob == ids_.embedding()) return layout_.embedding;
-  if (blob == ids_.final_norm()) return layout_.final_norm;
-  return layout_.head;
-}
+const BlobLayout& ParamStore::layout_of(int blob) const { return layout_.of_blob(blob); }
 
 std::string ParamStore::blob_name(int blob) const {
   if (blob < ids_.n_layers) return "block " + std::to_string(blob);

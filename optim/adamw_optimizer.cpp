@@ -24,12 +24,7 @@ AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, cons
 }
 
 bool AdamWOptimizer::has_master(int blob) const {
-  const BlobIds ids{layout_.n_layers};
-  const BlobLayout& l = blob < ids.n_layers        ? layout_.block
-                        : blob == ids.embedding()  ? layout_.embedding
-                        : blob == ids.final_norm() ? layout_.final_norm
-                                                   : layout_.head;
-  for (const TensorSpec& t : l.tensors)
+  for (const TensorSpec& t : layout_.of_blob(blob).tensors)
     if (t.dtype != DType::F32) return true;
   return false;
 }

@@ -43,26 +43,27 @@ void scores_to_probs(float* S, const float* Qb, const float* Kb, int bs, int n_k
 
 }  // namespace
 
-std::vector<float> bf16_rounded_qkv(const float* q, const float* k, const float* v, const AttentionShape& s) {
+RoundedQkv::RoundedQkv(const float* q_in, const float* k_in, const float* v_in, const AttentionShape& s)
+    : exact(s) {
   const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-  std::vector<float> r(nq + 2 * nkv);
+  values.resize(nq + 2 * nkv);
   auto round_into = [](float* dst, const float* src, size_t n) {
     for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
   };
-  round_into(r.data(), q, nq);
-  round_into(r.data() + nq, k, nkv);
-  round_into(r.data() + nq + nkv, v, nkv);
-  return r;
+  round_into(values.data(), q_in, nq);
+  round_into(values.data() + nq, k_in, nkv);
+  round_into(values.data() + nq + nkv, v_in, nkv);
+  q = values.data();
+  k = q + nq;
+  v = k + nkv;
+  exact.bf16_inputs = false;
 }
 
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   if (s.bf16_inputs) {
-    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
-    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-    AttentionShape exact = s;
-    exact.bf16_inputs = false;
-    return attention_forward(out, lse, r.data(), r.data() + nq, r.data() + nq + nkv, exact);
+    const RoundedQkv r(q, k, v, s);
+    return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;
@@ -92,11 +93,8 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
   if (s.bf16_inputs) {  // the rounding's gradient passes straight through (as a cast's does in PyTorch)
-    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
-    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-    AttentionShape exact = s;
-    exact.bf16_inputs = false;
-    return attention_backward(dq, dk, dv, dout, r.data(), r.data() + nq, r.data() + nq + nkv, out, lse, exact);
+    const RoundedQkv r(q, k, v, s);
+    return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
   const int group = NH / NKV;

@@ -84,9 +84,14 @@ class CpuBackend : public Backend {
   std::vector<float> bf16_scratch_;
 };
 
-// q, k, v rounded to bf16 values (in fp32) for AttentionShape::bf16_inputs, as one vector [Nq | Nkv | Nkv] with
-// Nq = B*T*NH*HS and Nkv = B*T*NKV*HS.
-std::vector<float> bf16_rounded_qkv(const float* q, const float* k, const float* v, const AttentionShape& s);
+// q, k, v rounded to bf16 values (kept in fp32) for AttentionShape::bf16_inputs, and the shape to run the exact
+// fp32 attention on them with (bf16_inputs cleared).
+struct RoundedQkv {
+  RoundedQkv(const float* q, const float* k, const float* v, const AttentionShape& s);
+  std::vector<float> values;  // [B*T*NH*HS | B*T*NKV*HS | B*T*NKV*HS]
+  const float *q, *k, *v;     // into values
+  AttentionShape exact;
+};
 
 // RoPE inverse frequency for pair i of a head of size HS, computed exactly as HF transformers does in fp32:
 // 1 / theta^(float(2i) / HS).

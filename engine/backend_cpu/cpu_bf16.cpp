@@ -1,10 +1,9 @@
-// The CPU backend's bf16-storage ops: bf16 operands are widened (exactly) or rounded into fp32 scratch, then the
-// fp32 kernels run on them, so products are exact and sums are fp32 as the interface requires.
+// The CPU backend's bf16-storage linear, embedding and conversion ops: bf16 operands are widened (exactly) or rounded
+// into fp32 scratch, then the fp32 kernels run on them (AdamW and sum of squares are in cpu_optimizer.cpp).
 #include <cmath>
 #include <cstring>
 
 #include "engine/backend_cpu/cpu_backend.h"
-#include "engine/backend_cpu/cpu_reduce.h"
 #include "model/dtype_convert.h"
 
 namespace strata {
@@ -86,31 +85,6 @@ void CpuBackend::embedding_backward_bf16(bf16* dtable, const float* dout, const 
   for (int n = 0; n < N; ++n) compact[n] = slot[tokens[n]];
   embedding_backward(acc, dout, compact.data(), N, C, (int)R);
   for (size_t r = 0; r < R; ++r) narrow(dtable + (size_t)rows[r] * C, acc + r * C, (size_t)C);
-}
-
-void CpuBackend::adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
-                                   const AdamWStep& s) {
-  const float b1 = s.beta1, b2 = s.beta2;
-  const float bc1 = 1.0f - (float)std::pow((double)b1, (double)s.step);
-  const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)b2, (double)s.step));
-  const float step_size = s.lr / bc1;
-  const float decay = 1.0f - s.lr * s.weight_decay;
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
-  for (size_t i = 0; i < n; ++i) {
-    const float gi = bf16_to_f32(grad[i]) * s.grad_scale;
-    const float mi = b1 * m[i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) / bc2_sqrt + s.eps;
-    const float pi = master[i] * decay - step_size * (mi / denom);
-    master[i] = pi;
-    param[i] = f32_to_bf16(pi);
-  }
-}
-
-double CpuBackend::sum_squares_bf16(const bf16* x, size_t n) {
-  return chunked_sum_squares(n, [x](size_t i) { return (double)bf16_to_f32(x[i]); });
 }
 
 void CpuBackend::convert_f32_to_bf16(bf16* dst, const float* src, size_t n) { narrow(dst, src, n); }

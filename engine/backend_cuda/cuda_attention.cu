@@ -10,6 +10,7 @@
 
 #include <cmath>
 
+#include "engine/backend_cuda/cuda_attention_shape.cuh"
 #include "engine/backend_cuda/cuda_backend_impl.h"
 #include "engine/backend_cuda/cuda_reduce.cuh"
 
@@ -22,10 +23,7 @@ using cuda_detail::block_sum;
 
 constexpr int kAttnThreads = 128;  // keys (or queries) per chunk; a multiple of 32
 
-struct Shape {
-  int B, T, NH, NKV, HS, group;
-  float scale;
-};
+using Shape = AttentionDims;
 
 __device__ __forceinline__ float dot(const float* a, const float* b, int n) {
   float s = 0.0f;
@@ -196,44 +194,43 @@ __global__ void attention_dkv_kernel(float* dk, float* dv, const float* dout, co
   }
 }
 
-// dst[n] = float(bf16(src[n])) (round to nearest even): the inputs of the fp32 kernels on the bf16 fallback path.
-__global__ void round_to_bf16_kernel(float* __restrict__ dst, const float* __restrict__ src, size_t n) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-    dst[i] = __bfloat162float(__float2bfloat16_rn(src[i]));
+// r = [bf16(q) | bf16(k) | bf16(v)] kept in fp32 (round to nearest even), nq + 2 nkv values: the inputs of the
+// fp32 kernels on the bf16 fallback path.
+__global__ void round_qkv_to_bf16_kernel(float* __restrict__ r, const float* __restrict__ q,
+                                         const float* __restrict__ k, const float* __restrict__ v, size_t nq,
+                                         size_t nkv) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < nq + 2 * nkv;
+       i += (size_t)gridDim.x * blockDim.x) {
+    const float x = i < nq ? q[i] : i < nq + nkv ? k[i - nq] : v[i - nq - nkv];
+    r[i] = __bfloat162float(__float2bfloat16_rn(x));
+  }
 }
 
-Shape make_shape(const AttentionShape& a) {
-  STRATA_CHECK(a.B > 0 && a.T > 0 && a.NH > 0 && a.NKV > 0 && a.HS > 0 && a.NH % a.NKV == 0,
-               "attention: invalid shape (NKV must divide NH, all sizes positive)");
-  Shape s;
-  s.B = a.B;
-  s.T = a.T;
-  s.NH = a.NH;
-  s.NKV = a.NKV;
-  s.HS = a.HS;
-  s.group = a.NH / a.NKV;
-  s.scale = 1.0f / std::sqrt((float)a.HS);
-  return s;
-}
 
 }  // namespace
 
+// Floats of q, k and v together.
+static size_t qkv_floats(const AttentionDims& s) { return (size_t)s.B * s.T * (s.NH + 2 * s.NKV) * s.HS; }
+
+void CudaBackend::round_qkv_bf16(float* r, const float*& q, const float*& k, const float*& v,
+                                 const AttentionDims& s) {
+  const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
+  const int threads = std::min(256, max_threads_per_block_);
+  round_qkv_to_bf16_kernel<<<grid_for(nq + 2 * nkv, threads), threads, 0, stream()>>>(r, q, k, v, nq, nkv);
+  STRATA_CUDA_LAUNCH_CHECK("round_qkv_to_bf16_kernel");
+  q = r;
+  k = r + nq;
+  v = r + nq + nkv;
+}
+
 void CudaBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                     const AttentionShape& a) {
-  const Shape s = make_shape(a);
+  const Shape s = attention_dims(a);
   if (a.bf16_inputs) {
     if (flash_attention_forward_bf16(out, lse, q, k, v, a)) return;
     // Unsupported by the tensor-core kernels: the fp32 kernels below on bf16-rounded copies of q, k, v.
-    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-    float* r = static_cast<float*>(scratch(sizeof(float) * (nq + 2 * nkv)));  // q [nq] | k [nkv] | v [nkv]
-    const int rt = std::min(256, max_threads_per_block_);
-    round_to_bf16_kernel<<<grid_for(nq, rt), rt, 0, stream()>>>(r, q, nq);
-    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq, k, nkv);
-    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq + nkv, v, nkv);
-    STRATA_CUDA_LAUNCH_CHECK("round_to_bf16_kernel");
-    q = r;
-    k = r + nq;
-    v = r + nq + nkv;
+    float* r = static_cast<float*>(scratch(sizeof(float) * qkv_floats(s)));  // q | k | v, rounded
+    round_qkv_bf16(r, q, k, v, s);
   }
   const int threads = std::min(kAttnThreads, max_threads_per_block_);
   const size_t smem = sizeof(float) * (2 * (size_t)s.HS + threads);
@@ -248,25 +245,16 @@ void CudaBackend::attention_forward(float* out, float* lse, const float* q, cons
 void CudaBackend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                      const float* k, const float* v, const float* out, const float* lse,
                                      const AttentionShape& a) {
-  const Shape s = make_shape(a);
+  const Shape s = attention_dims(a);
   if (a.bf16_inputs && flash_attention_backward_bf16(dq, dk, dv, dout, q, k, v, out, lse, a)) return;
   const int threads = std::min(kAttnThreads, max_threads_per_block_);
   const size_t rows = (size_t)s.B * s.NH * s.T;
   STRATA_CHECK(rows <= 0x7fffffffu, "attention_backward: B*NH*T too large for one CUDA grid");
   // bf16 fallback (shapes the tensor-core kernels do not support): rounded copies of q, k, v after D.
-  const size_t nq = a.bf16_inputs ? (size_t)s.B * s.T * s.NH * s.HS : 0;
-  const size_t nkv = a.bf16_inputs ? (size_t)s.B * s.T * s.NKV * s.HS : 0;
-  float* D = static_cast<float*>(scratch(sizeof(float) * (rows + nq + 2 * nkv)));  // D [rows] | q | k | v
+  const size_t rounded = a.bf16_inputs ? qkv_floats(s) : 0;
+  float* D = static_cast<float*>(scratch(sizeof(float) * (rows + rounded)));  // D [rows] | q | k | v (rounded)
   if (a.bf16_inputs) {
-    float* r = D + rows;
-    const int rt = std::min(256, max_threads_per_block_);
-    round_to_bf16_kernel<<<grid_for(nq, rt), rt, 0, stream()>>>(r, q, nq);
-    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq, k, nkv);
-    round_to_bf16_kernel<<<grid_for(nkv, rt), rt, 0, stream()>>>(r + nq + nkv, v, nkv);
-    STRATA_CUDA_LAUNCH_CHECK("round_to_bf16_kernel");
-    q = r;
-    k = r + nq;
-    v = r + nq + nkv;
+    round_qkv_bf16(D + rows, q, k, v, s);
   }
 
   const int rd_threads = std::min(256, max_threads_per_block_);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/backend_cuda/cuda_attention_shape.cuh"
 #include "engine/backend_cuda/cuda_check.h"
 #include "memory/device_arena.h"
 
@@ -116,6 +117,12 @@ class CudaBackend final : public Backend {
   // Device scratch memory of at least `bytes`, owned by the backend, valid until the next scratch() call. Only
   // used by work queued on the compute stream, so reuse across ops is ordered by that stream.
   void* scratch(size_t bytes);
+  // Deterministic sum of x[i]^2 (T = float or __nv_bfloat16); blocks until done. In cuda_optimizer.cu.
+  template <class T>
+  double chunked_sum_squares(const T* x, size_t n);
+  // The bf16 attention fallback: r[B*T*(NH+2*NKV)*HS] = q, k, v rounded to bf16 (kept fp32); q, k, v then point
+  // into r. In cuda_attention.cu.
+  void round_qkv_bf16(float* r, const float*& q, const float*& k, const float*& v, const AttentionDims& s);
   // The cuBLAS handle of the bf16 GEMMs (default math: tensor cores), created on first use on the compute stream.
   cublasHandle_t bf16_blas();
 

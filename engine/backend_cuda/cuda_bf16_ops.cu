@@ -1,21 +1,16 @@
-// The bf16-storage ops other than the GEMMs: fp32 <-> bf16 conversion, embedding gather/scatter on a bf16 table,
-// AdamW from a bf16 gradient onto the fp32 master (writing the bf16 working copy) and the bf16 sum of squares.
+// The bf16-storage ops other than the GEMMs and the optimizer's: fp32 <-> bf16 conversion and the embedding
+// gather/scatter on a bf16 table (AdamW and the sum of squares in bf16 live in cuda_optimizer.cu).
 #include <cuda_bf16.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cub/device/device_radix_sort.cuh>
-#include <vector>
 
 #include "engine/backend_cuda/cuda_backend_impl.h"
-#include "engine/backend_cuda/cuda_reduce.cuh"
 
 namespace strata {
 
 namespace {
 
-constexpr size_t kChunk = 1 << 14;  // sum_squares_bf16: elements per partial sum (fixed: result depends only on n)
-constexpr int kSumThreads = 256;    // fixed too, so the in-chunk reduction tree never changes
 constexpr size_t kAlign = 256;      // pieces carved from the one scratch buffer start on this boundary
 
 size_t align_up(size_t bytes) { return (bytes + kAlign - 1) & ~(kAlign - 1); }
@@ -90,41 +85,6 @@ __global__ void embedding_backward_bf16_kernel(__nv_bfloat16* dtable, const floa
   dtable[at] = __float2bfloat16_rn(acc);
 }
 
-// ---- optimizer --------------------------------------------------------------------------------------------------
-
-struct AdamWArgs {
-  float b1, b2, eps, grad_scale, bc2_sqrt, step_size, decay;
-};
-
-// The fp32 adamw_kernel (cuda_optimizer.cu) with g read from bf16, then param[i] = bf16(master[i]).
-__global__ void adamw_bf16_kernel(float* master, __nv_bfloat16* param, const __nv_bfloat16* g, float* m, float* v,
-                                  size_t n, AdamWArgs a) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    const float gi = __bfloat162float(g[i]) * a.grad_scale;
-    const float mi = a.b1 * m[i] + (1.0f - a.b1) * gi;
-    const float vi = a.b2 * v[i] + (1.0f - a.b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = sqrtf(vi) / a.bc2_sqrt + a.eps;
-    const float p = master[i] * a.decay - a.step_size * (mi / denom);
-    master[i] = p;
-    param[i] = __float2bfloat16_rn(p);
-  }
-}
-
-// partial[nchunks]: sum of float(x[i])^2 in double over chunk blockIdx.x
-__global__ void sum_squares_bf16_kernel(double* partial, const __nv_bfloat16* x, size_t n) {
-  const size_t begin = (size_t)blockIdx.x * kChunk;
-  const size_t end = begin + kChunk < n ? begin + kChunk : n;
-  double acc = 0.0;
-  for (size_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    const double xi = (double)__bfloat162float(x[i]);
-    acc += xi * xi;
-  }
-  acc = cuda_detail::block_sum(acc);
-  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
-}
-
 }  // namespace
 
 void CudaBackend::convert_f32_to_bf16(bf16* dst, const float* src, size_t n) {
@@ -196,42 +156,6 @@ void CudaBackend::embedding_backward_bf16(bf16* dtable, const float* dout, const
   embedding_backward_bf16_kernel<<<grid, col_threads, 0, stream()>>>(reinterpret_cast<__nv_bfloat16*>(dtable), dout,
                                                                      keys, order, N, C);
   STRATA_CUDA_LAUNCH_CHECK("embedding_backward_bf16_kernel");
-}
-
-void CudaBackend::adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
-                                    const AdamWStep& s) {
-  if (n == 0) return;
-  AdamWArgs a;  // exactly as CudaBackend::adamw_update computes them
-  a.b1 = s.beta1;
-  a.b2 = s.beta2;
-  a.eps = s.eps;
-  a.grad_scale = s.grad_scale;
-  const float bc1 = 1.0f - (float)std::pow((double)s.beta1, (double)s.step);
-  a.bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)s.beta2, (double)s.step));
-  a.step_size = s.lr / bc1;
-  a.decay = 1.0f - s.lr * s.weight_decay;
-  const int threads = std::min(256, max_threads_per_block_);
-  adamw_bf16_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(
-      master, reinterpret_cast<__nv_bfloat16*>(param), reinterpret_cast<const __nv_bfloat16*>(grad), m, v, n, a);
-  STRATA_CUDA_LAUNCH_CHECK("adamw_bf16_kernel");
-}
-
-double CudaBackend::sum_squares_bf16(const bf16* x, size_t n) {
-  if (n == 0) return 0.0;
-  const size_t nchunks = (n + kChunk - 1) / kChunk;
-  STRATA_CHECK(nchunks <= 0x7fffffffu, "sum_squares_bf16: too many elements for one CUDA grid");
-  STRATA_CHECK(kSumThreads <= max_threads_per_block_, "sum_squares_bf16: device allows too few threads per block");
-  double* partial = static_cast<double*>(scratch(sizeof(double) * nchunks));
-  sum_squares_bf16_kernel<<<(unsigned)nchunks, kSumThreads, 0, stream()>>>(
-      partial, reinterpret_cast<const __nv_bfloat16*>(x), n);
-  STRATA_CUDA_LAUNCH_CHECK("sum_squares_bf16_kernel");
-  std::vector<double> host(nchunks);
-  STRATA_CUDA_CHECK(
-      cudaMemcpyAsync(host.data(), partial, sizeof(double) * nchunks, cudaMemcpyDeviceToHost, stream()));
-  STRATA_CUDA_CHECK(cudaStreamSynchronize(stream()));
-  double total = 0.0;
-  for (double p : host) total += p;
-  return total;
 }
 
 }  // namespace strata

@@ -49,6 +49,7 @@
 #include <string>
 #include <type_traits>
 
+#include "engine/backend_cuda/cuda_attention_shape.cuh"
 #include "engine/backend_cuda/cuda_backend_impl.h"
 #include "engine/backend_cuda/cuda_reduce.cuh"
 
@@ -66,10 +67,7 @@ constexpr int kLds = kTile + 4;       // fp32 row stride of the score buffer
 constexpr int kLdp = kTile + 8;       // bf16 row stride of the probability buffer
 static_assert(kWarps * 16 == kTile, "one 16-row wmma block per warp");
 
-struct FlashShape {
-  int B, T, NH, NKV, HS, group;
-  float scale;
-};
+using FlashShape = AttentionDims;
 
 // Shared-memory layout of the kernels for head size kHS; every region is a multiple of 128 bytes.
 template <int kHS>
@@ -501,19 +499,6 @@ __global__ void __launch_bounds__(kThreads)
   add_rows<kHS>(dq + q_off + (size_t)wrow * q_ld, q_ld, stage, wrow, q0 + wrow, T, s.scale);
 }
 
-FlashShape flash_shape(const AttentionShape& a) {
-  STRATA_CHECK(a.B > 0 && a.T > 0 && a.NH > 0 && a.NKV > 0 && a.HS > 0 && a.NH % a.NKV == 0,
-               "attention: invalid shape (NKV must divide NH, all sizes positive)");
-  FlashShape s;
-  s.B = a.B;
-  s.T = a.T;
-  s.NH = a.NH;
-  s.NKV = a.NKV;
-  s.HS = a.HS;
-  s.group = a.NH / a.NKV;
-  s.scale = 1.0f / std::sqrt((float)a.HS);
-  return s;
-}
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
@@ -558,7 +543,7 @@ bool with_head_size(int HS, F&& f) {
 
 bool CudaBackend::flash_attention_forward_bf16(float* out, float* lse, const float* q, const float* k,
                                                const float* v, const AttentionShape& a) {
-  const FlashShape s = flash_shape(a);
+  const FlashShape s = attention_dims(a);
   if (!flash_shape_supported(a) || !aligned16(out) || !aligned16(q) || !aligned16(k) || !aligned16(v)) return false;
   const size_t limit = smem_optin_limit(device_);
   const unsigned nt = (unsigned)((s.T + kTile - 1) / kTile);
@@ -576,7 +561,7 @@ bool CudaBackend::flash_attention_forward_bf16(float* out, float* lse, const flo
 bool CudaBackend::flash_attention_backward_bf16(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                                 const float* k, const float* v, const float* out,
                                                 const float* lse, const AttentionShape& a) {
-  const FlashShape s = flash_shape(a);
+  const FlashShape s = attention_dims(a);
   if (!flash_shape_supported(a) || !aligned16(dq) || !aligned16(dk) || !aligned16(dv) || !aligned16(dout) ||
       !aligned16(q) || !aligned16(k) || !aligned16(v))
     return false;

@@ -122,11 +122,8 @@ static void ref_probs(std::vector<double>& p, double& lse, const float* q, const
 void RefBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   if (s.bf16_inputs) {
-    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
-    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-    AttentionShape exact = s;
-    exact.bf16_inputs = false;
-    return attention_forward(out, lse, r.data(), r.data() + nq, r.data() + nq + nkv, exact);
+    const RoundedQkv r(q, k, v, s);
+    return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
   }
   std::vector<double> p(s.T);
   for (int b = 0; b < s.B; ++b)
@@ -148,11 +145,8 @@ void RefBackend::attention_backward(float* dq, float* dk, float* dv, const float
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
   if (s.bf16_inputs) {  // straight-through: the gradient of the rounding is the identity
-    const std::vector<float> r = bf16_rounded_qkv(q, k, v, s);
-    const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-    AttentionShape exact = s;
-    exact.bf16_inputs = false;
-    return attention_backward(dq, dk, dv, dout, r.data(), r.data() + nq, r.data() + nq + nkv, out, lse, exact);
+    const RoundedQkv r(q, k, v, s);
+    return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);
   }
   const double scale = 1.0 / std::sqrt((double)s.HS);
   std::vector<double> p(s.T), dp(s.T);

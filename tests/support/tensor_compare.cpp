@@ -1,13 +1,12 @@
 // Implementation of the test helpers in tensor_compare.h.
 #include "tests/support/tensor_compare.h"
 
-#include "model/dtype_convert.h"
-
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 
 #include "engine/rng.h"
+#include "model/dtype_convert.h"
 
 namespace strata::test {
 
