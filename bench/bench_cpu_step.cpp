@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/rng.h"
+#include "backend/cpu/cpu_backend.h"
+#include "core/rng.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
 

@@ -17,7 +17,7 @@
 
 #include <unistd.h>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "offload/tier_store.h"
 
 using namespace strata;

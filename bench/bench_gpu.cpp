@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "bench/train_timing.h"
-#include "engine/backend_registry.h"
-#include "engine/check.h"
+#include "backend/backend_registry.h"
+#include "core/check.h"
 #include "memory/memory_tracker.h"
-#include "model/dtype_convert.h"
-#include "model/hf_export.h"
+#include "core/dtype_convert.h"
+#include "formats/hf_export.h"
 #include "model/llama_model.h"
 
 using namespace strata;
@@ -278,7 +278,7 @@ BlockResult block_fwd_bwd(const std::string& backend_name, const ModelConfig& cf
 
 // Writes an HF folder (config.json + bf16 safetensors) of `cfg` with fast pseudo-random weights.
 void write_model_folder(const std::string& dir, const ModelConfig& cfg) {
-  HfModelInfo info;
+  ModelInfo info;
   info.config = cfg;
   const ModelLayout layout = make_model_layout(cfg, DType::F32);
   std::vector<TensorSource> tensors = tensor_sources_from_init(layout, 1, info.initializer_range, DType::BF16);

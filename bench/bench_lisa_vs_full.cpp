@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "bench/train_timing.h"
-#include "model/hf_export.h"
+#include "formats/hf_export.h"
 #include "model/presets.h"
 
 using namespace strata;
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   // The "small" preset's block shape (dim 512, GQA 8/4, ffn 1376, vocab 4096) with `layers` blocks, seeded init.
-  HfModelInfo info = find_preset("small")->info;
+  ModelInfo info = find_preset("small")->info;
   info.config.n_layers = layers;
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   write_hf_model(tmp + "/model", info, tensor_sources_from_init(layout, 1, info.initializer_range, DType::F32), {});

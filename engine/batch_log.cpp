@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/data/data_loader.h"
-#include "model/safetensors.h"
+#include "data/data_loader.h"
+#include "formats/safetensors.h"
 
 namespace strata {
 

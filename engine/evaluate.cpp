@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <vector>
 
-#include "engine/backend_registry.h"
-#include "engine/base_model.h"
-#include "engine/check.h"
-#include "engine/data/training_data.h"
+#include "backend/backend_registry.h"
+#include "engine/base_weights.h"
+#include "core/check.h"
+#include "data/training_data.h"
 #include "engine/trainer.h"
 #include "model/llama_model.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -13,18 +13,18 @@
 #include <optional>
 #include <set>
 
-#include "engine/backend_registry.h"
+#include "backend/backend_registry.h"
 #include "engine/batch_log.h"
-#include "engine/base_model.h"
-#include "engine/check.h"
+#include "engine/base_weights.h"
+#include "core/check.h"
 #include "engine/checkpoint.h"
-#include "engine/data/training_data.h"
+#include "data/training_data.h"
 #include "engine/metrics_log.h"
-#include "engine/planner.h"
-#include "engine/profiler.h"
-#include "engine/report/html_report.h"
-#include "memory/byte_size.h"
-#include "model/hf_export.h"
+#include "plan/planner.h"
+#include "memory/profiler.h"
+#include "report/html_report.h"
+#include "core/byte_size.h"
+#include "formats/hf_export.h"
 #include "model/llama_model.h"
 #include "offload/block_placement.h"
 #include "optim/adamw_optimizer.h"
@@ -441,7 +441,7 @@ class TrainingRun {
   TrainOptions opts_;
   std::unique_ptr<Backend> backend_;
   Profiler prof_;
-  HfModelInfo info_;
+  ModelInfo info_;
   CheckpointStore ckpts_;
   TrainingData data_;
   std::unique_ptr<DataLoader> train_loader_, eval_loader_;

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "memory/memory_tracker.h"
 
 namespace strata {

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <functional>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <vector>
 
-#include "engine/backend.h"
-#include "engine/bf16.h"
+#include "backend/backend.h"
+#include "core/bf16.h"
 #include "model/model_config.h"
 
 namespace strata {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <optional>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

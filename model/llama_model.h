@@ -5,9 +5,9 @@
 #include <memory>
 #include <vector>
 
-#include "engine/backend.h"
+#include "backend/backend.h"
 #include "model/activations.h"
-#include "engine/profiler.h"
+#include "memory/profiler.h"
 #include "model/block_provider.h"
 #include "model/model_config.h"
 #include "model/param_layout.h"

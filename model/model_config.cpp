@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

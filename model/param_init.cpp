@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/rng.h"
-#include "model/dtype_convert.h"
+#include "core/check.h"
+#include "core/rng.h"
+#include "core/dtype_convert.h"
 
 namespace strata {
 

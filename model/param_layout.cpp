@@ -2,27 +2,9 @@
 // Tensor offsets are kTensorAlign-aligned; blob sizes round up to kBlobAlign (one DMA transfer / NVMe extent).
 #include "model/param_layout.h"
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
-
-size_t dtype_size(DType t) {
-  switch (t) {
-    case DType::F32: return 4;
-    case DType::BF16: return 2;
-    case DType::F16: return 2;
-  }
-  return 0;
-}
-
-const char* to_string(DType t) {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::BF16: return "BF16";
-    case DType::F16: return "F16";
-  }
-  return "?";
-}
 
 int64_t TensorSpec::numel() const {
   int64_t n = 1;

@@ -6,13 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "model/model_config.h"
 
 namespace strata {
-
-enum class DType : uint8_t { F32, BF16, F16 };
-size_t dtype_size(DType t);
-const char* to_string(DType t);
 
 struct TensorSpec {
   std::string name;            // HF name relative to the blob, e.g. "self_attn.q_proj.weight"

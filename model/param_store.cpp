@@ -1,7 +1,7 @@
 // ParamStore implementation: per-blob allocation through the backend (so every byte is accounted) and views.
 #include "model/param_store.h"
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
-#include "engine/bf16.h"
+#include "backend/backend.h"
+#include "core/bf16.h"
 #include "model/param_layout.h"
 
 namespace strata {

@@ -1,7 +1,7 @@
 // Parsing and naming of the engine precisions (train.precision).
 #include "model/precision.h"
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -1,9 +1,7 @@
 // The preset table. Real shapes follow the published HF config.json of each model.
 #include "model/presets.h"
 
-#include <filesystem>
-
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 
@@ -36,17 +34,6 @@ const ModelPreset* find_preset(const std::string& name) {
   for (const auto& p : model_presets())
     if (p.name == name) return &p;
   return nullptr;
-}
-
-HfModelInfo resolve_model_config(const std::string& s) {
-  if (const ModelPreset* p = find_preset(s)) return p->info;
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(s, ec)) return read_hf_config((fs::path(s) / "config.json").string());
-  if (fs::exists(s, ec)) return read_hf_config(s);
-  std::string names;
-  for (const auto& p : model_presets()) names += (names.empty() ? "" : ", ") + p.name;
-  STRATA_FAIL("'" + s + "' is neither a model preset nor a config.json file or model folder; presets: " + names);
 }
 
 }  // namespace strata

@@ -4,19 +4,17 @@
 #include <string>
 #include <vector>
 
-#include "model/hf_config.h"
+#include "model/model_info.h"
 
 namespace strata {
 
 struct ModelPreset {
   std::string name;
   std::string description;
-  HfModelInfo info;
+  ModelInfo info;
 };
 
 const std::vector<ModelPreset>& model_presets();
 const ModelPreset* find_preset(const std::string& name);  // null when unknown
-// A preset name or a config.json path (a folder means its config.json); errors list the presets.
-HfModelInfo resolve_model_config(const std::string& preset_or_path);
 
 }  // namespace strata

@@ -4,7 +4,7 @@
 
 #include <xxhash.h>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

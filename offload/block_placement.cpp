@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "offload/placement_policy.h"
 
 namespace strata {
@@ -22,7 +22,7 @@ size_t room(const MemoryTracker& m, MemoryKind k) {
 
 }  // namespace
 
-BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BaseWeights& base,
+BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSource& base,
                                const PlacementOptions& opts)
     : backend_(backend),
       model_(model),

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
-#include "engine/base_model.h"
+#include "backend/backend.h"
+#include "model/blob_source.h"
 #include "model/llama_model.h"
 #include "offload/layer_streamer.h"
 #include "offload/tier_store.h"
@@ -33,7 +33,7 @@ class BlockPlacement {
  public:
   // Places every block of `model` (constructed with allocate_blocks = false) and loads its base weights.
   // Throws before anything runs when the device budget cannot hold the minimum (naming what to change).
-  BlockPlacement(Backend& backend, LlamaModel& model, const BaseWeights& base, const PlacementOptions& opts);
+  BlockPlacement(Backend& backend, LlamaModel& model, const BlobSource& base, const PlacementOptions& opts);
   ~BlockPlacement();
 
   // Blocks that live in a tier while frozen (the rest stay resident for the whole run).

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "offload/disk_tiers.h"
 
 namespace strata {

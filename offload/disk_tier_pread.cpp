@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "offload/async_tier.h"
 #include "offload/disk_tiers.h"
 #include "offload/io_job.h"

@@ -12,7 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "offload/async_tier.h"
 #include "offload/disk_tiers.h"
 #include "offload/io_job.h"

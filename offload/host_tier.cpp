@@ -6,8 +6,8 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/backend.h"
-#include "engine/check.h"
+#include "backend/backend.h"
+#include "core/check.h"
 #include "offload/async_tier.h"
 
 namespace strata {

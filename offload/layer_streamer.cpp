@@ -4,7 +4,7 @@
 // at 0, the next forward starts there) reuses that slot instead of reading the block again.
 #include "offload/layer_streamer.h"
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

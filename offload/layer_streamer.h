@@ -6,8 +6,8 @@
 #include <functional>
 #include <vector>
 
-#include "engine/backend.h"
-#include "engine/profiler.h"
+#include "backend/backend.h"
+#include "memory/profiler.h"
 #include "model/block_provider.h"
 #include "offload/tier_store.h"
 

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <memory>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

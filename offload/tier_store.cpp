@@ -2,7 +2,7 @@
 // The tiers themselves live in host_tier.cpp, disk_tier.cpp, disk_tier_uring.cpp and disk_tier_pread.cpp.
 #include "offload/tier_store.h"
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "backend/backend.h"
 #include "model/param_store.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace strata {
 

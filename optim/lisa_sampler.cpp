@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "engine/check.h"
-#include "engine/rng.h"
+#include "core/check.h"
+#include "core/rng.h"
 
 namespace strata {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata {
 

@@ -15,8 +15,8 @@
 #include <set>
 #include <ostream>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/backend_registry.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_registry.h"
 #include "tests/support/op_cases.h"
 
 namespace strata::test {

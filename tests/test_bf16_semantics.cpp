@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/backend_ref/ref_backend.h"
-#include "model/dtype_convert.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/ref/ref_backend.h"
+#include "core/dtype_convert.h"
 #include "tests/support/tensor_compare.h"
 
 namespace strata {

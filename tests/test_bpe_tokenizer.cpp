@@ -15,11 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
-#include "engine/data/byte_level_alphabet.h"
-#include "engine/data/tokenizer.h"
-#include "engine/data/unicode_regex.h"
-#include "engine/data/utf8.h"
+#include "core/check.h"
+#include "tokenizer/byte_level_alphabet.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode_regex.h"
+#include "tokenizer/utf8.h"
 #include "tests/support/golden_file.h"
 #include "tests/support/temp_dir.h"
 

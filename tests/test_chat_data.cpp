@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/data/chat_template.h"
-#include "engine/data/dataset_readers.h"
-#include "engine/data/packed_dataset.h"
-#include "engine/data/token_file_writer.h"
-#include "engine/data/tokenize_pipeline.h"
-#include "engine/data/tokenizer.h"
-#include "engine/data/training_data.h"
+#include "core/check.h"
+#include "data/chat_template.h"
+#include "data/dataset_readers.h"
+#include "data/packed_dataset.h"
+#include "data/token_file_writer.h"
+#include "data/tokenize_pipeline.h"
+#include "tokenizer/tokenizer.h"
+#include "data/training_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace strata {

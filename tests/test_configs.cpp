@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "engine/base_model.h"
-#include "engine/run_config.h"
+#include "engine/base_weights.h"
+#include "config/run_config.h"
 #include "model/presets.h"
 
 namespace strata {

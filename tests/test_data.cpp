@@ -1,4 +1,4 @@
-// Tests of the data pipeline (engine/data/): byte tokenizer, text/JSONL/LMFlow readers and their error messages,
+// Tests of the data pipeline (data/): byte tokenizer, text/JSONL/LMFlow readers and their error messages,
 // token files (round trips, corruption), packing, the resumable data loader, splits, synthetic stories, loading.
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/data/data_loader.h"
-#include "engine/data/dataset_readers.h"
-#include "engine/data/packed_dataset.h"
-#include "engine/data/tokenizer.h"
-#include "engine/data/training_data.h"
+#include "core/check.h"
+#include "data/data_loader.h"
+#include "data/dataset_readers.h"
+#include "data/packed_dataset.h"
+#include "tokenizer/tokenizer.h"
+#include "data/training_data.h"
 
 namespace strata {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "memory/device_arena.h"
 
 using namespace strata;

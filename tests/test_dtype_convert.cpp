@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "model/dtype_convert.h"
+#include "core/dtype_convert.h"
 
 namespace strata {
 namespace {

@@ -26,9 +26,9 @@
 #include <ostream>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/backend_registry.h"
-#include "engine/rng.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_registry.h"
+#include "core/rng.h"
 #include "tests/support/op_cases.h"
 #include "tests/support/tensor_compare.h"
 

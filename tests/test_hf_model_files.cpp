@@ -10,12 +10,12 @@
 #include <fstream>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/check.h"
+#include "backend/cpu/cpu_backend.h"
+#include "core/check.h"
 #include "tests/support/temp_dir.h"
-#include "model/dtype_convert.h"
-#include "model/hf_checkpoint.h"
-#include "model/hf_export.h"
+#include "core/dtype_convert.h"
+#include "formats/hf_model_folder.h"
+#include "formats/hf_export.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
 #include "model/presets.h"
@@ -34,7 +34,7 @@ using test::error_of;
     EXPECT_NE(err_.find(needle), std::string::npos) << "error was: '" << err_ << "'"; \
   } while (0)
 
-HfModelInfo tiny_tied() { return find_preset("tiny-tied")->info; }
+ModelInfo tiny_tied() { return find_preset("tiny-tied")->info; }
 
 // All parameter bytes of a store, blob by blob.
 std::vector<unsigned char> all_bytes(const ParamStore& p, Backend& be) {
@@ -48,7 +48,7 @@ std::vector<unsigned char> all_bytes(const ParamStore& p, Backend& be) {
   return out;
 }
 
-void write_init_model(const std::string& dir, const HfModelInfo& info, uint64_t seed, ExportOptions ex = {}) {
+void write_init_model(const std::string& dir, const ModelInfo& info, uint64_t seed, ExportOptions ex = {}) {
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   write_hf_model(dir, info, tensor_sources_from_init(layout, seed, info.initializer_range, ex.dtype), ex);
 }
@@ -74,7 +74,7 @@ std::string without(const std::string& key) {
 }
 
 TEST(HfConfig, ParsesLlamaConfig) {
-  const HfModelInfo i = parse_hf_config(kGoodConfig, "config.json");
+  const ModelInfo i = parse_hf_config(kGoodConfig, "config.json");
   EXPECT_EQ(i.config.dim, 64);
   EXPECT_EQ(i.config.n_kv_heads, 4);
   EXPECT_EQ(i.config.ffn_dim, 172);
@@ -82,7 +82,7 @@ TEST(HfConfig, ParsesLlamaConfig) {
   EXPECT_FLOAT_EQ(i.config.norm_eps, 1e-5f);
   EXPECT_FLOAT_EQ(i.initializer_range, 0.02f);
   // transformers 5 style rope_parameters
-  const HfModelInfo j = parse_hf_config(with("rope_parameters", R"({"rope_type": "default", "rope_theta": 500000.0})"),
+  const ModelInfo j = parse_hf_config(with("rope_parameters", R"({"rope_type": "default", "rope_theta": 500000.0})"),
                                         "c.json");
   EXPECT_FLOAT_EQ(j.config.rope_theta, 500000.0f);
 }
@@ -112,7 +112,7 @@ TEST(HfConfig, TypeAndValueErrorsNameKeyAndFile) {
 
 TEST(HfConfig, WrittenConfigReadsBackAndPresetsResolve) {
   for (const auto& p : model_presets()) {
-    const HfModelInfo back = parse_hf_config(hf_config_json(p.info, DType::BF16), p.name);
+    const ModelInfo back = parse_hf_config(hf_config_json(p.info, DType::BF16), p.name);
     EXPECT_EQ(back.config.describe(), p.info.config.describe()) << p.name;
   }
   EXPECT_EQ(resolve_model_config("llama2-70b").config.n_kv_heads, 8);
@@ -124,7 +124,7 @@ TEST(HfConfig, WrittenConfigReadsBackAndPresetsResolve) {
 
 TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
   test::TempDir tmp;
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   write_init_model(tmp / "init", info, 7);
   CpuBackend be;
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
@@ -152,7 +152,7 @@ TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
 
 TEST(HfModelFiles, Bf16ExportLoadsAsRoundedValues) {
   test::TempDir tmp;
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   ExportOptions ex;
   ex.dtype = DType::BF16;
   write_init_model(tmp / "bf16", info, 3, ex);
@@ -177,7 +177,7 @@ TEST(HfModelFiles, Bf16ExportLoadsAsRoundedValues) {
 
 // Writes a folder whose tensors are the tiny-tied init, edited by `edit`.
 void write_edited(const std::string& dir, const std::function<void(std::vector<TensorSource>&)>& edit) {
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   static const ModelLayout layout = make_model_layout(info.config, DType::F32);
   auto tensors = tensor_sources_from_init(layout, 1, 0.02f, DType::F32);
   edit(tensors);
@@ -239,7 +239,7 @@ TEST(HfModelFiles, FolderErrorsNameTensorAndFile) {
 
 TEST(HfModelFiles, ShardIndexErrors) {
   test::TempDir tmp;
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   ExportOptions ex;
   ex.max_shard_bytes = 300000;
   write_init_model(tmp / "m", info, 1, ex);
@@ -265,7 +265,7 @@ TEST(HfModelFiles, ShardIndexErrors) {
 
 TEST(HfModelFiles, WritesAreAtomic) {
   test::TempDir tmp;
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   write_init_model(tmp / "out", info, 1);
   const auto before = fs::file_size(tmp / "out/model.safetensors");
   EXPECT_ERROR_HAS(write_init_model(tmp / "out", info, 2), "already exists");
@@ -324,7 +324,7 @@ TEST(HfParity, ExportedFoldersLoadInTransformersWithTheSameLogits) {
   // The goldens hold transformers' logits on folders made by `strata init-model --config tiny-tied --seed 7` and
   // `strata export` (see tools/make_model_file_goldens.py); rebuild the same folders here and compare.
   test::TempDir tmp;
-  const HfModelInfo info = tiny_tied();
+  const ModelInfo info = tiny_tied();
   write_init_model(tmp / "init", info, 7);
   CpuBackend be;
   const HfCheckpoint init = HfCheckpoint::open(tmp / "init");

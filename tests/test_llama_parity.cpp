@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/backend_registry.h"
-#include "engine/backend_ref/ref_backend.h"
-#include "engine/check.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_registry.h"
+#include "backend/ref/ref_backend.h"
+#include "core/check.h"
 #include "model/llama_model.h"
 #include "tests/support/golden_file.h"
 #include "tests/support/tensor_compare.h"

@@ -1,7 +1,7 @@
 // ModelConfig validation and the layer-major parameter layout (alignment, offsets, HF tensor names).
 #include <gtest/gtest.h>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "model/param_layout.h"
 
 namespace strata {

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/check.h"
-#include "engine/rng.h"
+#include "backend/cpu/cpu_backend.h"
+#include "core/check.h"
+#include "core/rng.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
 

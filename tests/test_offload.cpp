@@ -9,9 +9,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/backend_cpu/cpu_backend.h"
-#include "engine/base_model.h"
-#include "engine/check.h"
+#include "backend/cpu/cpu_backend.h"
+#include "engine/base_weights.h"
+#include "core/check.h"
 #include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 #include "model/presets.h"

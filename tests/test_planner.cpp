@@ -7,11 +7,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
+#include "core/check.h"
 #include "tests/support/temp_dir.h"
-#include "engine/planner.h"
+#include "plan/planner.h"
 #include "engine/trainer.h"
-#include "memory/byte_size.h"
+#include "core/byte_size.h"
 #include "model/presets.h"
 
 namespace strata {

@@ -14,10 +14,10 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/check.h"
-#include "engine/profiler.h"
-#include "engine/report/html_report.h"
-#include "engine/report/html_text.h"
+#include "core/check.h"
+#include "memory/profiler.h"
+#include "report/html_report.h"
+#include "report/html_text.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

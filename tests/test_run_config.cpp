@@ -7,9 +7,9 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "engine/check.h"
-#include "engine/config_keys.h"
-#include "engine/run_config.h"
+#include "core/check.h"
+#include "core/edit_distance.h"
+#include "config/run_config.h"
 
 namespace strata {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/check.h"
-#include "model/dtype_convert.h"
-#include "model/safetensors.h"
+#include "core/check.h"
+#include "core/dtype_convert.h"
+#include "formats/safetensors.h"
 
 namespace strata {
 namespace {

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/data/tokenizer.h"
+#include "core/check.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/support/golden_file.h"
 #include "tests/support/temp_dir.h"
 

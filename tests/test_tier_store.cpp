@@ -18,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/backend_registry.h"
-#include "engine/check.h"
+#include "backend/backend_registry.h"
+#include "core/check.h"
 #include "offload/disk_tiers.h"
 #include "offload/tier_store.h"
 

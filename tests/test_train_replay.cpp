@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "engine/run_config.h"
+#include "config/run_config.h"
 #include "engine/trainer.h"
 #include "tests/support/golden_file.h"
 

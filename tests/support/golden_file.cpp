@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata::test {
 

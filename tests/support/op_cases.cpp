@@ -9,8 +9,8 @@
 #include <cstring>
 #include <exception>
 
-#include "engine/rng.h"
-#include "model/dtype_convert.h"
+#include "core/rng.h"
+#include "core/dtype_convert.h"
 
 namespace strata::test {
 

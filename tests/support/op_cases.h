@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "backend/backend.h"
 #include "tests/support/tensor_compare.h"
 
 namespace strata::test {

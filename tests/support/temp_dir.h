@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "engine/check.h"
+#include "core/check.h"
 
 namespace strata::test {
 

@@ -5,8 +5,8 @@
 #include <cstdarg>
 #include <cstdio>
 
-#include "engine/rng.h"
-#include "model/dtype_convert.h"
+#include "core/rng.h"
+#include "core/dtype_convert.h"
 
 namespace strata::test {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "backend/backend.h"
 #include "model/param_layout.h"
 
 namespace strata::test {

@@ -1,0 +1,100 @@
+// CpuBackend: fp32 compute on the host with OpenBLAS sgemm and OpenMP; "device" memory is host memory
+// (mimalloc, aligned) accounted as Device so budgets behave as on a GPU. Streams and events are synchronous.
+#pragma once
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace strata {
+
+// Kernels parallelise (OpenMP) only above this much work: tiny parallel regions cost more in fork/join and barrier
+// waits than they save, and collapse badly when other processes share the cores. Results never depend on it.
+inline constexpr size_t kParallelMinWork = size_t{1} << 15;
+
+class CpuBackend : public Backend {
+ public:
+  CpuBackend();
+  ~CpuBackend() override;
+
+  std::string name() const override { return "cpu"; }
+  BackendCaps caps() const override;
+
+  void copy_async(void* dst, const void* src, size_t bytes, Stream& stream) override;
+  void record(Event& event, Stream& stream) override;
+  void stream_wait(Stream& stream, Event& event) override;
+  void event_synchronize(Event& event) override;
+  bool event_query(Event& event) override;
+  void stream_synchronize(Stream& stream) override;
+  void synchronize() override;
+
+  bool supports(OpKind) const override { return true; }
+
+  void embedding_forward(float* out, const int32_t* tokens, const float* table, int N, int C, int V) override;
+  void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int N, int C, int V) override;
+  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) override;
+  void rmsnorm_backward(float* dx, float* dw, const float* dout, const float* x, const float* w, const float* rstd,
+                        int N, int C) override;
+  void linear_forward(float* out, const float* x, const float* w, int N, int IC, int OC) override;
+  void linear_backward(float* dx, float* dw, const float* dout, const float* x, const float* w, int N, int IC,
+                       int OC) override;
+  void rope_forward(float* out, const float* in, const int32_t* pos, int B, int T, int H, int HS,
+                    float theta) override;
+  void rope_backward(float* din, const float* dout, const int32_t* pos, int B, int T, int H, int HS,
+                     float theta) override;
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                         const AttentionShape& s) override;
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                          const float* v, const float* out, const float* lse, const AttentionShape& s) override;
+  void swiglu_forward(float* out, const float* gate, const float* up, size_t n) override;
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
+                       size_t n) override;
+  void add(float* out, const float* a, const float* b, size_t n) override;
+  void cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N, int V,
+                             int ignore_index) override;
+  void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float scale, int N, int V,
+                              int ignore_index) override;
+  void fill_zero(void* ptr, size_t bytes) override;
+  void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) override;
+  double sum_squares(const float* x, size_t n) override;
+
+  void linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) override;
+  void linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N, int IC,
+                            int OC) override;
+  void embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C, int V) override;
+  void embedding_backward_bf16(bf16* dtable, const float* dout, const int32_t* tokens, int N, int C,
+                               int V) override;
+  void adamw_update_bf16(float* master, bf16* param, const bf16* grad, float* m, float* v, size_t n,
+                         const AdamWStep& s) override;
+  double sum_squares_bf16(const bf16* x, size_t n) override;
+  void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) override;
+  void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) override;
+
+ protected:
+  void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;
+  void raw_free(MemoryKind kind, void* ptr) override;
+  void* raw_create_stream() override { return nullptr; }
+  void raw_destroy_stream(void*) override {}
+  void* raw_create_event() override { return nullptr; }
+  void raw_destroy_event(void*) override {}
+
+ private:
+  // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls. Like OpenBLAS's own
+  // packing buffers it is compute scratch and is not accounted as device memory.
+  float* bf16_scratch(size_t floats);
+  std::vector<float> bf16_scratch_;
+};
+
+// q, k, v rounded to bf16 values (kept in fp32) for AttentionShape::bf16_inputs, and the shape to run the exact
+// fp32 attention on them with (bf16_inputs cleared).
+struct RoundedQkv {
+  RoundedQkv(const float* q, const float* k, const float* v, const AttentionShape& s);
+  std::vector<float> values;  // [B*T*NH*HS | B*T*NKV*HS | B*T*NKV*HS]
+  const float *q, *k, *v;     // into values
+  AttentionShape exact;
+};
+
+// RoPE inverse frequency for pair i of a head of size HS, computed exactly as HF transformers does in fp32:
+// 1 / theta^(float(2i) / HS).
+float rope_inv_freq(int i, int HS, float theta);
+
+}  // namespace strata

@@ -1,0 +1,93 @@
+// The CPU backend's bf16-storage linear, embedding and conversion ops: bf16 operands are widened (exactly) or rounded
+// into fp32 scratch, then the fp32 kernels run on them (AdamW and sum of squares are in cpu_optimizer.cpp).
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/cpu_backend.h"
+#include "core/dtype_convert.h"
+
+namespace strata {
+
+namespace {
+
+// dst[n] = float(bf16(src[n])): rounds fp32 values to the nearest bf16 value, kept in fp32.
+void round_to_bf16_values(float* dst, const float* src, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
+}
+
+void widen(float* dst, const bf16* src, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+}
+
+void narrow(bf16* dst, const float* src, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+  for (size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+}  // namespace
+
+float* CpuBackend::bf16_scratch(size_t floats) {
+  if (bf16_scratch_.size() < floats) bf16_scratch_.resize(floats);
+  return bf16_scratch_.data();
+}
+
+void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
+  const size_t nx = (size_t)N * IC, nw = (size_t)OC * IC;
+  float* xr = bf16_scratch(nx + nw);  // xr[N,IC] | wf[OC,IC]
+  float* wf = xr + nx;
+  round_to_bf16_values(xr, x, nx);
+  widen(wf, w, nw);
+  linear_forward(out, xr, wf, N, IC, OC);
+}
+
+void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
+                                      int IC, int OC) {
+  if (!dx && !dw) return;
+  const size_t nd = (size_t)N * OC, nx = (size_t)N * IC, nw = (size_t)OC * IC;
+  float* dr = bf16_scratch(nd + nx + nw);  // dr[N,OC] | xr[N,IC] | wf[OC,IC] (the weight, then the gradient)
+  float* xr = dr + nd;
+  float* wf = xr + nx;
+  round_to_bf16_values(dr, dout, nd);
+  if (dx) {
+    widen(wf, w, nw);
+    linear_backward(dx, nullptr, dr, nullptr, wf, N, IC, OC);
+  }
+  if (dw) {
+    round_to_bf16_values(xr, x, nx);
+    widen(wf, dw, nw);
+    linear_backward(nullptr, wf, dr, xr, nullptr, N, IC, OC);
+    narrow(dw, wf, nw);
+  }
+}
+
+void CpuBackend::embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C, int) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMinWork)
+  for (int n = 0; n < N; ++n) widen(out + (size_t)n * C, table + (size_t)tokens[n] * C, (size_t)C);
+}
+
+void CpuBackend::embedding_backward_bf16(bf16* dtable, const float* dout, const int32_t* tokens, int N, int C,
+                                         int V) {
+  // The touched rows, widened once, accumulated in fp32 in order of n (by column blocks, as the fp32 op), then
+  // rounded once. slot[v] is the row's index in the compact fp32 buffer, -1 when v does not occur.
+  std::vector<int> slot((size_t)V, -1);
+  std::vector<int32_t> rows;
+  for (int n = 0; n < N; ++n)
+    if (slot[tokens[n]] < 0) {
+      slot[tokens[n]] = (int)rows.size();
+      rows.push_back(tokens[n]);
+    }
+  const size_t R = rows.size();
+  float* acc = bf16_scratch(R * C);  // acc[R,C]
+  for (size_t r = 0; r < R; ++r) widen(acc + r * C, dtable + (size_t)rows[r] * C, (size_t)C);
+  std::vector<int32_t> compact(N);
+  for (int n = 0; n < N; ++n) compact[n] = slot[tokens[n]];
+  embedding_backward(acc, dout, compact.data(), N, C, (int)R);
+  for (size_t r = 0; r < R; ++r) narrow(dtable + (size_t)rows[r] * C, acc + r * C, (size_t)C);
+}
+
+void CpuBackend::convert_f32_to_bf16(bf16* dst, const float* src, size_t n) { narrow(dst, src, n); }
+void CpuBackend::convert_bf16_to_f32(float* dst, const bf16* src, size_t n) { widen(dst, src, n); }
+
+}  // namespace strata

@@ -1,0 +1,69 @@
+// `strata train` (fresh or --resume) and `strata eval`. SIGINT/SIGTERM during training finish the current step,
+// save a checkpoint and exit 0; a second signal is left to the default handler (immediate exit).
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/check.h"
+#include "cli/commands.h"
+#include "engine/trainer.h"
+
+namespace strata {
+
+namespace {
+// The one process-wide flag a signal handler may set (async-signal-safe); read by the training loop.
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_requested.store(true);
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C kills at once
+}
+}  // namespace
+
+int run_train(const TrainCliOptions& o) {
+  RunConfig cfg;
+  TrainOptions t;
+  std::vector<std::string> overrides = o.overrides;
+  if (o.profile) overrides.push_back("output.profile=true");
+  if (!o.resume.empty()) {
+    STRATA_CHECK(o.config.empty(), "give either a config file or --resume RUN_DIR, not both");
+    const std::string path = (std::filesystem::path(o.resume) / "config.toml").string();
+    STRATA_CHECK(std::filesystem::exists(path), "--resume " + o.resume + ": no config.toml there (not a run folder)");
+    cfg = RunConfig::load(path, overrides);
+    cfg.output.dir = o.resume;
+    t.resume_dir = o.resume;
+  } else {
+    STRATA_CHECK(!o.config.empty(), "strata train needs a config file (e.g. configs/tiny.toml) or --resume RUN_DIR");
+    cfg = RunConfig::load(o.config, overrides);
+  }
+  g_stop_requested.store(false);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  t.stop = &g_stop_requested;
+  const TrainResult r = train(cfg, t);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::printf("%s at step %d/%d; resume with: strata train --resume %s\n",
+              r.interrupted ? "stopped" : "done", r.steps_done, cfg.train.steps, cfg.output.dir.c_str());
+  return 0;
+}
+
+int run_eval(const EvalCliOptions& o) {
+  EvalOptions e;
+  e.model = o.model;
+  e.data.train = o.data;
+  e.data.format = o.format;
+  e.data.text_field = o.text_field;
+  e.data.tokenizer = o.tokenizer;
+  e.data.chat_template = o.chat_template;
+  e.data.seq_len = o.seq_len;
+  e.micro_batch = o.micro_batch;
+  e.max_batches = o.batches;
+  e.backend = o.backend;
+  const EvalResult r = evaluate_model(e);
+  std::printf("eval: %s on %s: loss %.4f | perplexity %.3f | %zu tokens in %zu batches\n",
+              r.model_description.c_str(), o.data.c_str(), r.loss, r.perplexity, r.tokens, r.batches);
+  return 0;
+}
+
+}  // namespace strata

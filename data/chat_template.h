@@ -1,0 +1,46 @@
+// Chat templates: lay out a conversation (optional system prompt, then user/assistant turns) as one Document for
+// the tokenizer at hand, with only the assistant replies and the token closing each reply in the loss.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/document.h"
+#include "tokenizer/tokenizer.h"
+
+namespace strata {
+
+struct ChatTurn {
+  std::string user, assistant;
+};
+
+struct Conversation {
+  std::string system;  // empty: none
+  std::vector<ChatTurn> turns;
+};
+
+// name = "llama2": per turn BOS "[INST] " [<<SYS>>\n{system}\n<</SYS>>\n\n on the first] "{user} [/INST]" then
+//   " {assistant} " EOS, with BOS/EOS as the tokenizer's ids. A tokenizer whose encode() starts every call with a
+//   word boundary (SentencePiece's dummy prefix, as LLaMA-2's) supplies the space before the reply itself, so the
+//   ids match tokenizing the whole conversation at once.
+// name = "chatml": a BOS when the tokenizer has one, then "<|im_start|>{role}\n{content}<|im_end|>\n" per message
+//   (system first when set); <|im_start|> / <|im_end|> are the tokenizer's special tokens when piece_to_id knows
+//   them, else plain text.
+// Loss: the reply text and the EOS / <|im_end|> after it; everything else (BOS, system, user, markup) is masked.
+class ChatTemplate {
+ public:
+  ChatTemplate(const std::string& name, const Tokenizer& tok);  // throws naming data.chat_template
+  const std::string& name() const { return name_; }
+  // Appends the conversation to `out`. Thread-safe (const, and the tokenizer's encode is).
+  void render(const Conversation& c, Document& out) const;
+
+ private:
+  void render_llama2(const Conversation& c, Document& out) const;
+  void render_chatml(const Conversation& c, Document& out) const;
+
+  std::string name_;
+  const Tokenizer& tok_;
+  bool implicit_space_ = false;  // encode() begins every call with a word boundary
+  int im_start_ = -1, im_end_ = -1;
+};
+
+}  // namespace strata

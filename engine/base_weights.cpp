@@ -1,0 +1,115 @@
+// Base-model loading and checkpoint overlays; load_any_model tells folders apart by their marker file.
+#include "engine/base_weights.h"
+
+#include <filesystem>
+
+#include "core/check.h"
+#include "engine/checkpoint.h"
+#include "core/dtype_convert.h"
+#include "model/param_init.h"
+#include "model/presets.h"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+
+ModelInfo base_model_info(const ModelSection& m) {
+  if (!m.preset.empty()) {
+    const ModelPreset* p = find_preset(m.preset);
+    STRATA_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
+    return p->info;
+  }
+  return HfCheckpoint::open(m.path).info();
+}
+
+BaseWeights::BaseWeights(const ModelSection& m) : m_(m) {
+  if (m.preset.empty()) {
+    folder_ = std::make_unique<HfCheckpoint>(HfCheckpoint::open(m.path));
+    info_ = folder_->info();
+  } else {
+    info_ = base_model_info(m);
+  }
+}
+
+void BaseWeights::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+  if (folder_) folder_->load_blob(params, blob, backend, opts);
+  else init_blob_normal(params, backend, blob, m_.init_seed, info_.initializer_range);
+}
+
+void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backend, const LoadOptions& opts) {
+  if (!m.preset.empty()) {
+    init_params_normal(params, backend, m.init_seed, base_model_info(m).initializer_range);
+    return;
+  }
+  HfCheckpoint::open(m.path).load_into(params, backend, opts);
+}
+
+void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<int>& blobs) {
+  for (int blob : blobs) {
+    STRATA_CHECK(blob >= 0 && blob < params.ids().count(), file.path() + ": blob id " + std::to_string(blob) +
+                                                               " is outside this model");
+    const BlobLayout& layout = params.layout_of(blob);
+    for (int i = 0; i < (int)layout.tensors.size(); ++i) {
+      const std::string name = hf_tensor_name(params, blob, i);
+      const SafetensorsTensor* t = file.find(name);
+      const TensorSpec& spec = layout.tensors[i];
+      STRATA_CHECK(t && (t->dtype == DType::F32 || t->dtype == DType::BF16) && t->shape == spec.shape,
+                   file.path() + ": tensor '" + name + "' is missing or not F32/BF16 of the model's shape");
+      if (t->dtype == spec.dtype) {
+        backend.copy(params.tensor(blob, i), file.data(*t), spec.bytes());
+        continue;
+      }
+      const size_t n = (size_t)spec.numel();  // another dtype: through fp32 (exact for BF16 -> F32)
+      std::vector<float> f(n);
+      std::vector<unsigned char> stored(spec.bytes());
+      convert_to_f32(f.data(), file.data(*t), t->dtype, n);
+      convert_from_f32(stored.data(), f.data(), spec.dtype, n);
+      backend.copy(params.tensor(blob, i), stored.data(), stored.size());
+    }
+  }
+}
+
+std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& backend, const LoadOptions& opts) {
+  auto out = std::make_unique<LoadedModel>();
+  std::error_code ec;
+  STRATA_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
+  if (fs::exists(fs::path(path) / "config.json", ec)) {
+    const HfCheckpoint ck = HfCheckpoint::open(path);
+    out->info = ck.info();
+    out->layout = make_model_layout(out->info.config, DType::F32);
+    out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
+    ck.load_into(*out->params, backend, opts);
+    out->description = path;
+    out->base_path = path;
+    return out;
+  }
+  std::string run_dir, ckpt_dir;
+  if (fs::exists(fs::path(path) / "state.json", ec)) {
+    ckpt_dir = path;
+    run_dir = fs::path(path).lexically_normal().parent_path().parent_path().string();
+  } else if (fs::exists(fs::path(path) / "config.toml", ec)) {
+    run_dir = path;
+    ckpt_dir = CheckpointStore::latest(run_dir).value_or("");
+  } else {
+    STRATA_FAIL("'" + path + "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
+                "folder (state.json)");
+  }
+  const RunConfig cfg = RunConfig::load((fs::path(run_dir) / "config.toml").string());
+  out->base_path = cfg.model.path;
+  out->info = base_model_info(cfg.model);
+  out->layout = make_model_layout(out->info.config, DType::F32);
+  out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
+  out->params->allocate_all();
+  load_base_weights(cfg.model, *out->params, backend, opts);
+  const std::string base = cfg.model.preset.empty() ? cfg.model.path : "preset " + cfg.model.preset;
+  if (ckpt_dir.empty()) {
+    out->description = run_dir + " (no checkpoint: the base model, " + base + ")";
+    return out;
+  }
+  const LoadedCheckpoint ck = CheckpointStore::load(ckpt_dir);
+  overlay_weights(*ck.weights, *out->params, backend, ck.state.dirty_blobs);
+  out->description = ckpt_dir + " (step " + std::to_string(ck.state.step) + ", base: " + base + ")";
+  return out;
+}
+
+}  // namespace strata

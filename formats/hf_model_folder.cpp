@@ -1,0 +1,169 @@
+// Opening HF model folders (single file or sharded) and loading them into ParamStore blobs.
+// Memory: the mmapped files plus one blob-sized staging buffer; the model is never materialised twice.
+#include "formats/hf_model_folder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/check.h"
+#include "core/dtype_convert.h"
+
+namespace strata {
+
+namespace fs = std::filesystem;
+
+NonFinitePolicy parse_non_finite_policy(const std::string& s, const std::string& what) {
+  if (s == "error") return NonFinitePolicy::Error;
+  if (s == "warn") return NonFinitePolicy::Warn;
+  if (s == "ignore") return NonFinitePolicy::Ignore;
+  STRATA_FAIL(what + ": '" + s + "' is not one of error, warn, ignore");
+}
+
+std::string hf_tensor_name(const ParamStore& store, int blob, int index) {
+  const std::string& local = store.layout_of(blob).tensors.at(index).name;
+  if (blob < store.ids().n_layers) return "model.layers." + std::to_string(blob) + "." + local;
+  return local;
+}
+
+static std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  STRATA_CHECK(f.good(), "cannot open " + p.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+HfCheckpoint HfCheckpoint::open(const std::string& dir) {
+  std::error_code ec;
+  STRATA_CHECK(fs::is_directory(dir, ec), "model folder '" + dir + "' does not exist or is not a folder");
+  HfCheckpoint ck;
+  ck.dir_ = dir;
+  ck.info_ = read_hf_config((fs::path(dir) / "config.json").string());
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  std::vector<std::string> shard_names;
+  if (fs::exists(index, ec)) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_text(index));
+    } catch (const nlohmann::json::parse_error& e) {
+      STRATA_FAIL(index.string() + ": not valid JSON (" + e.what() + ")");
+    }
+    STRATA_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(),
+                 index.string() + ": expected an object with a \"weight_map\" object {tensor name: shard file}");
+    std::set<std::string> seen;
+    for (auto& [name, file] : j["weight_map"].items()) {
+      STRATA_CHECK(file.is_string(), index.string() + ": weight_map entry '" + name + "' must name a file");
+      const std::string f = file.get<std::string>();
+      STRATA_CHECK(!f.empty() && f.find('/') == std::string::npos && f != "." && f != "..",
+                   index.string() + ": weight_map entry '" + name + "' names '" + f +
+                       "', which is not a plain file name in the model folder");
+      if (seen.insert(f).second) shard_names.push_back(f);
+    }
+    STRATA_CHECK(!shard_names.empty(), index.string() + ": weight_map is empty");
+    for (const auto& f : shard_names) {
+      const fs::path p = fs::path(dir) / f;
+      STRATA_CHECK(fs::exists(p, ec), index.string() + " lists shard " + f + ", which is missing from " + dir);
+      ck.files_.push_back(SafetensorsFile::open(p.string()));
+    }
+    // Every tensor must sit in the shard the index names.
+    for (auto& [name, file] : j["weight_map"].items()) {
+      const size_t fi = std::find(shard_names.begin(), shard_names.end(), file.get<std::string>()) - shard_names.begin();
+      const SafetensorsTensor* t = ck.files_[fi].find(name);
+      STRATA_CHECK(t, index.string() + " places tensor '" + name + "' in " + shard_names[fi] +
+                          ", but that shard has no such tensor");
+      ck.index_[name] = {fi, t};
+    }
+  } else if (fs::exists(single, ec)) {
+    ck.files_.push_back(SafetensorsFile::open(single.string()));
+    for (const auto& [name, t] : ck.files_[0].tensors()) ck.index_[name] = {0, &t};
+  } else {
+    STRATA_FAIL("model folder '" + dir + "' has neither model.safetensors nor model.safetensors.index.json");
+  }
+  return ck;
+}
+
+HfCheckpoint::Located HfCheckpoint::find(const std::string& name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) return {};
+  return {&files_[it->second.first], it->second.second};
+}
+
+static std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// Tensors HF checkpoints may carry that the model does not use.
+static bool ignorable(const std::string& name, bool tied) {
+  if (name.find("rotary_emb.inv_freq") != std::string::npos) return true;
+  return tied && name == "lm_head.weight";  // HF ties it to the embedding, ignoring the stored copy
+}
+
+void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+  auto warn = opts.warn ? opts.warn : [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); };
+  const BlobLayout& layout = params.layout_of(blob);
+  if (layout.bytes == 0) return;  // tied head
+  params.allocate(blob);
+  std::vector<unsigned char> staging(layout.bytes, 0);
+  std::vector<float> values;  // fp32 values of a tensor stored in another dtype
+  for (int i = 0; i < (int)layout.tensors.size(); ++i) {
+    const TensorSpec& spec = layout.tensors[i];
+    const std::string name = hf_tensor_name(params, blob, i);
+    const Located loc = find(name);
+    STRATA_CHECK(loc.file, "tensor '" + name + "' is missing from " + dir_ + " (the config.json describes " +
+                               config().describe() + ")");
+    STRATA_CHECK(loc.tensor->shape == spec.shape,
+                 loc.file->path() + ": tensor '" + name + "' has shape " + shape_str(loc.tensor->shape) +
+                     " but config.json implies " + shape_str(spec.shape));
+    const size_t n = (size_t)spec.numel();
+    // fp32 first (the non-finite check reads it), then the blob's storage dtype.
+    if (spec.dtype != DType::F32) values.resize(n);
+    float* dst = spec.dtype == DType::F32 ? reinterpret_cast<float*>(staging.data() + spec.offset) : values.data();
+    convert_to_f32(dst, loc.file->data(*loc.tensor), loc.tensor->dtype, n);
+    if (opts.non_finite != NonFinitePolicy::Ignore) {
+      size_t bad = 0, first = 0;
+      for (size_t k = 0; k < n; ++k)
+        if (!std::isfinite(dst[k])) {
+          if (!bad) first = k;
+          ++bad;
+        }
+      if (bad) {
+        const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
+                                " NaN/Inf value(s), the first at element " + std::to_string(first);
+        if (opts.non_finite == NonFinitePolicy::Error) STRATA_FAIL(msg + " (pass --non-finite warn to load it anyway)");
+        warn(msg);
+      }
+    }
+    if (spec.dtype != DType::F32) convert_from_f32(staging.data() + spec.offset, dst, spec.dtype, n);
+  }
+  backend.copy(params.blob(blob), staging.data(), layout.bytes);
+}
+
+void HfCheckpoint::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
+  std::set<std::string> used;
+  for (int blob = 0; blob < params.ids().count(); ++blob) {
+    load_blob(params, blob, backend, opts);
+    const BlobLayout& layout = params.layout_of(blob);
+    for (int i = 0; i < (int)layout.tensors.size(); ++i) used.insert(hf_tensor_name(params, blob, i));
+  }
+  std::vector<std::string> unknown;
+  for (const auto& [name, loc] : index_)
+    if (!used.count(name) && !ignorable(name, config().tie_embeddings)) unknown.push_back(name);
+  if (!unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < unknown.size() && i < 3; ++i) list += (i ? ", " : "") + unknown[i];
+    STRATA_FAIL(dir_ + " holds " + std::to_string(unknown.size()) + " tensor(s) a model with this config.json (" +
+                config().describe() + ") does not have, e.g. " + list + "; check num_hidden_layers and "
+                "tie_word_embeddings");
+  }
+}
+
+}  // namespace strata

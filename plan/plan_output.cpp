@@ -1,0 +1,144 @@
+// Rendering plans (text table, JSON), the full-vs-LISA comparison, and the machine figures from `strata probe`.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "plan/planner.h"
+#include "memory/memory_tracker.h"
+
+namespace strata {
+
+namespace {
+
+std::string gib(size_t b) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%9.2f", (double)b / 1e9);
+  return s;
+}
+
+}  // namespace
+
+std::string Plan::to_text() const {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "plan: %s\n  model %s (%.2fB parameters), one block = %s\n", description.c_str(),
+                model.describe().c_str(), model.num_parameters() / 1e9, format_bytes(blob_bytes).c_str());
+  out += line;
+  std::snprintf(line, sizeof line, "  blocks: %d resident on the device, %d in pinned host memory, %d on disk\n",
+                placement.device, placement.host, placement.disk);
+  out += line;
+  out += "  GB (1e9 bytes)      ";
+  for (int t = 0; t < kPlanTiers; ++t) {
+    std::snprintf(line, sizeof line, "%12s", plan_tier_name(t));
+    out += line;
+  }
+  out += "\n";
+  for (int c = 0; c < kNumMemoryCategories; ++c) {
+    size_t any = 0;
+    for (int t = 0; t < kPlanTiers; ++t) any += bytes[t][c];
+    if (!any) continue;
+    std::snprintf(line, sizeof line, "  %-18s", to_string(static_cast<MemoryCategory>(c)));
+    out += line;
+    for (int t = 0; t < kPlanTiers; ++t) out += "   " + gib(bytes[t][c]);
+    out += "\n";
+  }
+  out += "  peak              ";
+  for (int t = 0; t < kPlanTiers; ++t) out += "   " + gib(peak[t]);
+  out += "\n";
+  std::snprintf(line, sizeof line,
+                "  per step: %.3g TFLOP, %.2f GB streamed to the device (%.2f GB from disk)\n"
+                "  needs %.1f GB/s host->device and %.1f GB/s disk to hide streaming behind %.3f s of compute\n"
+                "  step time >= %.3f s (compute %.3f s, host->device %.3f s, disk %.3f s)\n",
+                flops / 1e12, streamed_bytes / 1e9, disk_bytes / 1e9, required_h2d_gbps, required_disk_gbps,
+                compute_seconds, step_seconds_lower_bound, compute_seconds, h2d_seconds, disk_seconds);
+  out += line;
+  out += "  verdict: " + verdict + "\n";
+  for (const auto& s : suggestions) out += "    - " + s + "\n";
+  return out;
+}
+
+std::string Plan::to_json() const {
+  nlohmann::json j;
+  j["model"] = model.describe();
+  j["description"] = description;
+  j["parameters"] = model.num_parameters();
+  j["block_bytes"] = blob_bytes;
+  j["placement"] = {{"resident", placement.device}, {"host", placement.host}, {"disk", placement.disk}};
+  for (int t = 0; t < kPlanTiers; ++t) {
+    nlohmann::json cats = nlohmann::json::object();
+    for (int c = 0; c < kNumMemoryCategories; ++c) cats[to_string(static_cast<MemoryCategory>(c))] = bytes[t][c];
+    j["bytes"][plan_tier_name(t)] = cats;
+    j["peak"][plan_tier_name(t)] = peak[t];
+  }
+  j["budget"]["device"] = device_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(device_budget);
+  j["budget"]["host"] = host_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(host_budget);
+  j["fits"] = fits;
+  j["verdict"] = verdict;
+  j["suggestions"] = suggestions;
+  j["per_step"] = {{"flops", flops},
+                   {"streamed_bytes", streamed_bytes},
+                   {"disk_bytes", disk_bytes},
+                   {"compute_seconds", compute_seconds},
+                   {"h2d_seconds", h2d_seconds},
+                   {"disk_seconds", disk_seconds},
+                   {"step_seconds_lower_bound", step_seconds_lower_bound},
+                   {"required_h2d_gbps", required_h2d_gbps},
+                   {"required_disk_gbps", required_disk_gbps}};
+  return j.dump(2) + "\n";
+}
+
+std::vector<std::pair<std::string, Plan>> compare_modes(const RunConfig& cfg, const ModelConfig& model,
+                                                        const PlanOptions& opts) {
+  std::vector<std::pair<std::string, Plan>> rows;
+  RunConfig full = cfg;
+  full.train.mode = "full";
+  rows.push_back({"full fine-tuning", make_plan(full, model, opts)});
+  for (int g : {1, 2, 4}) {
+    if (g > model.n_layers) break;
+    RunConfig l = cfg;
+    l.train.mode = "lisa";
+    l.lisa.layers = g;
+    rows.push_back({"LISA gamma=" + std::to_string(g), make_plan(l, model, opts)});
+  }
+  return rows;
+}
+
+std::string comparison_table(const std::vector<std::pair<std::string, Plan>>& rows) {
+  std::string out = "  mode                device GB   host GB   disk GB   step >= s   fits\n";
+  char line[256];
+  for (const auto& [label, p] : rows) {
+    std::snprintf(line, sizeof line, "  %-18s %10.2f %9.2f %9.2f %11.3f   %s\n", label.c_str(), p.peak[0] / 1e9,
+                  (p.peak[1] + p.peak[2]) / 1e9, p.peak[kDiskTier] / 1e9, p.step_seconds_lower_bound,
+                  p.fits ? "yes" : "no");
+    out += line;
+  }
+  return out;
+}
+
+std::string probe_path() {
+  if (const char* p = std::getenv("STRATA_PROBE")) return p;
+  std::filesystem::path base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME")) base = x;
+  else if (const char* h = std::getenv("HOME")) base = std::filesystem::path(h) / ".cache";
+  else base = std::filesystem::temp_directory_path();
+  return (base / "strata" / "probe.json").string();
+}
+
+Hardware load_hardware() {
+  Hardware hw;
+  const std::string path = probe_path();
+  std::ifstream in(path);
+  if (!in.good()) return hw;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return hw;
+  hw.device_tflops = j.value("gemm_tflops", hw.device_tflops);
+  hw.h2d_gbps = j.value("h2d_pinned_gbps", hw.h2d_gbps);
+  hw.disk_gbps = j.value("disk_read_gbps", hw.disk_gbps);
+  hw.source = path;
+  return hw;
+}
+
+}  // namespace strata

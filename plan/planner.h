@@ -1,0 +1,72 @@
+// Planner: predicts, without loading weights, what a run allocates: bytes per tier and category, where each block
+// lives, whether it fits the budgets, the bandwidth it needs and a step-time lower bound. It uses the engine's own
+// sizing functions (layouts, Activations, decide_placement), so for the CPU engine the plan is what gets allocated.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "config/run_config.h"
+#include "memory/memory_kind.h"
+#include "model/model_config.h"
+#include "offload/placement_policy.h"
+
+namespace strata {
+
+// The tiers a plan speaks of: the three memory kinds plus disk.
+inline constexpr int kPlanTiers = kNumMemoryKinds + 1;
+inline constexpr int kDiskTier = kNumMemoryKinds;
+const char* plan_tier_name(int tier);  // device, host_pinned, host, disk
+
+struct Hardware {
+  double device_tflops = 0.25;  // achieved dense GEMM TFLOP/s (probe or default)
+  double h2d_gbps = 10.0;       // host -> device copy GB/s (pinned)
+  double disk_gbps = 1.0;       // disk-tier read GB/s
+  std::string source = "defaults";
+};
+
+struct PlanOptions {
+  // "fp32": every tensor fp32. "bf16" (train.precision = "bf16"): bf16 weight matrices, embedding and their
+  // gradients; fp32 master weights and AdamW moments for trained parameters; fp32 activations and norms.
+  std::string precision;  // empty: the config's train.precision
+  bool optimizer_on_host = false;  // bf16 only: fp32 master weights and AdamW moments of trained blocks on the host
+  Hardware hw;
+};
+
+struct Plan {
+  ModelConfig model;
+  std::string description;  // "LISA 2/80, seq 2048 x 1, checkpointing, frozen blocks: host"
+  size_t blob_bytes = 0;    // one block's working weights
+  PlacementCounts placement;
+  std::array<std::array<size_t, kNumMemoryCategories>, kPlanTiers> bytes{};  // peak bytes per tier x category
+  std::array<size_t, kPlanTiers> peak{};
+  size_t device_budget = SIZE_MAX, host_budget = SIZE_MAX;
+  bool fits = true;
+  std::string verdict;                   // one line
+  std::vector<std::string> suggestions;  // changes that make it fit, each with its device peak
+  // Per optimizer step.
+  double flops = 0;
+  double streamed_bytes = 0;  // host/disk -> device
+  double disk_bytes = 0;      // of which read from disk
+  double compute_seconds = 0, h2d_seconds = 0, disk_seconds = 0;
+  double step_seconds_lower_bound = 0;
+  double required_h2d_gbps = 0, required_disk_gbps = 0;  // to hide streaming behind compute
+
+  std::string to_text() const;
+  std::string to_json() const;
+};
+
+// Plans `cfg` for a model of shape `model`. Budgets come from cfg.memory (device_budget, host_budget).
+Plan make_plan(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts = {});
+
+// Full fine-tuning and LISA with gamma = 1, 2, 4 for the same model and settings, as (label, plan) rows.
+std::vector<std::pair<std::string, Plan>> compare_modes(const RunConfig& cfg, const ModelConfig& model,
+                                                        const PlanOptions& opts);
+std::string comparison_table(const std::vector<std::pair<std::string, Plan>>& rows);
+
+// Reads the machine figures `strata probe` wrote (see probe_path()); defaults when there are none.
+Hardware load_hardware();
+std::string probe_path();  // $STRATA_PROBE, else $XDG_CACHE_HOME/strata/probe.json, else ~/.cache/strata/probe.json
+
+}  // namespace strata
