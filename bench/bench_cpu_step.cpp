@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     else if (a == "--checkpointing") ckpt = true;
     else if (a == "--precision" && i + 1 < argc) {
       try {
-        precision = parse_precision(argv[++i], "--precision");
+        precision = parse_enum<Precision>(argv[++i], "--precision");
       } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_cpu_step: %s\n", e.what());
         return 2;

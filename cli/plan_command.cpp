@@ -35,7 +35,7 @@ int run_plan(const PlanCliOptions& o) {
   }
   const ModelConfig model = plan_model_config(cfg.model);
   PlanOptions po;
-  po.precision = o.precision;  // empty: the config's train.precision
+  if (!o.precision.empty()) po.precision = parse_enum<Precision>(o.precision, "--precision");
   po.optimizer_on_host = o.host_optimizer;
   po.hw = load_hardware();
   if (cfg.memory.backend.rfind("cuda", 0) == 0 && po.hw.source == "defaults") {

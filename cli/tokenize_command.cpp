@@ -35,14 +35,12 @@ std::string rates(const TokenizeStats& s) {
 }  // namespace
 
 int run_tokenize(const TokenizeCliOptions& o) {
-  STRATA_CHECK(o.chat_template == "llama2" || o.chat_template == "chatml",
-               "--chat-template: unknown template '" + o.chat_template + "'; the choices are llama2, chatml");
   const auto tok = make_tokenizer(o.tokenizer);
   TokenizeOptions opts;
   opts.inputs = o.inputs;
   opts.out = o.out;
-  opts.read.format = o.format;
-  opts.read.chat_template = o.chat_template;
+  opts.read.format = parse_enum<DataFormat>(o.format, "--format");
+  opts.read.chat_template = parse_enum<ChatTemplateKind>(o.chat_template, "--chat-template");
   opts.read.text_field = o.text_field;
   opts.read.skip_bad_records = o.skip_bad_records;
   opts.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

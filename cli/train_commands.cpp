@@ -52,10 +52,10 @@ int run_eval(const EvalCliOptions& o) {
   EvalOptions e;
   e.model = o.model;
   e.data.train = o.data;
-  e.data.format = o.format;
+  e.data.format = parse_enum<DataFormat>(o.format, "--format");
   e.data.text_field = o.text_field;
   e.data.tokenizer = o.tokenizer;
-  e.data.chat_template = o.chat_template;
+  e.data.chat_template = parse_enum<ChatTemplateKind>(o.chat_template, "--chat-template");
   e.data.seq_len = o.seq_len;
   e.micro_batch = o.micro_batch;
   e.max_batches = o.batches;

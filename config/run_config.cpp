@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string_view>
@@ -25,7 +26,25 @@ namespace {
 
 // ---- The field table --------------------------------------------------------------------------------------
 
-using FieldPtr = std::variant<std::string*, int*, uint64_t*, double*, bool*>;
+// An enumerated key: its names (from the enum's one table) and how to set and read the field through them.
+struct EnumRef {
+  std::vector<std::string> names;
+  std::function<bool(std::string_view)> set;  // false for a name the enum does not have
+  std::function<std::string()> get;
+};
+
+template <class E>
+EnumRef enum_ref(E* p) {
+  return {enum_name_list<E>(),
+          [p](std::string_view s) {
+            const auto v = enum_from_name<E>(s);
+            if (v) *p = *v;
+            return v.has_value();
+          },
+          [p] { return std::string(enum_name(*p)); }};
+}
+
+using FieldPtr = std::variant<std::string*, int*, uint64_t*, double*, bool*, EnumRef>;
 
 struct Field {
   std::string_view section;
@@ -40,24 +59,24 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"model", "path", &c.model.path},
       {"model", "init_seed", &c.model.init_seed},
       {"data", "train", &c.data.train},
-      {"data", "format", &c.data.format},
+      {"data", "format", enum_ref(&c.data.format)},
       {"data", "eval", &c.data.eval},
       {"data", "eval_fraction", &c.data.eval_fraction},
       {"data", "text_field", &c.data.text_field},
       {"data", "tokenizer", &c.data.tokenizer},
-      {"data", "chat_template", &c.data.chat_template},
+      {"data", "chat_template", enum_ref(&c.data.chat_template)},
       {"data", "skip_bad_records", &c.data.skip_bad_records},
       {"data", "seq_len", &c.data.seq_len},
       {"data", "pack", &c.data.pack},
       {"data", "shuffle_seed", &c.data.shuffle_seed},
       {"data", "synthetic_documents", &c.data.synthetic_documents},
-      {"train", "mode", &c.train.mode},
+      {"train", "mode", enum_ref(&c.train.mode)},
       {"train", "steps", &c.train.steps},
       {"train", "micro_batch", &c.train.micro_batch},
       {"train", "grad_accum", &c.train.grad_accum},
       {"train", "lr", &c.train.lr},
-      {"train", "lr_schedule", &c.train.lr_schedule},
-      {"train", "precision", &c.train.precision},
+      {"train", "lr_schedule", enum_ref(&c.train.lr_schedule)},
+      {"train", "precision", enum_ref(&c.train.precision)},
       {"train", "warmup_steps", &c.train.warmup_steps},
       {"train", "min_lr_ratio", &c.train.min_lr_ratio},
       {"train", "weight_decay", &c.train.weight_decay},
@@ -74,16 +93,16 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"lisa", "train_embedding", &c.lisa.train_embedding},
       {"lisa", "train_head", &c.lisa.train_head},
       {"lisa", "train_final_norm", &c.lisa.train_final_norm},
-      {"lisa", "optimizer_state", &c.lisa.optimizer_state},
+      {"lisa", "optimizer_state", enum_ref(&c.lisa.optimizer_state)},
       {"memory", "backend", &c.memory.backend},
       {"memory", "activation_checkpointing", &c.memory.activation_checkpointing},
       {"memory", "device_budget", &c.memory.device_budget},
       {"memory", "host_budget", &c.memory.host_budget},
-      {"memory", "frozen_tier", &c.memory.frozen_tier},
+      {"memory", "frozen_tier", enum_ref(&c.memory.frozen_tier)},
       {"memory", "disk_path", &c.memory.disk_path},
       {"memory", "prefetch", &c.memory.prefetch},
-      {"memory", "verify", &c.memory.verify},
-      {"memory", "io", &c.memory.io},
+      {"memory", "verify", enum_ref(&c.memory.verify)},
+      {"memory", "io", enum_ref(&c.memory.io)},
       {"output", "dir", &c.output.dir},
       {"output", "log_every", &c.output.log_every},
       {"output", "checkpoint_every", &c.output.checkpoint_every},
@@ -348,39 +367,50 @@ class Parser {
   void assign(const Field& f, const toml::node& n, const std::string& where, const std::string* raw) {
     const std::string name = std::string(f.section) + "." + std::string(f.key);
     const std::string at = where + ": " + name;
-    std::visit(
-        [&](auto* p) {
-          using T = std::remove_pointer_t<decltype(p)>;
-          if constexpr (std::is_same_v<T, std::string>) {
-            if (auto s = n.as_string()) *p = s->get();
-            else if (raw) *p = *raw;
-            else
-              fail_line(at + " expects a string, got " + describe(n) +
-                        (literal_text(n).empty() ? "" : "; quote it: " + toml_quote(literal_text(n))));
-          } else if constexpr (std::is_same_v<T, bool>) {
-            if (auto b = n.as_boolean()) *p = b->get();
-            else fail_line(at + " expects a boolean (true or false), got " + describe(n));
-          } else if constexpr (std::is_same_v<T, double>) {
-            if (auto i = n.as_integer()) *p = (double)i->get();
-            else if (auto d = n.as_floating_point()) *p = d->get();
-            else fail_line(at + " expects a number, got " + describe(n));
-          } else if constexpr (std::is_same_v<T, int>) {
-            auto i = n.as_integer();
-            if (!i) fail_line(at + " expects an integer, got " + describe(n));
-            const int64_t v = i->get();
-            if (v < INT_MIN || v > INT_MAX)
-              fail_line(at + " = " + std::to_string(v) + " is out of range for an integer (at most " +
-                        std::to_string(INT_MAX) + ")");
-            *p = (int)v;
-          } else {
-            static_assert(std::is_same_v<T, uint64_t>);
-            auto i = n.as_integer();
-            if (!i || i->get() < 0) fail_line(at + " expects a non-negative integer, got " + describe(n));
-            *p = (uint64_t)i->get();
-          }
-        },
-        f.ptr);
+    std::visit([&](auto&& field) { store(field, n, at, raw); }, f.ptr);
     where_[name] = where;
+  }
+
+  static void store(std::string* p, const toml::node& n, const std::string& at, const std::string* raw) {
+    if (auto s = n.as_string()) *p = s->get();
+    else if (raw) *p = *raw;
+    else
+      fail_line(at + " expects a string, got " + describe(n) +
+                (literal_text(n).empty() ? "" : "; quote it: " + toml_quote(literal_text(n))));
+  }
+  static void store(bool* p, const toml::node& n, const std::string& at, const std::string*) {
+    if (auto b = n.as_boolean()) *p = b->get();
+    else fail_line(at + " expects a boolean (true or false), got " + describe(n));
+  }
+  static void store(double* p, const toml::node& n, const std::string& at, const std::string*) {
+    if (auto i = n.as_integer()) *p = (double)i->get();
+    else if (auto d = n.as_floating_point()) *p = d->get();
+    else fail_line(at + " expects a number, got " + describe(n));
+  }
+  static void store(int* p, const toml::node& n, const std::string& at, const std::string*) {
+    auto i = n.as_integer();
+    if (!i) fail_line(at + " expects an integer, got " + describe(n));
+    const int64_t v = i->get();
+    if (v < INT_MIN || v > INT_MAX)
+      fail_line(at + " = " + std::to_string(v) + " is out of range for an integer (at most " +
+                std::to_string(INT_MAX) + ")");
+    *p = (int)v;
+  }
+  static void store(uint64_t* p, const toml::node& n, const std::string& at, const std::string*) {
+    auto i = n.as_integer();
+    if (!i || i->get() < 0) fail_line(at + " expects a non-negative integer, got " + describe(n));
+    *p = (uint64_t)i->get();
+  }
+  // An enumerated key takes one of its names, as a TOML string (or bare text after --set).
+  static void store(const EnumRef& e, const toml::node& n, const std::string& at, const std::string* raw) {
+    std::string v;
+    if (auto s = n.as_string()) v = s->get();
+    else if (raw) v = *raw;
+    else fail_line(at + " expects a string, one of " + quote_all(e.names) + ", got " + describe(n));
+    if (e.set(v)) return;
+    const std::string close = closest_match(v, e.names);
+    fail_line(at + " must be " + quote_all(e.names) + " (got " + toml_quote(v) + ")" +
+              (close.empty() ? "" : "; did you mean " + toml_quote(close) + "?"));
   }
 
   std::string origin_;
@@ -428,12 +458,6 @@ class Validator {
     require(ok, key, "must be in [" + format_double(lo) + ", " + format_double(hi) + (hi_open ? ")" : "]") +
                          " (got " + format_double(v) + ")");
   }
-  void one_of(const std::string& key, const std::string& v, const std::vector<std::string>& allowed) const {
-    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return;
-    const std::string close = closest_match(v, allowed);
-    fail_line(at(key) + " must be " + quote_all(allowed) + " (got " + toml_quote(v) + ")" +
-              (close.empty() ? "" : "; did you mean " + toml_quote(close) + "?"));
-  }
   void not_empty(const std::string& key, const std::string& v, const std::string& hint) const {
     require(!v.empty(), key, "must not be empty" + hint);
   }
@@ -460,24 +484,19 @@ class Validator {
   void check_data() const {
     const auto& d = c_.data;
     not_empty("data.train", d.train, " (a file path, or \"synthetic\" for generated stories)");
-    one_of("data.format", d.format, {"auto", "tokens", "text", "jsonl", "lmflow", "alpaca"});
     in_range("data.eval_fraction", d.eval_fraction, 0, 0.5, false);
     not_empty("data.text_field", d.text_field, " (the JSONL field holding the text)");
     not_empty("data.tokenizer", d.tokenizer, " (byte, a tokenizer file or folder, or \"model\")");
-    one_of("data.chat_template", d.chat_template, {"llama2", "chatml"});
     at_least("data.seq_len", d.seq_len, 2);
     at_least("data.synthetic_documents", d.synthetic_documents, 1);
   }
 
   void check_train() const {
     const auto& t = c_.train;
-    one_of("train.mode", t.mode, {"lisa", "full"});
     at_least("train.steps", t.steps, 1);
     at_least("train.micro_batch", t.micro_batch, 1);
     at_least("train.grad_accum", t.grad_accum, 1);
     positive("train.lr", t.lr);
-    one_of("train.lr_schedule", t.lr_schedule, {"constant", "linear", "cosine"});
-    one_of("train.precision", t.precision, {"fp32", "bf16"});
     require(t.warmup_steps >= 0 && t.warmup_steps <= t.steps, "train.warmup_steps",
             "must be in [0, train.steps = " + std::to_string(t.steps) + "] (got " + std::to_string(t.warmup_steps) +
                 ")");
@@ -496,7 +515,6 @@ class Validator {
     const auto& l = c_.lisa;
     at_least("lisa.layers", l.layers, 1);
     at_least("lisa.interval", l.interval, 1);
-    one_of("lisa.optimizer_state", l.optimizer_state, {"reset", "keep"});
   }
 
   void check_memory() const {
@@ -504,10 +522,7 @@ class Validator {
     not_empty("memory.backend", m.backend, " (e.g. \"cpu\", \"ref\" or \"cuda:0\"; see `strata backends`)");
     byte_size("memory.device_budget", m.device_budget);
     byte_size("memory.host_budget", m.host_budget);
-    one_of("memory.frozen_tier", m.frozen_tier, {"device", "host", "disk", "auto"});
     at_least("memory.prefetch", m.prefetch, 1);
-    one_of("memory.verify", m.verify, {"first", "always", "never"});
-    one_of("memory.io", m.io, {"auto", "uring", "pread"});
   }
 
   void check_output() const {
@@ -559,12 +574,13 @@ std::string RunConfig::to_toml() const {
     out += f.key;
     out += " = ";
     std::visit(
-        [&](auto* p) {
-          using T = std::remove_pointer_t<decltype(p)>;
-          if constexpr (std::is_same_v<T, std::string>) out += toml_quote(*p);
-          else if constexpr (std::is_same_v<T, bool>) out += *p ? "true" : "false";
-          else if constexpr (std::is_same_v<T, double>) out += format_double(*p);
-          else out += std::to_string(*p);
+        [&](auto&& field) {
+          using F = std::decay_t<decltype(field)>;
+          if constexpr (std::is_same_v<F, EnumRef>) out += toml_quote(field.get());
+          else if constexpr (std::is_same_v<F, std::string*>) out += toml_quote(*field);
+          else if constexpr (std::is_same_v<F, bool*>) out += *field ? "true" : "false";
+          else if constexpr (std::is_same_v<F, double*>) out += format_double(*field);
+          else out += std::to_string(*field);
         },
         f.ptr);
     out += "\n";
@@ -576,7 +592,7 @@ void RunConfig::validate_against_model(int n_layers, int max_seq_len) const {
   if (data.seq_len > max_seq_len)
     fail_line("data.seq_len = " + std::to_string(data.seq_len) + " exceeds the model's max_seq_len = " +
               std::to_string(max_seq_len) + " (max_position_embeddings); lower data.seq_len");
-  if (train.mode == "lisa" && lisa.layers > n_layers)
+  if (train.mode == TrainMode::Lisa && lisa.layers > n_layers)
     fail_line("lisa.layers = " + std::to_string(lisa.layers) + " exceeds the model's n_layers = " +
               std::to_string(n_layers) + "; lower lisa.layers or use train.mode = \"full\"");
 }

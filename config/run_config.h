@@ -1,11 +1,18 @@
 // RunConfig: every setting of a training run, read from a TOML file (toml++) plus `--set section.key=value`
 // overrides, validated key by key: unknown keys get a "did you mean", wrong types and ranges name the key.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "data/data_config.h"
+#include "model/precision.h"
+#include "offload/placement_policy.h"
+#include "offload/tier_store.h"
+#include "optim/adamw_optimizer.h"
+#include "optim/lr_schedule.h"
 
 namespace strata {
 
@@ -15,15 +22,21 @@ struct ModelSection {            // [model]
   uint64_t init_seed = 0;        // seed of the normal init when `preset` is used
 };
 
+// train.mode: LISA (gamma sampled middle blocks + embedding + head train) or full fine-tuning.
+enum class TrainMode { Lisa, Full };
+constexpr std::array<EnumName<TrainMode>, 2> enum_names(TrainMode) {
+  return {{{TrainMode::Lisa, "lisa"}, {TrainMode::Full, "full"}}};
+}
+
 struct TrainSection {            // [train]
-  std::string mode = "lisa";     // lisa | full
+  TrainMode mode = TrainMode::Lisa;
   int steps = 200;               // optimizer steps
   int micro_batch = 4;           // sequences per micro-batch
   int grad_accum = 1;            // micro-batches per optimizer step
   double lr = 3e-4;
-  std::string lr_schedule = "cosine";  // constant | linear | cosine
-  std::string precision = "fp32";  // fp32 | bf16: bf16 weight matrices/embedding and their grads, fp32 masters,
-                                   // AdamW moments, activations and norms (GEMM inputs rounded to bf16)
+  LrScheduleKind lr_schedule = LrScheduleKind::Cosine;
+  Precision precision = Precision::F32;  // bf16: bf16 weight matrices/embedding and their grads, fp32 masters,
+                                        // AdamW moments, activations and norms (GEMM inputs rounded to bf16)
   int warmup_steps = 0;
   double min_lr_ratio = 0.1;     // final lr = lr * min_lr_ratio for linear/cosine, in [0, 1]
   double weight_decay = 0.0;     // decoupled; applied to matrices only (not norm weights)
@@ -41,7 +54,8 @@ struct LisaSection {             // [lisa]
   bool train_embedding = true;
   bool train_head = true;
   bool train_final_norm = true;
-  std::string optimizer_state = "reset";  // reset (drop AdamW state of deactivated blocks) | keep (park on host)
+  InactiveStatePolicy optimizer_state = InactiveStatePolicy::Reset;  // reset: drop a deactivated block's AdamW
+                                                                     // state; keep: park it on the host
 };
 
 struct MemorySection {           // [memory]
@@ -49,12 +63,11 @@ struct MemorySection {           // [memory]
   bool activation_checkpointing = false;
   std::string device_budget;     // e.g. "48GiB"; empty = unlimited
   std::string host_budget;       // empty = unlimited
-  std::string frozen_tier = "device";  // where frozen blocks live: device | host | disk | auto (fill device budget,
-                                       // then host budget, then disk)
+  FrozenTier frozen_tier = FrozenTier::Device;  // where frozen blocks live (auto: device, then host, then disk)
   std::string disk_path;         // disk tier file; empty: <output.dir>/offload.bin
   int prefetch = 2;              // streamed blocks read ahead of compute, >= 1
-  std::string verify = "first";  // checksum on tier reads: first (after each write) | always | never
-  std::string io = "auto";       // disk tier I/O: auto (io_uring + O_DIRECT, else pread) | uring | pread
+  VerifyPolicy verify = VerifyPolicy::First;  // checksum on tier reads: first (after each write), always, never
+  DiskIo io = DiskIo::Auto;      // disk tier I/O: auto (io_uring + O_DIRECT, else pread), uring, pread
 };
 
 struct OutputSection {           // [output]

@@ -52,16 +52,14 @@ class Segments {
 
 }  // namespace
 
-ChatTemplate::ChatTemplate(const std::string& name, const Tokenizer& tok) : name_(name), tok_(tok) {
-  STRATA_CHECK(name == "llama2" || name == "chatml",
-               "data.chat_template: unknown template '" + name + "'; the choices are llama2, chatml");
+ChatTemplate::ChatTemplate(ChatTemplateKind kind, const Tokenizer& tok) : kind_(kind), tok_(tok) {
   implicit_space_ = encode_adds_leading_space(tok);
   im_start_ = tok.piece_to_id("<|im_start|>");
   im_end_ = tok.piece_to_id("<|im_end|>");
 }
 
 void ChatTemplate::render(const Conversation& c, Document& out) const {
-  if (name_ == "llama2") render_llama2(c, out);
+  if (kind_ == ChatTemplateKind::Llama2) render_llama2(c, out);
   else render_chatml(c, out);
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_config.h"
 #include "data/document.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,18 +19,18 @@ struct Conversation {
   std::vector<ChatTurn> turns;
 };
 
-// name = "llama2": per turn BOS "[INST] " [<<SYS>>\n{system}\n<</SYS>>\n\n on the first] "{user} [/INST]" then
+// Llama2: per turn BOS "[INST] " [<<SYS>>\n{system}\n<</SYS>>\n\n on the first] "{user} [/INST]" then
 //   " {assistant} " EOS, with BOS/EOS as the tokenizer's ids. A tokenizer whose encode() starts every call with a
 //   word boundary (SentencePiece's dummy prefix, as LLaMA-2's) supplies the space before the reply itself, so the
 //   ids match tokenizing the whole conversation at once.
-// name = "chatml": a BOS when the tokenizer has one, then "<|im_start|>{role}\n{content}<|im_end|>\n" per message
+// Chatml: a BOS when the tokenizer has one, then "<|im_start|>{role}\n{content}<|im_end|>\n" per message
 //   (system first when set); <|im_start|> / <|im_end|> are the tokenizer's special tokens when piece_to_id knows
 //   them, else plain text.
 // Loss: the reply text and the EOS / <|im_end|> after it; everything else (BOS, system, user, markup) is masked.
 class ChatTemplate {
  public:
-  ChatTemplate(const std::string& name, const Tokenizer& tok);  // throws naming data.chat_template
-  const std::string& name() const { return name_; }
+  ChatTemplate(ChatTemplateKind kind, const Tokenizer& tok);
+  ChatTemplateKind kind() const { return kind_; }
   // Appends the conversation to `out`. Thread-safe (const, and the tokenizer's encode is).
   void render(const Conversation& c, Document& out) const;
 
@@ -37,7 +38,7 @@ class ChatTemplate {
   void render_llama2(const Conversation& c, Document& out) const;
   void render_chatml(const Conversation& c, Document& out) const;
 
-  std::string name_;
+  ChatTemplateKind kind_;
   const Tokenizer& tok_;
   bool implicit_space_ = false;  // encode() begins every call with a word boundary
   int im_start_ = -1, im_end_ = -1;

@@ -5,15 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "data/data_config.h"
 #include "data/document.h"
 #include "tokenizer/tokenizer.h"
 
 namespace strata {
 
 struct ReadOptions {
-  std::string format = "auto";        // see read_documents
+  DataFormat format = DataFormat::Auto;  // see read_documents
   std::string text_field = "text";    // JSONL field
-  std::string chat_template = "llama2";  // llama2 ([INST] ... [/INST]) | chatml (<|im_start|>role ... <|im_end|>)
+  ChatTemplateKind chat_template = ChatTemplateKind::Llama2;  // [INST] ... [/INST] | <|im_start|>role ... <|im_end|>
   bool skip_bad_records = false;      // skip (and count) malformed records instead of failing
 };
 
@@ -22,8 +23,7 @@ struct ReadStats {
   size_t skipped = 0;  // malformed records skipped (skip_bad_records)
 };
 
-// format: auto (by extension: .tok -> tokens, .jsonl -> jsonl, .json -> lmflow for an object or alpaca for an
-// array, anything else -> text) | tokens | text | jsonl | lmflow | alpaca. Text documents (a text file, a JSONL line,
+// format: see DataFormat (auto by extension; a .json file is LMFlow for an object, Alpaca for an array). Text documents (a text file, a JSONL line,
 // LMFlow text_only) are BOS + text + EOS with every token but BOS in the loss; LMFlow text2text is BOS + input +
 // output + EOS with the loss on output and EOS only; LMFlow conversation and Alpaca go through opts.chat_template
 // (chat_template.h) with the loss on the assistant / output tokens only. A tokenizer without BOS or EOS
@@ -32,7 +32,7 @@ struct ReadStats {
 // the skipped ones; it is added to, not reset.
 std::vector<Document> read_documents(const std::string& path, const ReadOptions& opts, const Tokenizer& tok,
                                      ReadStats* stats = nullptr);
-inline std::vector<Document> read_documents(const std::string& path, const std::string& format, const Tokenizer& tok,
+inline std::vector<Document> read_documents(const std::string& path, DataFormat format, const Tokenizer& tok,
                                             const std::string& text_field) {
   ReadOptions o;
   o.format = format;

@@ -71,7 +71,7 @@ const char* kAlpacaShape = "[{\"instruction\": \"...\", \"input\": \"...\", \"ou
 
 class JsonSource final : public RecordSource {
  public:
-  JsonSource(const std::string& path, const std::string& expect) : path_(path), r_(path) {
+  JsonSource(const std::string& path, DataFormat expect) : path_(path), r_(path) {
     if (!r_.is_open()) {
       const int err = errno;
       STRATA_FAIL("cannot open " + path + ": " + (err ? std::strerror(err) : "unreadable") +
@@ -80,7 +80,7 @@ class JsonSource final : public RecordSource {
     skip_ws();
     const int c = r_.peek();
     if (c == '[') {
-      STRATA_CHECK(expect != "lmflow",
+      STRATA_CHECK(expect != DataFormat::Lmflow,
                    path + ": an LMFlow dataset is a JSON object " + kLmflowShape + ", found an array (an Alpaca "
                    "dataset is an array: use data.format = \"alpaca\" or \"auto\"; for one JSON object per line use "
                    "a .jsonl file or data.format = \"jsonl\")");
@@ -88,7 +88,7 @@ class JsonSource final : public RecordSource {
       r_.get();
       state_ = State::kFirst;
     } else if (c == '{') {
-      STRATA_CHECK(expect != "alpaca", path + ": an Alpaca dataset is a JSON array " + kAlpacaShape +
+      STRATA_CHECK(expect != DataFormat::Alpaca, path + ": an Alpaca dataset is a JSON array " + kAlpacaShape +
                                            ", found an object (an LMFlow dataset is an object: use data.format = "
                                            "\"lmflow\" or \"auto\")");
       object_ = true;
@@ -301,7 +301,7 @@ class JsonSource final : public RecordSource {
 
 }  // namespace
 
-std::unique_ptr<RecordSource> open_json_source(const std::string& path, const std::string& json_expect) {
+std::unique_ptr<RecordSource> open_json_source(const std::string& path, DataFormat json_expect) {
   return std::make_unique<JsonSource>(path, json_expect);
 }
 

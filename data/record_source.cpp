@@ -94,17 +94,14 @@ class JsonlSource final : public RecordSource {
 
 }  // namespace
 
-std::string resolve_format(const std::string& path, const std::string& format) {
-  if (format == "tokens" || format == "text" || format == "jsonl" || format == "lmflow" || format == "alpaca")
-    return format;
-  STRATA_CHECK(format == "auto", "data.format: unknown format '" + format + "' (reading " + path +
-                                     "); the choices are auto, tokens, text, jsonl, lmflow, alpaca");
+DataFormat resolve_format(const std::string& path, DataFormat format) {
+  if (format != DataFormat::Auto) return format;
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (ext == ".tok") return "tokens";
-  if (ext == ".jsonl") return "jsonl";
-  if (ext == ".json") return "json";
-  return "text";
+  if (ext == ".tok") return DataFormat::Tokens;
+  if (ext == ".jsonl") return DataFormat::Jsonl;
+  if (ext == ".json") return DataFormat::Json;
+  return DataFormat::Text;
 }
 
 std::unique_ptr<RecordSource> open_text_source(const std::string& path) { return std::make_unique<TextSource>(path); }
@@ -112,10 +109,10 @@ std::unique_ptr<RecordSource> open_jsonl_source(const std::string& path) {
   return std::make_unique<JsonlSource>(path);
 }
 
-std::unique_ptr<RecordSource> open_record_source(const std::string& path, const std::string& f) {
-  STRATA_CHECK(f != "tokens", path + " is a token file: it holds ids already and has no records to tokenize");
-  if (f == "text") return open_text_source(path);
-  if (f == "jsonl") return open_jsonl_source(path);
+std::unique_ptr<RecordSource> open_record_source(const std::string& path, DataFormat f) {
+  STRATA_CHECK(f != DataFormat::Tokens, path + " is a token file: it holds ids already and has no records to tokenize");
+  if (f == DataFormat::Text) return open_text_source(path);
+  if (f == DataFormat::Jsonl) return open_jsonl_source(path);
   return open_json_source(path, f);
 }
 

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "data/data_config.h"
+
 namespace strata {
 
 enum class RecordKind { kText, kJsonl, kTextOnly, kText2Text, kConversation, kAlpaca };
@@ -33,12 +35,12 @@ class RecordSource {
 
 // format: auto (by extension: .tok -> tokens, .jsonl -> jsonl, .json -> json, anything else -> text) | tokens |
 // text | jsonl | lmflow | alpaca; "json" means an LMFlow object or an Alpaca array, whichever the file holds.
-std::string resolve_format(const std::string& path, const std::string& format);
+DataFormat resolve_format(const std::string& path, DataFormat format);
 // Opens `path` in a resolved format other than tokens. LMFlow files are read up to their "instances" first.
-std::unique_ptr<RecordSource> open_record_source(const std::string& path, const std::string& resolved_format);
+std::unique_ptr<RecordSource> open_record_source(const std::string& path, DataFormat resolved_format);
 std::unique_ptr<RecordSource> open_text_source(const std::string& path);
 std::unique_ptr<RecordSource> open_jsonl_source(const std::string& path);
 // json_expect: "lmflow", "alpaca" or "json" (either).
-std::unique_ptr<RecordSource> open_json_source(const std::string& path, const std::string& json_expect);
+std::unique_ptr<RecordSource> open_json_source(const std::string& path, DataFormat json_expect);
 
 }  // namespace strata

@@ -31,8 +31,8 @@ std::vector<Document> read_documents(const std::string& path, const ReadOptions&
                                      ReadStats* stats) {
   ReadStats local;
   ReadStats& st = stats ? *stats : local;
-  const std::string f = resolve_format(path, opts.format);
-  if (f == "tokens") {
+  const DataFormat f = resolve_format(path, opts.format);
+  if (f == DataFormat::Tokens) {
     std::vector<Document> docs = read_tokens(path, tok);
     st.records += docs.size();
     return docs;

@@ -44,10 +44,10 @@ TokenizeStats tokenize_to_token_file(const TokenizeOptions& opts, const Tokenize
   STRATA_CHECK(!opts.inputs.empty(), "tokenize: no input files; name at least one dataset file");
   STRATA_CHECK(opts.threads >= 1, "tokenize: threads must be >= 1, got " + std::to_string(opts.threads));
   STRATA_CHECK(!opts.out.empty(), "tokenize: no output file; set --out to the token file to write");
-  std::vector<std::string> formats;
+  std::vector<DataFormat> formats;
   for (const std::string& in : opts.inputs) {  // every input's format before any work
     formats.push_back(resolve_format(in, opts.read.format));
-    STRATA_CHECK(formats.back() != "tokens",
+    STRATA_CHECK(formats.back() != DataFormat::Tokens,
                  in + " is a token file already (data.format = \"tokens\" reads it); tokenize reads text, JSONL, "
                       "LMFlow and Alpaca files");
   }

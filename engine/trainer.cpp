@@ -91,7 +91,7 @@ class TrainingRun {
     ModelOptions mo;
     mo.checkpointing = cfg.memory.activation_checkpointing;
     mo.allocate_blocks = false;  // BlockPlacement puts each block on the device or in its tier
-    mo.precision = parse_precision(cfg.train.precision, "train.precision");
+    mo.precision = cfg.train.precision;
     model_ = std::make_unique<LlamaModel>(*backend_, info_.config, mo);
     base_ = std::make_unique<BaseWeights>(cfg.model);
     for (int blob = ids().n_layers; blob < ids().count(); ++blob) base_->load_blob(model_->params(), blob, *backend_);
@@ -135,8 +135,8 @@ class TrainingRun {
     po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
                                                 : cfg.memory.disk_path;
     po.prefetch = cfg.memory.prefetch;
-    po.verify = parse_verify_policy(cfg.memory.verify, "memory.verify");
-    po.io = parse_disk_io(cfg.memory.io, "memory.io");
+    po.verify = cfg.memory.verify;
+    po.io = cfg.memory.io;
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);
@@ -198,7 +198,7 @@ class TrainingRun {
   }
 
  private:
-  bool lisa() const { return cfg_.train.mode == "lisa"; }
+  bool lisa() const { return cfg_.train.mode == TrainMode::Lisa; }
   const BlobIds& ids() const { return model_->ids(); }
 
   template <class... A>
@@ -229,8 +229,7 @@ class TrainingRun {
   }
 
   void set_active(const std::vector<int>& blocks) {
-    const InactiveStatePolicy policy =
-        cfg_.lisa.optimizer_state == "keep" ? InactiveStatePolicy::Keep : InactiveStatePolicy::Reset;
+    const InactiveStatePolicy policy = cfg_.lisa.optimizer_state;
     std::vector<int> leaving, entering;
     for (int b : active_)
       if (!std::binary_search(blocks.begin(), blocks.end(), b)) leaving.push_back(b);

@@ -10,12 +10,13 @@
 #include "model/blob_source.h"
 #include "model/llama_model.h"
 #include "offload/layer_streamer.h"
+#include "offload/placement_policy.h"
 #include "offload/tier_store.h"
 
 namespace strata {
 
 struct PlacementOptions {
-  std::string frozen_tier = "device";  // device | host | disk | auto
+  FrozenTier frozen_tier = FrozenTier::Device;
   std::string disk_path;               // the disk tier's file
   int prefetch = 2;
   VerifyPolicy verify = VerifyPolicy::First;

@@ -9,29 +9,38 @@
 
 namespace strata {
 
-PlacementCounts decide_placement(const std::string& tier, int L, size_t blob, size_t device_room, size_t host_room,
+namespace {
+
+// auto: as many blocks resident as fit next to the trained blocks and the streaming slots, then host, then disk.
+PlacementCounts decide_auto(int L, size_t blob, size_t device_room, size_t host_room, int trained, int prefetch) {
+  PlacementCounts c;
+  if (device_room == SIZE_MAX) {
+    c.device = L;
+    return c;
+  }
+  const size_t reserve = (size_t)trained * blob * 4 + (size_t)(prefetch + 1) * blob;
+  STRATA_CHECK(device_room >= reserve,
+               "memory.device_budget is too small: after the embedding, head and activations only " +
+                   format_bytes(device_room) + " remain, but training " + std::to_string(trained) +
+                   " block(s) at a time with prefetch " + std::to_string(prefetch) + " needs " +
+                   format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
+                   "train.micro_batch, or set memory.activation_checkpointing = true");
+  c.device = (int)std::min<size_t>(L, (device_room - reserve) / blob);
+  c.host = host_room == SIZE_MAX ? L - c.device : (int)std::min<size_t>(L - c.device, host_room / blob);
+  c.disk = L - c.device - c.host;
+  return c;
+}
+
+}  // namespace
+
+PlacementCounts decide_placement(FrozenTier tier, int L, size_t blob, size_t device_room, size_t host_room,
                                  int trained, int prefetch) {
   PlacementCounts c;
-  if (tier == "device") c.device = L;
-  else if (tier == "host") c.host = L;
-  else if (tier == "disk") c.disk = L;
-  else if (tier == "auto") {
-    if (device_room == SIZE_MAX) {
-      c.device = L;
-    } else {
-      const size_t reserve = (size_t)trained * blob * 4 + (size_t)(prefetch + 1) * blob;
-      STRATA_CHECK(device_room >= reserve,
-                   "memory.device_budget is too small: after the embedding, head and activations only " +
-                       format_bytes(device_room) + " remain, but training " + std::to_string(trained) +
-                       " block(s) at a time with prefetch " + std::to_string(prefetch) + " needs " +
-                       format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
-                       "train.micro_batch, or set memory.activation_checkpointing = true");
-      c.device = (int)std::min<size_t>(L, (device_room - reserve) / blob);
-      c.host = host_room == SIZE_MAX ? L - c.device : (int)std::min<size_t>(L - c.device, host_room / blob);
-      c.disk = L - c.device - c.host;
-    }
-  } else {
-    STRATA_FAIL("memory.frozen_tier: '" + tier + "' is not one of device, host, disk, auto");
+  switch (tier) {
+    case FrozenTier::Device: c.device = L; break;
+    case FrozenTier::Host: c.host = L; break;
+    case FrozenTier::Disk: c.disk = L; break;
+    case FrozenTier::Auto: c = decide_auto(L, blob, device_room, host_room, trained, prefetch); break;
   }
   return c;
 }

@@ -2,21 +2,27 @@
 // file on disk (io_uring + O_DIRECT, or a pread/pwrite thread pool). Reads and writes are asynchronous (tickets),
 // every blob carries an XXH3-64 checksum, and a mismatch names the layer, the file and the byte offset.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "core/enum_names.h"
+
 namespace strata {
 
 class Backend;
 
 enum class VerifyPolicy { First, Always, Never };  // checksum check on the first read after a write / every / none
-enum class DiskIo { Auto, Uring, Pread };          // Auto: io_uring + O_DIRECT when available, else pread
-
-VerifyPolicy parse_verify_policy(const std::string& s, const std::string& what);
-DiskIo parse_disk_io(const std::string& s, const std::string& what);
+constexpr std::array<EnumName<VerifyPolicy>, 3> enum_names(VerifyPolicy) {
+  return {{{VerifyPolicy::First, "first"}, {VerifyPolicy::Always, "always"}, {VerifyPolicy::Never, "never"}}};
+}
+enum class DiskIo { Auto, Uring, Pread };  // Auto: io_uring + O_DIRECT when available, else pread
+constexpr std::array<EnumName<DiskIo>, 3> enum_names(DiskIo) {
+  return {{{DiskIo::Auto, "auto"}, {DiskIo::Uring, "uring"}, {DiskIo::Pread, "pread"}}};
+}
 
 struct TierStats {
   uint64_t bytes_read = 0, bytes_written = 0;

@@ -2,17 +2,22 @@
 // only, on the device, with LISA's two policies for a deactivated block: drop its state ("reset") or park it in host
 // memory and restore it later ("keep").
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "core/enum_names.h"
 #include "model/param_store.h"
 #include "formats/safetensors.h"
 
 namespace strata {
 
 enum class InactiveStatePolicy { Reset, Keep };
+constexpr std::array<EnumName<InactiveStatePolicy>, 2> enum_names(InactiveStatePolicy) {
+  return {{{InactiveStatePolicy::Reset, "reset"}, {InactiveStatePolicy::Keep, "keep"}}};
+}
 
 struct AdamWHyper {
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;

@@ -4,19 +4,16 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/check.h"
-
 namespace strata {
 
 double LrSchedule::at(int step) const {
   if (step < warmup_steps) return lr * (double)(step + 1) / warmup_steps;
-  if (kind == "constant") return lr;
+  if (kind == LrScheduleKind::Constant) return lr;
   const int decay_steps = std::max(1, total_steps - warmup_steps);
   const double progress = std::clamp((double)(step - warmup_steps) / decay_steps, 0.0, 1.0);
   const double min_lr = lr * min_lr_ratio;
-  if (kind == "linear") return lr - (lr - min_lr) * progress;
-  if (kind == "cosine") return min_lr + (lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));
-  STRATA_FAIL("train.lr_schedule: unknown schedule '" + kind + "' (constant, linear, cosine)");
+  if (kind == LrScheduleKind::Linear) return lr - (lr - min_lr) * progress;
+  return min_lr + (lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * progress));  // cosine
 }
 
 }  // namespace strata

@@ -94,12 +94,12 @@ std::vector<std::pair<std::string, Plan>> compare_modes(const RunConfig& cfg, co
                                                         const PlanOptions& opts) {
   std::vector<std::pair<std::string, Plan>> rows;
   RunConfig full = cfg;
-  full.train.mode = "full";
+  full.train.mode = TrainMode::Full;
   rows.push_back({"full fine-tuning", make_plan(full, model, opts)});
   for (int g : {1, 2, 4}) {
     if (g > model.n_layers) break;
     RunConfig l = cfg;
-    l.train.mode = "lisa";
+    l.train.mode = TrainMode::Lisa;
     l.lisa.layers = g;
     rows.push_back({"LISA gamma=" + std::to_string(g), make_plan(l, model, opts)});
   }

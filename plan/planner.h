@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,9 @@ struct Hardware {
 };
 
 struct PlanOptions {
-  // "fp32": every tensor fp32. "bf16" (train.precision = "bf16"): bf16 weight matrices, embedding and their
+  // F32: every tensor fp32. BF16 (train.precision = "bf16"): bf16 weight matrices, embedding and their
   // gradients; fp32 master weights and AdamW moments for trained parameters; fp32 activations and norms.
-  std::string precision;  // empty: the config's train.precision
+  std::optional<Precision> precision;  // unset: the config's train.precision
   bool optimizer_on_host = false;  // bf16 only: fp32 master weights and AdamW moments of trained blocks on the host
   Hardware hw;
 };
@@ -44,7 +45,7 @@ struct Plan {
   size_t device_budget = SIZE_MAX, host_budget = SIZE_MAX;
   bool fits = true;
   std::string verdict;                   // one line
-  std::vector<std::string> suggestions;  // changes that make it fit, each with its device peak
+  std::vector<std::string> suggestions;  // changes that would help, each with its device peak and verdict
   // Per optimizer step.
   double flops = 0;
   double streamed_bytes = 0;  // host/disk -> device

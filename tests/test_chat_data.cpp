@@ -99,8 +99,8 @@ class ChatData : public ::testing::Test {
   std::vector<Document> read(const std::string& path, const std::string& format, const std::string& chat,
                              const Tokenizer& tok, ReadStats* stats = nullptr, bool skip = false) const {
     ReadOptions o;
-    o.format = format;
-    o.chat_template = chat;
+    o.format = parse_enum<DataFormat>(format, "format");
+    o.chat_template = parse_enum<ChatTemplateKind>(chat, "chat_template");
     o.skip_bad_records = skip;
     return read_documents(path, o, tok, stats);
   }
@@ -130,7 +130,7 @@ TEST_F(ChatData, Llama2LeavesTheReplySpaceToADummyPrefixTokenizer) {
   Conversation c;
   c.turns = {{"Hi", "Hello"}};
   Document got;
-  ChatTemplate("llama2", sp).render(c, got);
+  ChatTemplate(ChatTemplateKind::Llama2, sp).render(c, got);
   // [INST] Hi [/INST] then "Hello " encoded on its own: the tokenizer's word boundary is the space after [/INST].
   Expect e{sp, {}};
   e.id(1, false).text("[INST] Hi [/INST]", false).text("Hello ", true).id(2, true);
@@ -235,7 +235,7 @@ TEST_F(ChatData, Llama2MatchesMetaLayoutWithTheRealTokenizer) {
   c.system = "You are terse.";
   c.turns = {{"What is 2+2?", "4."}, {"And 3+3?", "6, of course."}};
   Document got;
-  ChatTemplate("llama2", *sp).render(c, got);
+  ChatTemplate(ChatTemplateKind::Llama2, *sp).render(c, got);
   // Meta's chat_completion: per turn encode(f"[INST] {user} [/INST] {answer} ", bos=True, eos=True).
   Document want;
   for (size_t i = 0; i < c.turns.size(); ++i) {
@@ -258,7 +258,8 @@ TEST_F(ChatData, Llama2MatchesMetaLayoutWithTheRealTokenizer) {
 }
 
 TEST_F(ChatData, UnknownTemplate) {
-  expect_mentions(error_of([&] { ChatTemplate("vicuna", byte_); }), {"data.chat_template", "'vicuna'", "chatml"});
+  expect_mentions(error_of([&] { parse_enum<ChatTemplateKind>("vicuna", "data.chat_template"); }),
+                  {"data.chat_template", "'vicuna'", "chatml"});
 }
 
 // ---- malformed records --------------------------------------------------------------------------------------
@@ -513,7 +514,7 @@ TEST_F(ChatData, TokenizePipelineMatchesReadDocumentsForAnyThreadCount) {
   const auto paths = make_inputs([&](const std::string& n, const std::string& s) { return write(n, s); });
   TokenizeOptions o;
   o.inputs = paths;
-  o.read.chat_template = "chatml";
+  o.read.chat_template = ChatTemplateKind::Chatml;
   o.read.skip_bad_records = true;
   o.batch_records = 37;  // many small batches, so workers finish out of order
   o.batch_bytes = 100000;

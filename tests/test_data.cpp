@@ -108,11 +108,11 @@ TEST_F(Data, MakeTokenizer) {
 
 TEST_F(Data, TextFileIsOneDocument) {
   const std::string text = "line one\n\nline two\nno newline at the end";
-  const auto docs = read_documents(write("a.txt", text), "auto", tok_, "text");
+  const auto docs = read_documents(write("a.txt", text), DataFormat::Auto, tok_, "text");
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].tokens, framed(text));
   EXPECT_EQ(docs[0].mask, text_mask(text.size() + 2));
-  const auto empty = read_documents(write("e.md", ""), "auto", tok_, "text");
+  const auto empty = read_documents(write("e.md", ""), DataFormat::Auto, tok_, "text");
   ASSERT_EQ(empty.size(), 1u);
   EXPECT_EQ(empty[0].tokens, framed(""));
 }
@@ -120,7 +120,7 @@ TEST_F(Data, TextFileIsOneDocument) {
 TEST_F(Data, BigTextFileStreamsInChunks) {
   std::string text;
   for (int i = 0; text.size() < 3u << 20; ++i) text += "sentence " + std::to_string(i) + (i % 7 ? " " : "\n");
-  const auto docs = read_documents(write("big.txt", text), "text", tok_, "text");
+  const auto docs = read_documents(write("big.txt", text), DataFormat::Text, tok_, "text");
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].tokens, framed(text));
 }
@@ -128,13 +128,13 @@ TEST_F(Data, BigTextFileStreamsInChunks) {
 TEST_F(Data, JsonlOneDocumentPerLine) {
   const auto p =
       write("d.jsonl", "{\"text\": \"hi\"}\n\n   \r\n{\"body\": \"x\", \"text\": \"h\\u00e9\"}\r\n{\"text\": \"\"}");
-  const auto docs = read_documents(p, "auto", tok_, "text");
+  const auto docs = read_documents(p, DataFormat::Auto, tok_, "text");
   ASSERT_EQ(docs.size(), 3u);
   EXPECT_EQ(docs[0].tokens, framed("hi"));
   EXPECT_EQ(docs[1].tokens, framed("h\xC3\xA9"));
   EXPECT_EQ(docs[2].tokens, framed(""));
   for (const auto& d : docs) EXPECT_EQ(d.mask, text_mask(d.tokens.size()));
-  const auto by_body = read_documents(write("b.jsonl", "{\"body\": \"x\"}\n"), "jsonl", tok_, "body");
+  const auto by_body = read_documents(write("b.jsonl", "{\"body\": \"x\"}\n"), DataFormat::Jsonl, tok_, "body");
   EXPECT_EQ(by_body.at(0).tokens, framed("x"));
 }
 
@@ -142,7 +142,7 @@ TEST_F(Data, JsonlErrorsNameFileAndLine) {
   const std::string ok = "{\"text\": \"fine\"}\n\n";
   auto err = [&](const std::string& bad_line) {
     const auto p = write("bad.jsonl", ok + bad_line + "\n");
-    return error_of([&] { read_documents(p, "auto", tok_, "text"); });
+    return error_of([&] { read_documents(p, DataFormat::Auto, tok_, "text"); });
   };
   expect_mentions(err("{\"text\": "), {"bad.jsonl:3:", "not valid JSON"});
   expect_mentions(err("[1, 2]"), {"bad.jsonl:3:", "JSON object", "array"});
@@ -152,7 +152,7 @@ TEST_F(Data, JsonlErrorsNameFileAndLine) {
 
 TEST_F(Data, LmflowTextOnly) {
   const auto p = write("d.json", R"({"type": "text_only", "instances": [{"text": "ab"}, {"text": "c"}]})");
-  const auto docs = read_documents(p, "auto", tok_, "text");
+  const auto docs = read_documents(p, DataFormat::Auto, tok_, "text");
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_EQ(docs[0].tokens, framed("ab"));
   EXPECT_EQ(docs[0].mask, text_mask(4));
@@ -161,7 +161,7 @@ TEST_F(Data, LmflowTextOnly) {
 
 TEST_F(Data, LmflowText2TextMasksTheInput) {
   const auto p = write("d.json", R"({"type": "text2text", "instances": [{"input": "Q?", "output": "Ans"}]})");
-  const auto docs = read_documents(p, "lmflow", tok_, "text");
+  const auto docs = read_documents(p, DataFormat::Lmflow, tok_, "text");
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].tokens, framed("Q?Ans"));
   // BOS Q ? | A n s EOS: only the output tokens and EOS are predicted in the loss.
@@ -171,10 +171,10 @@ TEST_F(Data, LmflowText2TextMasksTheInput) {
 TEST_F(Data, LmflowErrorsNameFileAndInstance) {
   auto err = [&](const std::string& json) {
     const auto p = write("l.json", json);
-    return error_of([&] { read_documents(p, "auto", tok_, "text"); });
+    return error_of([&] { read_documents(p, DataFormat::Auto, tok_, "text"); });
   };
   expect_mentions(err("{\"type\": "), {"l.json", "not valid JSON"});
-  expect_mentions(error_of([&] { read_documents(write("l.json", "[]"), "lmflow", tok_, "text"); }),
+  expect_mentions(error_of([&] { read_documents(write("l.json", "[]"), DataFormat::Lmflow, tok_, "text"); }),
                   {"l.json", "JSON object", "alpaca", "jsonl"});
   expect_mentions(err(R"({"instances": []})"), {"l.json", "\"type\""});
   expect_mentions(err(R"({"type": "text_only"})"), {"l.json", "\"instances\""});
@@ -191,10 +191,10 @@ TEST_F(Data, LmflowErrorsNameFileAndInstance) {
 }
 
 TEST_F(Data, ReaderFileAndFormatErrors) {
-  expect_mentions(error_of([&] { read_documents(path("nope.txt"), "auto", tok_, "text"); }),
+  expect_mentions(error_of([&] { read_documents(path("nope.txt"), DataFormat::Auto, tok_, "text"); }),
                   {"cannot open", path("nope.txt")});
   const auto p = write("a.txt", "x");
-  expect_mentions(error_of([&] { read_documents(p, "csv", tok_, "text"); }), {"data.format", "'csv'", "jsonl"});
+  expect_mentions(error_of([&] { parse_enum<DataFormat>("csv", "data.format"); }), {"data.format", "'csv'", "jsonl"});
 }
 
 // ---- token files --------------------------------------------------------------------------------------------
@@ -244,14 +244,14 @@ TEST_F(Data, TokenFileRoundTripU16AndU32) {
   fits[1].tokens = {256, 255, 257};
   for (auto& d : fits) d.mask = text_mask(d.tokens.size());
   write_token_file(path("fits.tok"), fits);
-  const auto read = read_documents(path("fits.tok"), "auto", tok_, "text");
+  const auto read = read_documents(path("fits.tok"), DataFormat::Auto, tok_, "text");
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read[1].tokens, fits[1].tokens);
   std::vector<Document> wide(1);
   wide[0].tokens = {256, 1000, 257};
   wide[0].mask = text_mask(3);
   write_token_file(path("wide.tok"), wide);
-  expect_mentions(error_of([&] { read_documents(path("wide.tok"), "auto", tok_, "text"); }),
+  expect_mentions(error_of([&] { read_documents(path("wide.tok"), DataFormat::Auto, tok_, "text"); }),
                   {"wide.tok", "1000", "data.tokenizer"});
 }
 
@@ -528,9 +528,6 @@ TEST_F(Data, LoadErrors) {
   cfg.tokenizer = "gpt2";
   expect_mentions(error_of([&] { load_training_data(cfg, 1, 512); }), {"data.tokenizer", "'gpt2'"});
   cfg.tokenizer = "byte";
-  cfg.format = "parquet";
-  expect_mentions(error_of([&] { load_training_data(cfg, 1, 512); }), {"data.format", "'parquet'"});
-  cfg.format = "auto";
   cfg.train = dir_;
   expect_mentions(error_of([&] { load_training_data(cfg, 1, 512); }), {"data.train", "folder"});
   cfg.train = "";

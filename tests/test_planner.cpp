@@ -166,7 +166,7 @@ prefetch = 1
 )", "70b.toml");
   const ModelConfig model = find_preset("llama2-70b")->info.config;
   PlanOptions bf16;
-  bf16.precision = "bf16";
+  bf16.precision = Precision::BF16;
   const Plan device_adam = make_plan(cfg, model, bf16);
   EXPECT_LE(device_adam.peak[0], 48e9) << device_adam.to_text();
   PlanOptions host_opt = bf16;

@@ -55,7 +55,7 @@ TEST(RunConfig, DefaultsFromMinimalConfig) {
   EXPECT_EQ(c.data.train, "synthetic");
   EXPECT_EQ(c.data.format, d.data.format);
   EXPECT_EQ(c.data.seq_len, d.data.seq_len);
-  EXPECT_EQ(c.train.mode, "lisa");
+  EXPECT_EQ(c.train.mode, TrainMode::Lisa);
   EXPECT_EQ(c.train.steps, d.train.steps);
   EXPECT_EQ(c.train.lr, d.train.lr);
   EXPECT_EQ(c.lisa.layers, d.lisa.layers);
@@ -129,7 +129,7 @@ TEST(RunConfig, EveryKeyParsed) {
   EXPECT_EQ(c.model.path, "models/llama");
   EXPECT_EQ(c.model.init_seed, 11u);
   EXPECT_EQ(c.data.train, "data/train.jsonl");
-  EXPECT_EQ(c.data.format, "jsonl");
+  EXPECT_EQ(c.data.format, DataFormat::Jsonl);
   EXPECT_EQ(c.data.eval, "data/eval.jsonl");
   EXPECT_EQ(c.data.eval_fraction, 0.25);
   EXPECT_EQ(c.data.text_field, "content");
@@ -137,12 +137,12 @@ TEST(RunConfig, EveryKeyParsed) {
   EXPECT_EQ(c.data.seq_len, 128);
   EXPECT_EQ(c.data.shuffle_seed, 9u);
   EXPECT_EQ(c.data.synthetic_documents, 17);
-  EXPECT_EQ(c.train.mode, "full");
+  EXPECT_EQ(c.train.mode, TrainMode::Full);
   EXPECT_EQ(c.train.steps, 1000);
   EXPECT_EQ(c.train.micro_batch, 8);
   EXPECT_EQ(c.train.grad_accum, 2);
   EXPECT_EQ(c.train.lr, 1e-4);
-  EXPECT_EQ(c.train.lr_schedule, "linear");
+  EXPECT_EQ(c.train.lr_schedule, LrScheduleKind::Linear);
   EXPECT_EQ(c.train.warmup_steps, 100);
   EXPECT_EQ(c.train.min_lr_ratio, 0.0);  // an integer where a double is expected
   EXPECT_EQ(c.train.weight_decay, 0.01);
@@ -159,7 +159,7 @@ TEST(RunConfig, EveryKeyParsed) {
   EXPECT_FALSE(c.lisa.train_embedding);
   EXPECT_FALSE(c.lisa.train_head);
   EXPECT_FALSE(c.lisa.train_final_norm);
-  EXPECT_EQ(c.lisa.optimizer_state, "keep");
+  EXPECT_EQ(c.lisa.optimizer_state, InactiveStatePolicy::Keep);
   EXPECT_EQ(c.memory.backend, "cuda:0");
   EXPECT_TRUE(c.memory.activation_checkpointing);
   EXPECT_EQ(c.memory.device_budget, "48GiB");
@@ -316,7 +316,7 @@ TEST(RunConfig, Overrides) {
   EXPECT_EQ(c.data.seq_len, 32);
   EXPECT_TRUE(c.memory.activation_checkpointing);
   EXPECT_EQ(c.memory.host_budget, "4096");  // string keys take the text as written
-  EXPECT_EQ(c.train.mode, "full");
+  EXPECT_EQ(c.train.mode, TrainMode::Full);
   // Later overrides win; overrides apply after the file.
   EXPECT_EQ(parse(kMinimal + "[train]\nsteps = 5\n", {"train.steps=6", "train.steps=7"}).train.steps, 7);
   // Switching from preset to path: clear the preset with an empty value.
@@ -361,7 +361,7 @@ TEST(RunConfig, ValidateAgainstModel) {
   } catch (const StrataError& e) {
     EXPECT_HAS(e.what(), "lisa.layers = 5 exceeds the model's n_layers = 4");
   }
-  c.train.mode = "full";
+  c.train.mode = TrainMode::Full;
   c.validate_against_model(4, 64);  // lisa.layers does not matter when training every block
 }
 

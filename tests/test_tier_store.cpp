@@ -417,16 +417,18 @@ TEST(DiskTierChoice, BadShapesAndUncreatableFilesAreErrors) {
             std::string::npos);
 }
 
-TEST(TierStoreConfig, ParseHelpers) {
-  EXPECT_EQ(parse_verify_policy("first", "offload.verify"), VerifyPolicy::First);
-  EXPECT_EQ(parse_verify_policy("always", "offload.verify"), VerifyPolicy::Always);
-  EXPECT_EQ(parse_verify_policy("never", "offload.verify"), VerifyPolicy::Never);
-  EXPECT_NE(error_of([] { parse_verify_policy("sometimes", "offload.verify"); }).find("offload.verify: 'sometimes'"),
-            std::string::npos);
-  EXPECT_EQ(parse_disk_io("auto", "offload.disk_io"), DiskIo::Auto);
-  EXPECT_EQ(parse_disk_io("io_uring", "offload.disk_io"), DiskIo::Uring);
-  EXPECT_EQ(parse_disk_io("pread", "offload.disk_io"), DiskIo::Pread);
-  EXPECT_NE(error_of([] { parse_disk_io("aio", "offload.disk_io"); }).find("auto, io_uring, pread"), std::string::npos);
+// The tier enums are spelled through their one name table (the run config and flags parse with it).
+TEST(TierStoreConfig, NamesRoundTripAndMisspellingsAreNamed) {
+  for (VerifyPolicy v : {VerifyPolicy::First, VerifyPolicy::Always, VerifyPolicy::Never})
+    EXPECT_EQ(parse_enum<VerifyPolicy>(enum_name(v), "memory.verify"), v);
+  for (DiskIo v : {DiskIo::Auto, DiskIo::Uring, DiskIo::Pread})
+    EXPECT_EQ(parse_enum<DiskIo>(enum_name(v), "memory.io"), v);
+  EXPECT_EQ(enum_name(DiskIo::Uring), "uring");
+  const std::string verify = error_of([] { parse_enum<VerifyPolicy>("sometimes", "memory.verify"); });
+  EXPECT_NE(verify.find("memory.verify: 'sometimes'"), std::string::npos) << verify;
+  const std::string io = error_of([] { parse_enum<DiskIo>("urnig", "memory.io"); });
+  EXPECT_NE(io.find("auto, uring or pread"), std::string::npos) << io;
+  EXPECT_NE(io.find("did you mean 'uring'?"), std::string::npos) << io;
 }
 
 }  // namespace

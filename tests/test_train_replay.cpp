@@ -135,8 +135,8 @@ INSTANTIATE_TEST_SUITE_P(Goldens, TrainReplay, ::testing::ValuesIn(kCases),
 TEST(TrainReplayNegative, OtherOptimizerStatePolicyIsDetected) {
   const GoldenFile g = GoldenFile::load(test::golden_path("replay_lisa.bin"));
   RunConfig cfg = RunConfig::load(config_path("replay_lisa"));
-  ASSERT_EQ(cfg.lisa.optimizer_state, "reset");
-  cfg.lisa.optimizer_state = "keep";
+  ASSERT_EQ(cfg.lisa.optimizer_state, InactiveStatePolicy::Reset);
+  cfg.lisa.optimizer_state = InactiveStatePolicy::Keep;
   const Replay r = run_against(cfg, g);
   EXPECT_EQ(r.strata_active, r.golden_active);  // same schedule, different optimizer state
   EXPECT_GT(r.max_rel, kTol) << "keeping the state of re-activated blocks went unnoticed";

@@ -1,0 +1,46 @@
+// The planner's parts, private to plan/: what a config implies (PlanInputs), the memory sizing with placement, the
+// step estimate, the verdict, and the suggestions (changes applied to a copy of the config and planned again).
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/param_layout.h"
+#include "plan/planner.h"
+
+namespace strata {
+
+// What the config and options imply for the engine, derived once.
+struct PlanInputs {
+  bool bf16 = false;
+  bool cuda = false;         // streamed blocks pass through pinned staging
+  bool lisa = false;
+  int n_layers = 0, gamma = 0;  // gamma: blocks trained at a time (all of them for full fine-tuning)
+  ModelLayout layout, layout32;  // working (bf16 or fp32) and fp32 layouts
+  int micro_batch = 0, seq_len = 0;
+  bool checkpointing = false;
+  bool tied = false, train_embedding = false, train_head = false, train_final_norm = false;
+};
+PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts);
+
+// Bytes per tier and category, the placement of the blocks, and the peaks (plan_sizing.cpp).
+void size_memory(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p);
+// Work and traffic per optimizer step and the step-time lower bound (plan_step_estimate.cpp).
+void estimate_step(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p);
+// The one-line description and the verdict against the budgets (plan_verdict.cpp).
+void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p);
+
+// A change a user can make, as a function on a copy of the config and options (plan_suggestions.cpp).
+struct PlanChange {
+  std::string what;  // how the user makes it, e.g. "memory.prefetch = 1"
+  std::function<void(RunConfig&, PlanOptions&)> apply;
+};
+std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& opts);
+
+// Everything but the suggestions.
+Plan plan_without_suggestions(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts);
+
+std::string gb(double bytes);  // "1.23 GB"
+
+}  // namespace strata

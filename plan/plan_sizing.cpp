@@ -1,0 +1,108 @@
+// size_memory: the engine's allocations, replayed on paper. Device: weights (non-block blobs, resident blocks,
+// promoted trained blocks), grads and AdamW moments of trained parts, activations and workspace (Activations' own
+// sizing), streaming slots. Host: the host tier, parked optimizer state, staging. Disk: the disk tier.
+#include <algorithm>
+#include <cstdint>
+
+#include "core/byte_size.h"
+#include "core/check.h"
+#include "model/activations.h"
+#include "plan/plan_parts.h"
+
+namespace strata {
+namespace {
+
+constexpr int kDev = (int)MemoryKind::Device, kPinned = (int)MemoryKind::HostPinned, kHost = (int)MemoryKind::Host;
+constexpr int W = (int)MemoryCategory::Weights, M = (int)MemoryCategory::MasterWeights,
+              G = (int)MemoryCategory::Grads, O = (int)MemoryCategory::OptimizerState,
+              A = (int)MemoryCategory::Activations, WS = (int)MemoryCategory::Workspace,
+              S = (int)MemoryCategory::Streaming;
+
+size_t budget_of(const std::string& s, const char* key) { return s.empty() ? SIZE_MAX : parse_byte_size(s, key); }
+
+// Embedding, final norm and head: their weights, and the grads, masters and moments of the trained ones.
+void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, Plan& p) {
+  const ModelLayout &lay = in.layout, &lay32 = in.layout32;
+  const size_t trained32 = (in.train_embedding ? lay32.embedding.bytes : 0) + (in.train_head ? lay32.head.bytes : 0) +
+                           (in.train_final_norm ? lay32.final_norm.bytes : 0);
+  const size_t trained = (in.train_embedding ? lay.embedding.bytes : 0) + (in.train_head ? lay.head.bytes : 0) +
+                         (in.train_final_norm ? lay.final_norm.bytes : 0);
+  auto& dev = p.bytes[kDev];
+  dev[W] = lay.embedding.bytes + lay.final_norm.bytes + lay.head.bytes;
+  // fp32 engine: the working weights are the master weights; bf16: fp32 masters + moments of trained parameters.
+  dev[G] = trained;
+  p.bytes[opt_tier][O] = 2 * trained32;
+  // fp32 masters exist for blobs holding bf16 tensors: not for the (all-F32) final norm.
+  if (in.bf16) p.bytes[opt_tier][M] = trained32 - (in.train_final_norm ? lay32.final_norm.bytes : 0);
+  // Both engines keep fp32 activations, except the bf16 engine's checkpointed block inputs (bf16).
+  const int B = in.micro_batch, T = in.seq_len;
+  dev[A] = Activations::saved_bytes(mc, B, T, in.checkpointing, in.bf16);
+  dev[WS] = Activations::workspace_bytes(mc, B, T, in.checkpointing, 0, in.bf16);
+  if (in.cuda && in.bf16) {  // the CUDA backend's scratch: GEMM operands rounded to bf16, at most 2 N (C + F) values
+    const size_t mib = size_t{1} << 20, scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (mc.dim + mc.ffn_dim) + 512;
+    dev[WS] += (scratch + mib - 1) / mib * mib;
+  }
+}
+
+// Where the blocks live, with the room the engine sees when it places them; a placement that cannot work makes the
+// plan not fit (its reason is the verdict) and counts every block on disk.
+void place_blocks(const PlanInputs& in, const RunConfig& cfg, Plan& p) {
+  size_t used = 0;
+  for (int c = 0; c < kNumMemoryCategories; ++c) used += p.bytes[kDev][c];
+  const size_t dev_room =
+      p.device_budget == SIZE_MAX ? SIZE_MAX : (p.device_budget > used ? p.device_budget - used : 0);
+  try {
+    p.placement = decide_placement(cfg.memory.frozen_tier, in.n_layers, p.blob_bytes, dev_room, p.host_budget,
+                                   in.gamma, cfg.memory.prefetch);
+  } catch (const StrataError& e) {
+    p.fits = false;
+    p.verdict = e.what();
+    p.placement = {0, 0, in.n_layers};
+  }
+}
+
+// Blocks: resident and promoted weights, grads and state of the gamma trained ones, streaming slots and staging,
+// the tiers, and the parked state of `keep`.
+void size_blocks(const PlanInputs& in, const RunConfig& cfg, int opt_tier, Plan& p) {
+  const size_t blob = p.blob_bytes, blob32 = in.layout32.block.bytes;
+  const int L = in.n_layers, gamma = in.gamma;
+  auto& dev = p.bytes[kDev];
+  auto& pinned = p.bytes[kPinned];
+  const int streamed = L - p.placement.device;
+  const int promoted = std::min(gamma, streamed);  // trained blocks that must come to the device (worst case)
+  dev[W] += (size_t)(p.placement.device + promoted) * blob;
+  dev[G] += (size_t)gamma * blob;
+  p.bytes[opt_tier][O] += (size_t)gamma * 2 * blob32;
+  if (in.bf16) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
+  if (streamed > 0) {
+    dev[S] = (size_t)(cfg.memory.prefetch + 1) * blob;
+    if (in.cuda) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies
+    p.bytes[kHost][S] = blob;  // one blob of staging while placing and checkpointing
+  }
+  pinned[W] = (size_t)p.placement.host * blob;
+  p.bytes[kDiskTier][W] = (size_t)p.placement.disk * blob;
+  if (in.lisa && cfg.lisa.optimizer_state == InactiveStatePolicy::Keep && L > gamma) {
+    // Parked moments (and fp32 masters) of the inactive blocks, plus one while a re-sampling swaps blocks.
+    const size_t parked = (size_t)(L - gamma + 1);
+    p.bytes[kPinned][O] += parked * 2 * blob32;
+    if (in.bf16) p.bytes[kPinned][M] += parked * blob32;
+  }
+}
+
+}  // namespace
+
+void size_memory(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p) {
+  p.blob_bytes = in.layout.block.bytes;
+  p.device_budget = budget_of(cfg.memory.device_budget, "memory.device_budget");
+  p.host_budget = budget_of(cfg.memory.host_budget, "memory.host_budget");
+  const int opt_tier = opts.optimizer_on_host ? kPinned : kDev;
+  size_non_blocks(in, p.model, opt_tier, p);
+  place_blocks(in, cfg, p);
+  size_blocks(in, cfg, opt_tier, p);
+  for (int t = 0; t < kPlanTiers; ++t) {
+    p.peak[t] = 0;
+    for (int c = 0; c < kNumMemoryCategories; ++c) p.peak[t] += p.bytes[t][c];
+  }
+}
+
+}  // namespace strata
