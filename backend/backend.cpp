@@ -8,28 +8,6 @@
 
 namespace strata {
 
-const char* to_string(OpKind op) {
-  switch (op) {
-    case OpKind::Embedding: return "embedding";
-    case OpKind::RmsNorm: return "rmsnorm";
-    case OpKind::Linear: return "linear";
-    case OpKind::Rope: return "rope";
-    case OpKind::Attention: return "attention";
-    case OpKind::SwiGLU: return "swiglu";
-    case OpKind::Add: return "add";
-    case OpKind::CrossEntropy: return "cross_entropy";
-    case OpKind::Fill: return "fill";
-    case OpKind::AdamW: return "adamw";
-    case OpKind::SumSquares: return "sum_squares";
-    case OpKind::LinearBf16: return "linear_bf16";
-    case OpKind::EmbeddingBf16: return "embedding_bf16";
-    case OpKind::AdamWBf16: return "adamw_bf16";
-    case OpKind::SumSquaresBf16: return "sum_squares_bf16";
-    case OpKind::ConvertBf16: return "convert_bf16";
-  }
-  return "?";
-}
-
 Buffer Backend::alloc(MemoryKind kind, size_t bytes, MemoryCategory category, size_t alignment) {
   STRATA_CHECK(alignment > 0 && (alignment & (alignment - 1)) == 0,
                "allocation alignment must be a power of two, got " + std::to_string(alignment));

@@ -8,6 +8,7 @@
 
 #include "core/bf16.h"
 #include "backend/buffer.h"
+#include "backend/op_kinds.h"
 #include "memory/memory_kind.h"
 #include "memory/memory_tracker.h"
 
@@ -20,15 +21,6 @@ struct BackendCaps {
   bool pinned_host = false;     // MemoryKind::HostPinned is page-locked, DMA-able memory
   bool device_is_host = true;   // device pointers can be dereferenced by host code
 };
-
-// The ops a backend provides; the op-parity harness reports per backend which ones it ran.
-enum class OpKind {
-  Embedding, RmsNorm, Linear, Rope, Attention, SwiGLU, Add, CrossEntropy, Fill, AdamW, SumSquares,
-  // bf16 storage (the mixed-precision engine, see "bf16 storage" below)
-  LinearBf16, EmbeddingBf16, AdamWBf16, SumSquaresBf16, ConvertBf16,
-};
-inline constexpr int kNumOpKinds = 16;
-const char* to_string(OpKind op);
 
 // Shape of one causal grouped-query attention call. q: [B,T,NH,HS], k/v: [B,T,NKV,HS]; NKV divides NH.
 // bf16_inputs: q, k and v are rounded to bf16 before the score and output products (tensor-core attention, the

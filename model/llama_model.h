@@ -80,7 +80,6 @@ class LlamaModel {
   int valid_targets() const { return valid_targets_; }
   // Copies the logits [B*T, V] of the last forward to host (only valid before backward).
   void copy_logits(float* host) const;
-  const Activations* activations() const { return acts_.get(); }
 
  private:
   // Norm weights are always fp32; matrices are fp32 or bf16 (layout_), hence untyped.

@@ -103,8 +103,7 @@ const void* LayerStreamer::acquire(int layer) {
     stats_.io_wait_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     s.ticket = 0;
     if (prof_ && prof_->enabled())
-      prof_->record(s.tier == nullptr ? "read" : ("read from " + s.tier->name()).c_str(), "io", layer, s.issued_us,
-                    prof_->now_us() - s.issued_us);
+      prof_->record(("read from " + s.tier->name()).c_str(), "io", layer, s.issued_us, prof_->now_us() - s.issued_us);
   }
   if (s.copy_pending) {
     backend_.stream_wait(copy_stream_, s.consumed);  // compute has finished reading the slot's previous block
@@ -114,8 +113,6 @@ const void* LayerStreamer::acquire(int layer) {
     s.copy_pending = false;
   }
   s.ready = true;
-  ++stats_.blocks_streamed;
-  stats_.bytes_streamed += blob_bytes_;
   return direct_ && s.mapped ? s.mapped : s.device.data();
 }
 

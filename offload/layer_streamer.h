@@ -15,8 +15,6 @@ namespace strata {
 
 struct StreamerStats {
   double io_wait_seconds = 0;  // time compute stood waiting for a block
-  uint64_t blocks_streamed = 0;
-  uint64_t bytes_streamed = 0;
 };
 
 class LayerStreamer final : public BlockProvider {
@@ -39,8 +37,6 @@ class LayerStreamer final : public BlockProvider {
 
   const StreamerStats& stats() const { return stats_; }
   void set_profiler(Profiler* p) { prof_ = p; }
-  void reset_stats() { stats_ = {}; }
-  int num_slots() const { return (int)slots_.size(); }
 
  private:
   struct Slot {

@@ -147,11 +147,6 @@ DeviceArena& CudaBackend::device_arena() {
   return *arena_;
 }
 
-std::string CudaBackend::arena_summary() const {
-  std::lock_guard lock(arena_mu_);
-  return arena_ ? arena_->describe() : "arena not created yet";
-}
-
 void* CudaBackend::raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) {
   if (kind == MemoryKind::Device) {
     DeviceArena& arena = device_arena();

@@ -26,8 +26,6 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
   BackendCaps caps() const override;
-  // The device arena's state in one line (DeviceArena::describe), or "arena not created yet"; for logs.
-  std::string arena_summary() const;
 
   void copy_async(void* dst, const void* src, size_t bytes, Stream& stream) override;
   void record(Event& event, Stream& stream) override;
