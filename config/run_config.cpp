@@ -588,6 +588,15 @@ std::string RunConfig::to_toml() const {
   return out;
 }
 
+NonBlockTraining non_block_training(const RunConfig& cfg, bool tied) {
+  const bool lisa = cfg.train.mode == TrainMode::Lisa;
+  NonBlockTraining t;
+  t.embedding = !lisa || cfg.lisa.train_embedding || (tied && cfg.lisa.train_head);
+  t.head = !tied && (!lisa || cfg.lisa.train_head);
+  t.final_norm = !lisa || cfg.lisa.train_final_norm;
+  return t;
+}
+
 void RunConfig::validate_against_model(int n_layers, int max_seq_len) const {
   if (data.seq_len > max_seq_len)
     fail_line("data.seq_len = " + std::to_string(data.seq_len) + " exceeds the model's max_seq_len = " +

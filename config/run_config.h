@@ -79,6 +79,15 @@ struct OutputSection {           // [output]
   bool profile = false;          // profiling session: trace.json + report.html in the run folder
 };
 
+struct RunConfig;
+
+// Which non-block parts train: the [lisa] switches in LISA mode, everything in full mode. A tied embedding is also
+// the head, so it trains when either switch asks for it. The one rule: the trainer applies it, the planner sizes it.
+struct NonBlockTraining {
+  bool embedding = false, head = false, final_norm = false;
+};
+NonBlockTraining non_block_training(const RunConfig& cfg, bool tied_embeddings);
+
 struct RunConfig {
   ModelSection model;
   DataSection data;

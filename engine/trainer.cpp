@@ -14,12 +14,15 @@
 #include <set>
 
 #include "backend/backend_registry.h"
+#include "engine/active_set.h"
 #include "engine/batch_log.h"
 #include "engine/base_weights.h"
 #include "core/check.h"
 #include "engine/checkpoint.h"
 #include "data/training_data.h"
 #include "engine/metrics_log.h"
+#include "engine/step_metrics.h"
+#include "engine/trained_weights.h"
 #include "plan/planner.h"
 #include "memory/profiler.h"
 #include "report/html_report.h"
@@ -140,6 +143,7 @@ class TrainingRun {
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);
+    active_ = std::make_unique<ActiveSet>(*model_, *opt_, *placement_, cfg.lisa.optimizer_state);
     if (prof_.enabled()) {
       model_->set_profiler(&prof_);
       placement_->set_profiler(&prof_);
@@ -179,7 +183,7 @@ class TrainingRun {
         const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
         const double eta = elapsed / (step_ - start) * (cfg_.train.steps - step_);
         log("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | active %s | ETA %s | device %s\n", step_,
-            cfg_.train.steps, loss, last_lr_, last_tokens_per_s_, list_str(active_).c_str(),
+            cfg_.train.steps, loss, last_lr_, last_tokens_per_s_, list_str(active_->blocks()).c_str(),
             format_duration(eta).c_str(), format_bytes(backend_->memory().current(MemoryKind::Device)).c_str());
       }
     }
@@ -209,14 +213,13 @@ class TrainingRun {
     }
   }
 
-  // Embedding, head and final norm train by the [lisa] switches (always in full mode); blocks via set_active().
+  // Embedding, head and final norm by non_block_training (the planner's rule too); blocks through active_.
   void setup_trainability() {
     model_->set_all_trainable(false);
-    const bool e = !lisa() || cfg_.lisa.train_embedding, hd = !lisa() || cfg_.lisa.train_head;
-    const bool fn = !lisa() || cfg_.lisa.train_final_norm;
-    model_->set_embedding_trainable(e || (info_.config.tie_embeddings && hd));
-    if (!info_.config.tie_embeddings) model_->set_head_trainable(hd);
-    model_->set_final_norm_trainable(fn);
+    const NonBlockTraining trains = non_block_training(cfg_, info_.config.tie_embeddings);
+    model_->set_embedding_trainable(trains.embedding);
+    if (!info_.config.tie_embeddings) model_->set_head_trainable(trains.head);
+    model_->set_final_norm_trainable(trains.final_norm);
     for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
       if (model_->grads().has(blob)) opt_->activate(blob, model_->params());
   }
@@ -228,39 +231,13 @@ class TrainingRun {
     return all;
   }
 
-  void set_active(const std::vector<int>& blocks) {
-    const InactiveStatePolicy policy = cfg_.lisa.optimizer_state;
-    std::vector<int> leaving, entering;
-    for (int b : active_)
-      if (!std::binary_search(blocks.begin(), blocks.end(), b)) leaving.push_back(b);
-    for (int b : blocks)
-      if (!std::binary_search(active_.begin(), active_.end(), b)) entering.push_back(b);
-    // One out, one in: the device never holds more than gamma trained blocks, and under "keep" at most one more
-    // block than the inactive ones has parked state (the planner counts L - gamma + 1).
-    for (size_t i = 0; i < std::max(leaving.size(), entering.size()); ++i) {
-      if (i < leaving.size()) {
-        const int b = leaving[i];
-        model_->set_block_trainable(b, false);  // releases the gradient blob
-        opt_->deactivate(ids().block(b), policy);
-        placement_->demote(b);                  // updated weights back to the block's tier
-      }
-      if (i < entering.size()) {
-        const int b = entering[i];
-        placement_->promote(b);
-        model_->set_block_trainable(b, true);
-        opt_->activate(ids().block(b), model_->params());
-      }
-    }
-    active_ = blocks;
-  }
-
   double step(TrainResult& r) {
     const auto t0 = Clock::now();
     prof_.set_step(step_ + 1);
     Profiler::Scope step_span(&prof_, "step", "train", -1);
     const std::vector<int> blocks = blocks_for(step_);
-    if (blocks != active_) set_active(blocks);
-    r.active_blocks.push_back(active_);
+    if (blocks != active_->blocks()) active_->switch_to(blocks);
+    r.active_blocks.push_back(active_->blocks());
     const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len, accum = cfg_.train.grad_accum;
     std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
     model_->zero_grads();
@@ -299,31 +276,19 @@ class TrainingRun {
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     last_lr_ = lr;
     last_tokens_per_s_ = (double)B * T * accum / secs;
-    const MemorySnapshot m = backend_->memory().snapshot();
-    nlohmann::json j;
-    j["step"] = step_;
-    j["loss"] = finite ? nlohmann::json(loss) : nlohmann::json(nullptr);
-    j["lr"] = lr;
-    j["grad_norm"] = std::isfinite(norm) ? nlohmann::json(norm) : nlohmann::json(nullptr);
-    j["tokens"] = (int64_t)B * T * accum;
-    j["seconds"] = secs;
-    j["active_layers"] = active_;
-    j["skipped"] = !finite;
-    j["memory"] = {{"device", m.kind_current[0]},      {"device_peak", m.kind_peak[0]},
-                   {"host_pinned", m.kind_current[1]}, {"host_pinned_peak", m.kind_peak[1]},
-                   {"host", m.kind_current[2]},        {"host_peak", m.kind_peak[2]}};
-    const PlacementStats ps = placement_->stats();
-    const uint64_t rd = ps.host.bytes_read + ps.disk.bytes_read - io_prev_.host.bytes_read - io_prev_.disk.bytes_read;
-    const double busy = ps.host.read_busy_seconds + ps.disk.read_busy_seconds - io_prev_.host.read_busy_seconds -
-                        io_prev_.disk.read_busy_seconds;
-    j["io"] = {{"host_read_bytes", ps.host.bytes_read - io_prev_.host.bytes_read},
-               {"host_write_bytes", ps.host.bytes_written - io_prev_.host.bytes_written},
-               {"disk_read_bytes", ps.disk.bytes_read - io_prev_.disk.bytes_read},
-               {"disk_write_bytes", ps.disk.bytes_written - io_prev_.disk.bytes_written},
-               {"io_wait_seconds", ps.streamer.io_wait_seconds - io_prev_.streamer.io_wait_seconds},
-               {"read_gbps", busy > 0 ? rd / busy / 1e9 : 0.0}};
-    io_prev_ = ps;
-    metrics_->write(j.dump());
+    StepRecord rec;
+    rec.step = step_;
+    rec.loss = loss;
+    rec.lr = lr;
+    rec.grad_norm = norm;
+    rec.tokens = (int64_t)B * T * accum;
+    rec.seconds = secs;
+    rec.active_layers = active_->blocks();
+    rec.skipped = !finite;
+    rec.memory = backend_->memory().snapshot();
+    rec.io_before = io_prev_;
+    rec.io_after = io_prev_ = placement_->stats();
+    metrics_->write(step_metrics_json(rec));
     return finite ? loss : NAN;
   }
 
@@ -343,12 +308,7 @@ class TrainingRun {
       count += model_->valid_targets();
     }
     const double loss = count ? sum / count : 0.0;
-    nlohmann::json j;
-    j["step"] = step_;
-    j["eval_loss"] = loss;
-    j["eval_perplexity"] = std::exp(loss);
-    j["eval_tokens"] = count;
-    metrics_->write(j.dump());
+    metrics_->write(eval_metrics_json({step_, loss, count}));
     log("eval at step %d: loss %.4f | perplexity %.2f | %zu tokens\n", step_, loss, std::exp(loss), count);
   }
 
@@ -364,32 +324,7 @@ class TrainingRun {
     s.nonfinite_in_a_row = nonfinite_in_a_row_;
     s.nonfinite_total = nonfinite_total_;
     s.config_hash = config_hash_;
-    // Dirty blocks that live in a tier are read back one at a time, as the writer reaches their tensors.
-    std::vector<int> resident, tiered;
-    for (int blob : s.dirty_blobs)
-      (blob < info_.config.n_layers && !model_->block_resident(blob) ? tiered : resident).push_back(blob);
-    std::vector<TensorSource> weights;
-    if (!resident.empty()) weights = tensor_sources_from_params(model_->params(), *backend_, std::nullopt, resident);
-    struct Cache {
-      int layer = -1;
-      Buffer blob;
-    };
-    auto cache = std::make_shared<Cache>();
-    const BlobLayout& bl = model_->layout().block;
-    for (int layer : tiered)
-      for (int i = 0; i < (int)bl.tensors.size(); ++i) {
-        const TensorSpec& t = bl.tensors[i];
-        weights.push_back({hf_tensor_name(model_->params(), layer, i), t.dtype, t.shape,
-                           [this, cache, layer, &t, &bl](void* dst) {
-                             if (cache->layer != layer) {
-                               if (!cache->blob)
-                                 cache->blob = backend_->alloc(MemoryKind::Host, bl.bytes, MemoryCategory::Streaming);
-                               placement_->read_block(layer, cache->blob.data());
-                               cache->layer = layer;
-                             }
-                             std::memcpy(dst, cache->blob.as<char>() + t.offset, t.bytes());
-                           }});
-      }
+    const auto weights = trained_weight_sources(*model_, *placement_, *backend_, s.dirty_blobs);
     return ckpts_.save(s, weights, opt_->state_tensors());
   }
 
@@ -405,17 +340,7 @@ class TrainingRun {
                                                   ", beyond train.steps = " + std::to_string(cfg_.train.steps));
     // Trained blocks that belong to a tier go there; the rest are overlaid on the device. The active ones are
     // promoted below, after their tier copy is up to date.
-    ParamStore shadow(*backend_, model_->layout(), MemoryKind::Host, MemoryCategory::Streaming);
-    for (int blob : s.dirty_blobs) {
-      if (blob < info_.config.n_layers && !model_->block_resident(blob)) {
-        shadow.allocate(blob);
-        overlay_weights(*ck.weights, shadow, *backend_, {blob});
-        placement_->write_block(blob, shadow.blob(blob));
-        shadow.release(blob);
-      } else {
-        overlay_weights(*ck.weights, model_->params(), *backend_, {blob});
-      }
-    }
+    restore_trained_weights(*ck.weights, *model_, *placement_, *backend_, s.dirty_blobs);
     dirty_.insert(s.dirty_blobs.begin(), s.dirty_blobs.end());
     // Blocks whose optimizer state was on the device are the active set; everything else is parked or absent.
     for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
@@ -423,12 +348,7 @@ class TrainingRun {
     std::vector<int> blocks;
     for (int blob : s.active_blobs)
       if (blob < info_.config.n_layers) blocks.push_back(blob);
-    for (int b : active_) model_->set_block_trainable(b, false);
-    for (int b : blocks) {
-      placement_->promote(b);
-      model_->set_block_trainable(b, true);
-    }
-    active_ = blocks;
+    active_->restore(blocks);
     opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps);
     train_loader_->restore(s.loader);
     step_ = s.step;
@@ -453,7 +373,7 @@ class TrainingRun {
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<BatchLog> batches_;
-  std::vector<int> active_;
+  std::unique_ptr<ActiveSet> active_;
   std::set<int> dirty_;
   int step_ = 0;
   int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;

@@ -34,11 +34,11 @@ PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& mc, const PlanOp
   in.micro_batch = cfg.train.micro_batch;
   in.seq_len = cfg.data.seq_len;
   in.checkpointing = cfg.memory.activation_checkpointing;
-  // Which non-block parts train: the trainer's rule (a tied embedding trains when the head does).
   in.tied = mc.tie_embeddings;
-  in.train_embedding = !in.lisa || cfg.lisa.train_embedding || (in.tied && cfg.lisa.train_head);
-  in.train_head = !in.tied && (!in.lisa || cfg.lisa.train_head);
-  in.train_final_norm = !in.lisa || cfg.lisa.train_final_norm;
+  const NonBlockTraining trains = non_block_training(cfg, mc.tie_embeddings);
+  in.train_embedding = trains.embedding;
+  in.train_head = trains.head;
+  in.train_final_norm = trains.final_norm;
   return in;
 }
 

@@ -1,0 +1,34 @@
+// One metrics.jsonl line per optimizer step (and per eval): the record's fields, the memory per tier from the
+// accounted allocator, and the tier I/O of this step only (the difference of two PlacementStats).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "memory/memory_tracker.h"
+#include "offload/block_placement.h"
+
+namespace strata {
+
+struct StepRecord {
+  int step = 0;            // 1-based optimizer step just done
+  double loss = 0;         // NaN / Inf: a skipped step (written as null)
+  double lr = 0;
+  double grad_norm = 0;
+  int64_t tokens = 0;
+  double seconds = 0;
+  std::vector<int> active_layers;
+  bool skipped = false;
+  MemorySnapshot memory;
+  PlacementStats io_before, io_after;  // placement statistics at the start and the end of the step
+};
+std::string step_metrics_json(const StepRecord& r);
+
+struct EvalRecord {
+  int step = 0;
+  double loss = 0;
+  size_t tokens = 0;
+};
+std::string eval_metrics_json(const EvalRecord& r);
+
+}  // namespace strata

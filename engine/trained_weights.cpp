@@ -1,0 +1,64 @@
+// Trained weights in and out of checkpoints: tiered blocks pass through one host blob of staging (accounted as
+// streaming memory), read lazily as the checkpoint writer reaches their tensors.
+#include "engine/trained_weights.h"
+
+#include <cstring>
+#include <memory>
+
+#include "engine/base_weights.h"
+
+namespace strata {
+
+namespace {
+
+bool in_tier(const LlamaModel& model, int blob) {
+  return blob < model.config().n_layers && !model.block_resident(blob);
+}
+
+}  // namespace
+
+std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlacement& placement, Backend& backend,
+                                                 const std::vector<int>& blobs) {
+  std::vector<int> resident, tiered;
+  for (int blob : blobs) (in_tier(model, blob) ? tiered : resident).push_back(blob);
+  std::vector<TensorSource> weights;
+  if (!resident.empty()) weights = tensor_sources_from_params(model.params(), backend, std::nullopt, resident);
+  struct Staging {
+    int layer = -1;
+    Buffer blob;
+  };
+  auto staging = std::make_shared<Staging>();
+  const BlobLayout& bl = model.layout().block;
+  for (int layer : tiered)
+    for (int i = 0; i < (int)bl.tensors.size(); ++i) {
+      const TensorSpec& t = bl.tensors[i];
+      weights.push_back({hf_tensor_name(model.params(), layer, i), t.dtype, t.shape,
+                         [&placement, &backend, staging, layer, &t, &bl](void* dst) {
+                           if (staging->layer != layer) {
+                             if (!staging->blob)
+                               staging->blob = backend.alloc(MemoryKind::Host, bl.bytes, MemoryCategory::Streaming);
+                             placement.read_block(layer, staging->blob.data());
+                             staging->layer = layer;
+                           }
+                           std::memcpy(dst, staging->blob.as<char>() + t.offset, t.bytes());
+                         }});
+    }
+  return weights;
+}
+
+void restore_trained_weights(const SafetensorsFile& weights, LlamaModel& model, BlockPlacement& placement,
+                             Backend& backend, const std::vector<int>& blobs) {
+  ParamStore shadow(backend, model.layout(), MemoryKind::Host, MemoryCategory::Streaming);
+  for (int blob : blobs) {
+    if (in_tier(model, blob)) {
+      shadow.allocate(blob);
+      overlay_weights(weights, shadow, backend, {blob});
+      placement.write_block(blob, shadow.blob(blob));
+      shadow.release(blob);
+    } else {
+      overlay_weights(weights, model.params(), backend, {blob});
+    }
+  }
+}
+
+}  // namespace strata
