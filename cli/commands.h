@@ -1,5 +1,5 @@
 // Subcommands of the strata CLI, one function per command; main.cpp only parses arguments and dispatches.
-// Each returns the process exit code.
+// Each returns the process exit code; each command's flags arrive in one <Command>Args struct.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,7 +7,7 @@
 
 namespace strata {
 
-struct DemoOptions {
+struct DemoArgs {
   std::string backend = "cpu";
   std::string model;  // HF model folder; empty: the seeded "tiny" preset
   int batch = 4;
@@ -17,7 +17,7 @@ struct DemoOptions {
   bool checkpointing = false;
 };
 
-struct InitModelOptions {
+struct InitModelArgs {
   std::string config;  // preset name or config.json path
   uint64_t seed = 0;
   std::string out;
@@ -26,7 +26,7 @@ struct InitModelOptions {
   bool force = false;
 };
 
-struct ExportOptionsCli {
+struct ExportArgs {
   std::string input;  // HF model folder
   std::string out;
   std::string dtype = "f32";
@@ -35,14 +35,14 @@ struct ExportOptionsCli {
   bool force = false;
 };
 
-struct TrainCliOptions {
+struct TrainArgs {
   std::string config;                // TOML file (empty with --resume)
   std::string resume;                // run folder to continue
   std::vector<std::string> overrides;  // --set section.key=value
   bool profile = false;                // --profile: same as --set output.profile=true
 };
 
-struct EvalCliOptions {
+struct EvalArgs {
   std::string model;
   std::string data;
   std::string format = "auto";
@@ -55,7 +55,7 @@ struct EvalCliOptions {
   std::string chat_template = "llama2";
 };
 
-struct PlanCliOptions {
+struct PlanArgs {
   std::string config;
   std::vector<std::string> overrides;
   std::string device_budget, host_budget;
@@ -66,7 +66,7 @@ struct PlanCliOptions {
 };
 
 // `strata tokenize`: dataset files -> one token file for data.format = "tokens".
-struct TokenizeCliOptions {
+struct TokenizeArgs {
   std::string tokenizer;                 // byte | tokenizer.model | tokenizer.json | a folder holding one
   std::string format = "auto";           // auto | text | jsonl | lmflow | alpaca
   std::string chat_template = "llama2";  // llama2 | chatml
@@ -77,17 +77,17 @@ struct TokenizeCliOptions {
   int threads = 0;  // 0: one per hardware thread
 };
 
-int run_demo(const DemoOptions& opts);
-int run_tokenize(const TokenizeCliOptions& opts);
-int run_plan(const PlanCliOptions& opts);
+int run_demo(const DemoArgs& opts);
+int run_tokenize(const TokenizeArgs& opts);
+int run_plan(const PlanArgs& opts);
 int run_probe(const std::string& backend, const std::string& disk_dir);
-int run_train(const TrainCliOptions& opts);
-int run_eval(const EvalCliOptions& opts);
+int run_train(const TrainArgs& opts);
+int run_eval(const EvalArgs& opts);
 // `strata report RUN_DIR`: (re)generates RUN_DIR/report.html from trace.json, metrics.jsonl and plan.json.
 int run_report(const std::string& run_dir);
 int run_backends();
 int run_presets();
-int run_init_model(const InitModelOptions& opts);
-int run_export(const ExportOptionsCli& opts);
+int run_init_model(const InitModelArgs& opts);
+int run_export(const ExportArgs& opts);
 
 }  // namespace strata

@@ -33,13 +33,13 @@ static double blob_norm(Backend& be, ParamStore& store, int blob) {
   return std::sqrt(s);
 }
 
-int run_demo(const DemoOptions& o) {
+int run_demo(const DemoArgs& o) {
   auto backend = make_backend(o.backend);
   // The model: an HF folder when --model is given, else the seeded "tiny" preset.
-  std::unique_ptr<HfCheckpoint> ck;
+  std::unique_ptr<HfModelFolder> ck;
   ModelConfig cfg = find_preset("tiny")->info.config;
   if (!o.model.empty()) {
-    ck = std::make_unique<HfCheckpoint>(HfCheckpoint::open(o.model));
+    ck = std::make_unique<HfModelFolder>(HfModelFolder::open(o.model));
     cfg = ck->config();
   }
   STRATA_CHECK(o.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.seq_len) +

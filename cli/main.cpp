@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("strata ") + STRATA_VERSION);
   app.require_subcommand(0, 1);
 
-  strata::DemoOptions demo;
+  strata::DemoArgs demo;
   auto* demo_cmd = app.add_subcommand(
       "demo", "forward + backward of a LLaMA (seeded tiny preset, or --model DIR) on generated tokens: loss, grad norms, tokens/s, memory");
   demo_cmd->add_option("--backend", demo.backend, "compute backend: cpu, ref, cuda:N")->capture_default_str();
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   auto* backends_cmd = app.add_subcommand("backends", "list the compute backends of this build and whether they run here");
   auto* presets_cmd = app.add_subcommand("presets", "list the built-in model shapes (usable wherever a config.json is)");
 
-  strata::InitModelOptions init;
+  strata::InitModelArgs init;
   auto* init_cmd = app.add_subcommand("init-model", "write a seeded random model as an HF folder (config.json + safetensors)");
   init_cmd->add_option("--config", init.config, "preset name (see `strata presets`) or config.json path")->required();
   init_cmd->add_option("--seed", init.seed, "seed of the normal init (std = initializer_range)")->capture_default_str();
@@ -36,14 +36,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   init_cmd->add_flag("--force", init.force, "replace an existing output folder (atomically)");
 
-  strata::TrainCliOptions tr;
+  strata::TrainArgs tr;
   auto* train_cmd = app.add_subcommand("train", "fine-tune with LISA (or full fine-tuning) as a TOML config says");
   train_cmd->add_option("config", tr.config, "run config (TOML), e.g. configs/tiny.toml");
   train_cmd->add_option("--resume", tr.resume, "continue the run in this folder from its newest checkpoint");
   train_cmd->add_option("--set", tr.overrides, "override a config key: section.key=value (repeatable)");
   train_cmd->add_flag("--profile", tr.profile, "profiling session: trace.json and report.html in the run folder");
 
-  strata::PlanCliOptions pl;
+  strata::PlanArgs pl;
   auto* plan_cmd = app.add_subcommand(
       "plan", "will the run fit? where every byte lives, bandwidth, a step-time bound, and what to change (no weights loaded)");
   plan_cmd->add_option("config", pl.config, "run config (TOML)")->required();
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   std::string report_dir;
   report_cmd->add_option("run_dir", report_dir, "run folder")->required();
 
-  strata::EvalCliOptions ev;
+  strata::EvalArgs ev;
   auto* eval_cmd = app.add_subcommand("eval", "loss and perplexity of a model, run or checkpoint on a dataset");
   eval_cmd->add_option("model", ev.model, "HF model folder, run folder or checkpoint folder")->required();
   eval_cmd->add_option("--data", ev.data, "dataset file (text, .jsonl, LMFlow .json, .tok) or synthetic")->required();
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--chat-template", ev.chat_template, "llama2 or chatml (conversations, Alpaca)")
       ->capture_default_str();
 
-  strata::TokenizeCliOptions tk;
+  strata::TokenizeArgs tk;
   auto* tokenize_cmd = app.add_subcommand(
       "tokenize", "tokenize dataset files into one token file (.tok) for data.format = \"tokens\", on several threads");
   tokenize_cmd->add_option("inputs", tk.inputs, "dataset files: text, .jsonl, LMFlow or Alpaca .json")->required();
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   tokenize_cmd->add_option("--threads", tk.threads, "tokenizing threads (0: one per hardware thread)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
 
-  strata::ExportOptionsCli exp;
+  strata::ExportArgs exp;
   auto* export_cmd = app.add_subcommand("export", "write a model as an HF folder that transformers loads unchanged");
   export_cmd->add_option("input", exp.input, "HF model folder, run folder (newest checkpoint) or checkpoint folder")->required();
   export_cmd->add_option("--out", exp.out, "output folder (must not exist unless --force)")->required();

@@ -33,7 +33,7 @@ int run_presets() {
   return 0;
 }
 
-int run_init_model(const InitModelOptions& o) {
+int run_init_model(const InitModelArgs& o) {
   const ModelInfo info = resolve_model_config(o.config);
   ExportOptions ex;
   ex.dtype = parse_dtype(o.dtype);
@@ -51,7 +51,7 @@ int run_init_model(const InitModelOptions& o) {
   return 0;
 }
 
-int run_export(const ExportOptionsCli& o) {
+int run_export(const ExportArgs& o) {
   ExportOptions ex;
   ex.dtype = parse_dtype(o.dtype);
   ex.max_shard_bytes = parse_byte_size(o.max_shard_size, "--max-shard-size");

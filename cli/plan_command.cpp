@@ -23,7 +23,7 @@ ModelConfig plan_model_config(const ModelSection& m) {
   return read_hf_config(cfg.string()).config;  // the config only: no weights are opened
 }
 
-int run_plan(const PlanCliOptions& o) {
+int run_plan(const PlanArgs& o) {
   RunConfig cfg = RunConfig::load(o.config, o.overrides);
   if (!o.device_budget.empty()) {
     parse_byte_size(o.device_budget, "--device-budget");

@@ -34,7 +34,7 @@ std::string rates(const TokenizeStats& s) {
 
 }  // namespace
 
-int run_tokenize(const TokenizeCliOptions& o) {
+int run_tokenize(const TokenizeArgs& o) {
   const auto tok = make_tokenizer(o.tokenizer);
   TokenizeOptions opts;
   opts.inputs = o.inputs;

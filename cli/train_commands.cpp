@@ -20,7 +20,7 @@ extern "C" void on_stop_signal(int sig) {
 }
 }  // namespace
 
-int run_train(const TrainCliOptions& o) {
+int run_train(const TrainArgs& o) {
   RunConfig cfg;
   TrainOptions t;
   std::vector<std::string> overrides = o.overrides;
@@ -48,7 +48,7 @@ int run_train(const TrainCliOptions& o) {
   return 0;
 }
 
-int run_eval(const EvalCliOptions& o) {
+int run_eval(const EvalArgs& o) {
   EvalOptions e;
   e.model = o.model;
   e.data.train = o.data;

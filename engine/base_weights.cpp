@@ -19,12 +19,12 @@ ModelInfo base_model_info(const ModelSection& m) {
     STRATA_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
     return p->info;
   }
-  return HfCheckpoint::open(m.path).info();
+  return HfModelFolder::open(m.path).info();
 }
 
 BaseWeights::BaseWeights(const ModelSection& m) : m_(m) {
   if (m.preset.empty()) {
-    folder_ = std::make_unique<HfCheckpoint>(HfCheckpoint::open(m.path));
+    folder_ = std::make_unique<HfModelFolder>(HfModelFolder::open(m.path));
     info_ = folder_->info();
   } else {
     info_ = base_model_info(m);
@@ -41,7 +41,7 @@ void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backe
     init_params_normal(params, backend, m.init_seed, base_model_info(m).initializer_range);
     return;
   }
-  HfCheckpoint::open(m.path).load_into(params, backend, opts);
+  HfModelFolder::open(m.path).load_into(params, backend, opts);
 }
 
 void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<int>& blobs) {
@@ -74,7 +74,7 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
   std::error_code ec;
   STRATA_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
   if (fs::exists(fs::path(path) / "config.json", ec)) {
-    const HfCheckpoint ck = HfCheckpoint::open(path);
+    const HfModelFolder ck = HfModelFolder::open(path);
     out->info = ck.info();
     out->layout = make_model_layout(out->info.config, DType::F32);
     out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);

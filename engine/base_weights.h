@@ -27,7 +27,7 @@ class BaseWeights : public BlobSource {
  private:
   ModelSection m_;
   ModelInfo info_;
-  std::unique_ptr<HfCheckpoint> folder_;
+  std::unique_ptr<HfModelFolder> folder_;
 };
 // Fills every blob of `params` with the base weights (seeded init for a preset; the folder's tensors for a path).
 void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backend, const LoadOptions& opts = {});

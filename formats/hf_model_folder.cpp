@@ -39,10 +39,10 @@ static std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-HfCheckpoint HfCheckpoint::open(const std::string& dir) {
+HfModelFolder HfModelFolder::open(const std::string& dir) {
   std::error_code ec;
   STRATA_CHECK(fs::is_directory(dir, ec), "model folder '" + dir + "' does not exist or is not a folder");
-  HfCheckpoint ck;
+  HfModelFolder ck;
   ck.dir_ = dir;
   ck.info_ = read_hf_config((fs::path(dir) / "config.json").string());
   const fs::path single = fs::path(dir) / "model.safetensors";
@@ -89,7 +89,7 @@ HfCheckpoint HfCheckpoint::open(const std::string& dir) {
   return ck;
 }
 
-HfCheckpoint::Located HfCheckpoint::find(const std::string& name) const {
+HfModelFolder::Located HfModelFolder::find(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) return {};
   return {&files_[it->second.first], it->second.second};
@@ -107,7 +107,7 @@ static bool ignorable(const std::string& name, bool tied) {
   return tied && name == "lm_head.weight";  // HF ties it to the embedding, ignoring the stored copy
 }
 
-void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+void HfModelFolder::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
   auto warn = opts.warn ? opts.warn : [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); };
   const BlobLayout& layout = params.layout_of(blob);
   if (layout.bytes == 0) return;  // tied head
@@ -147,7 +147,7 @@ void HfCheckpoint::load_blob(ParamStore& params, int blob, Backend& backend, con
   backend.copy(params.blob(blob), staging.data(), layout.bytes);
 }
 
-void HfCheckpoint::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
+void HfModelFolder::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
   std::set<std::string> used;
   for (int blob = 0; blob < params.ids().count(); ++blob) {
     load_blob(params, blob, backend, opts);

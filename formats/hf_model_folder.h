@@ -1,4 +1,4 @@
-// HfCheckpoint: a Hugging Face model folder (config.json + model.safetensors, or shards + model.safetensors.index.json)
+// HfModelFolder: a Hugging Face model folder (config.json + model.safetensors, or shards + model.safetensors.index.json)
 // opened for reading, and loading its tensors straight into layer-major parameter blobs, one blob at a time.
 #pragma once
 #include <functional>
@@ -24,10 +24,10 @@ struct LoadOptions {
 // HF name of tensor `index` of blob `blob` ("model.layers.3.self_attn.q_proj.weight", "model.norm.weight", ...).
 std::string hf_tensor_name(const ParamStore& store, int blob, int index);
 
-class HfCheckpoint {
+class HfModelFolder {
  public:
   // Opens `dir`: reads config.json, maps model.safetensors or every shard named by model.safetensors.index.json.
-  static HfCheckpoint open(const std::string& dir);
+  static HfModelFolder open(const std::string& dir);
 
   const std::string& dir() const { return dir_; }
   const ModelInfo& info() const { return info_; }

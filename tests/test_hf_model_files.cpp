@@ -131,7 +131,7 @@ TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
   ParamStore expected(be, layout, MemoryKind::Host, MemoryCategory::Weights);
   init_params_normal(expected, be, 7, info.initializer_range);
 
-  const HfCheckpoint init = HfCheckpoint::open(tmp / "init");
+  const HfModelFolder init = HfModelFolder::open(tmp / "init");
   EXPECT_EQ(init.num_files(), 1u);
   ParamStore loaded(be, layout, MemoryKind::Host, MemoryCategory::Weights);
   init.load_into(loaded, be);
@@ -142,7 +142,7 @@ TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
   ex.max_shard_bytes = 200000;
   write_hf_model(tmp / "sharded", init.info(), tensor_sources_from_params(loaded, be, DType::F32), ex);
   EXPECT_TRUE(fs::exists(tmp / "sharded/model.safetensors.index.json"));
-  const HfCheckpoint sharded = HfCheckpoint::open(tmp / "sharded");
+  const HfModelFolder sharded = HfModelFolder::open(tmp / "sharded");
   EXPECT_GT(sharded.num_files(), 2u);
   ParamStore again(be, layout, MemoryKind::Host, MemoryCategory::Weights);
   sharded.load_into(again, be);
@@ -161,7 +161,7 @@ TEST(HfModelFiles, Bf16ExportLoadsAsRoundedValues) {
   ParamStore expected(be, layout, MemoryKind::Host, MemoryCategory::Weights), loaded(be, layout, MemoryKind::Host,
                                                                                       MemoryCategory::Weights);
   init_params_normal(expected, be, 3, info.initializer_range);
-  HfCheckpoint::open(tmp / "bf16").load_into(loaded, be);
+  HfModelFolder::open(tmp / "bf16").load_into(loaded, be);
   const float* a = loaded.f32(loaded.ids().block(2), kWGate);
   const float* e = expected.f32(expected.ids().block(2), kWGate);
   const size_t n = layout.block.tensors[kWGate].numel();
@@ -185,7 +185,7 @@ void write_edited(const std::string& dir, const std::function<void(std::vector<T
 }
 
 void load(const std::string& dir, LoadOptions lo = {}) {
-  const HfCheckpoint ck = HfCheckpoint::open(dir);
+  const HfModelFolder ck = HfModelFolder::open(dir);
   CpuBackend be;
   const ModelLayout layout = make_model_layout(ck.config(), DType::F32);
   ParamStore p(be, layout, MemoryKind::Host, MemoryCategory::Weights);
@@ -285,7 +285,7 @@ TEST(HfModelFiles, WritesAreAtomic) {
   CpuBackend be;
   ParamStore a(be, layout, MemoryKind::Host, MemoryCategory::Weights), b(be, layout, MemoryKind::Host,
                                                                          MemoryCategory::Weights);
-  HfCheckpoint::open(tmp / "out").load_into(a, be);
+  HfModelFolder::open(tmp / "out").load_into(a, be);
   init_params_normal(b, be, 5, info.initializer_range);
   EXPECT_EQ(all_bytes(a, be), all_bytes(b, be));
 }
@@ -293,7 +293,7 @@ TEST(HfModelFiles, WritesAreAtomic) {
 // ---- parity with transformers ---------------------------------------------------------------------------------
 
 // Logits of `ck`'s model (or of params set by `fill`) on the golden's ids, compared with transformers' logits.
-void expect_logits_match(const HfCheckpoint& ck, const test::GoldenFile& g) {
+void expect_logits_match(const HfModelFolder& ck, const test::GoldenFile& g) {
   CpuBackend be;
   LlamaModel m(be, ck.config(), {});
   ck.load_into(m.params(), be);
@@ -314,7 +314,7 @@ void expect_logits_match(const HfCheckpoint& ck, const test::GoldenFile& g) {
 TEST(HfParity, Stories260kMatchesTransformers) {
   const std::string dir = std::string(STRATA_SHARED_DATA_DIR) + "/stories260K";
   if (!fs::exists(dir + "/model.safetensors")) GTEST_SKIP() << dir << " is absent (it ships next to the checkout)";
-  const HfCheckpoint ck = HfCheckpoint::open(dir);
+  const HfModelFolder ck = HfModelFolder::open(dir);
   EXPECT_TRUE(ck.config().tie_embeddings);
   EXPECT_EQ(ck.config().n_kv_heads, 4);
   expect_logits_match(ck, test::GoldenFile::load(test::golden_path("stories260k_logits.bin")));
@@ -327,7 +327,7 @@ TEST(HfParity, ExportedFoldersLoadInTransformersWithTheSameLogits) {
   const ModelInfo info = tiny_tied();
   write_init_model(tmp / "init", info, 7);
   CpuBackend be;
-  const HfCheckpoint init = HfCheckpoint::open(tmp / "init");
+  const HfModelFolder init = HfModelFolder::open(tmp / "init");
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   ParamStore p(be, layout, MemoryKind::Host, MemoryCategory::Weights);
   init.load_into(p, be);
@@ -350,7 +350,7 @@ TEST(HfParity, ExportedFoldersLoadInTransformersWithTheSameLogits) {
     std::sort(names.begin(), names.end());
     for (const auto& n : names) files += (files.empty() ? "" : ",") + n;
     EXPECT_EQ(files, g.meta("files")) << "the export must produce the files transformers loaded";
-    expect_logits_match(HfCheckpoint::open(out), g);
+    expect_logits_match(HfModelFolder::open(out), g);
   }
 }
 
