@@ -588,6 +588,17 @@ std::string RunConfig::to_toml() const {
   return out;
 }
 
+std::vector<RunConfig::KeyInfo> RunConfig::keys() {
+  RunConfig scratch;
+  std::vector<KeyInfo> out;
+  for (const auto& f : fields_of(scratch)) {
+    KeyInfo k{std::string(f.section) + "." + std::string(f.key), {}};
+    if (const auto* e = std::get_if<EnumRef>(&f.ptr)) k.allowed = e->names;
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
 NonBlockTraining non_block_training(const RunConfig& cfg, bool tied) {
   const bool lisa = cfg.train.mode == TrainMode::Lisa;
   NonBlockTraining t;

@@ -103,6 +103,13 @@ struct RunConfig {
   static RunConfig load(const std::string& path, const std::vector<std::string>& overrides = {});
   // The resolved config as TOML (every key, defaults included); parse(to_toml()) gives an equal config.
   std::string to_toml() const;
+  // Every key as "section.key", in to_toml order, with the allowed names of enumerated keys (empty otherwise): what
+  // the README's key table must list (a test checks it).
+  struct KeyInfo {
+    std::string name;
+    std::vector<std::string> allowed;
+  };
+  static std::vector<KeyInfo> keys();
   // Checks that need the model: seq_len <= max_seq_len, lisa.layers <= n_layers (throws naming the key).
   void validate_against_model(int n_layers, int max_seq_len) const;
 };
