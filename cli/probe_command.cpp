@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "backend/backend_registry.h"
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "cli/commands.h"
 #include "plan/planner.h"
@@ -86,12 +86,7 @@ int run_probe(const std::string& backend_name, const std::string& disk_dir) {
   std::printf("  disk tier read (%s):  %.2f GB/s\n", disk_dir.c_str(), j["disk_read_gbps"].get<double>());
   const std::string path = probe_path();
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  {
-    std::ofstream f(path + ".tmp");
-    f << j.dump(2) << "\n";
-    STRATA_CHECK(f.good(), "cannot write " + path);
-  }
-  std::filesystem::rename(path + ".tmp", path);
+  write_file_atomic(path, j.dump(2) + "\n");
   std::printf("probe: wrote %s (used by `strata plan`)\n", path.c_str());
   return 0;
 }

@@ -38,6 +38,12 @@ void TempFile::fail(const std::string& what) const { STRATA_FAIL(prefix_ + ": " 
 
 void TempFile::write(const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
+  if (n >= kFlushBytes) {  // large writes skip the buffer (no copy of a whole file held in memory)
+    flush();
+    write_all(p, n);
+    written_ += n;
+    return;
+  }
   buf_.insert(buf_.end(), p, p + n);
   maybe_flush();
 }

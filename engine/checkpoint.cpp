@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 
 namespace strata {
@@ -47,14 +48,6 @@ static std::string hex64(uint64_t v) {
   char b[17];
   std::snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
   return b;
-}
-
-static void fsync_path(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
 }
 
 CheckpointStore::CheckpointStore(std::string run_dir, int keep_last) : run_dir_(std::move(run_dir)), keep_last_(keep_last) {}
@@ -99,12 +92,8 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
       f.flush();
       STRATA_CHECK(f.good(), "writing " + state.string() + " failed (disk full?)");
     }
-    fsync_path(state);
-    fsync_path(tmp);
     fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted earlier attempt
-    fs::rename(tmp, final_dir, ec);
-    STRATA_CHECK(!ec, "cannot rename " + tmp.string() + " to " + final_dir.string() + ": " + ec.message());
-    fsync_path(root);
+    publish_folder(tmp.string(), final_dir.string());  // fsync of the files and of tmp, rename, fsync of root
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

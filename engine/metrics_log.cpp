@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 
 namespace strata {
@@ -15,19 +16,15 @@ MetricsLog::MetricsLog(const std::string& run_dir, int keep_up_to_step)
     : path_((std::filesystem::path(run_dir) / "metrics.jsonl").string()) {
   if (keep_up_to_step >= 0 && std::filesystem::exists(path_)) {
     std::ifstream in(path_);
-    const std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp);
-      std::string line;
-      while (std::getline(in, line)) {
-        const auto j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-            j["step"].get<int>() <= keep_up_to_step)
-          out << line << "\n";
-      }
-      STRATA_CHECK(out.good(), "rewriting " + path_ + " failed (disk full?)");
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+          j["step"].get<int>() <= keep_up_to_step)
+        kept += line + "\n";
     }
-    std::filesystem::rename(tmp, path_);
+    in.close();
+    write_file_atomic(path_, kept);
   }
   f_ = std::fopen(path_.c_str(), "a");
   STRATA_CHECK(f_, "cannot open " + path_ + " for writing");

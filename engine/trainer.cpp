@@ -7,13 +7,13 @@
 #include <cstring>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 
 #include "backend/backend_registry.h"
+#include "core/atomic_file.h"
 #include "engine/active_set.h"
 #include "engine/batch_log.h"
 #include "engine/base_weights.h"
@@ -129,10 +129,7 @@ class TrainingRun {
   // runs once that folder exists). Throws when the budgets cannot work.
   void place() {
     const RunConfig& cfg = cfg_;
-    {
-      std::ofstream f(fs::path(cfg.output.dir) / "plan.json");
-      f << plan_.to_json();
-    }
+    write_file_atomic((fs::path(cfg.output.dir) / "plan.json").string(), plan_.to_json());
     PlacementOptions po;
     po.frozen_tier = cfg.memory.frozen_tier;
     po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
@@ -382,7 +379,7 @@ class TrainingRun {
   PlacementStats io_prev_;
 };
 
-// Creates the run folder for a fresh run and writes the resolved config into it (temp + rename).
+// Creates the run folder for a fresh run and writes the resolved config into it (atomically).
 void prepare_run_dir(const RunConfig& cfg) {
   const fs::path dir(cfg.output.dir);
   std::error_code ec;
@@ -394,14 +391,7 @@ void prepare_run_dir(const RunConfig& cfg) {
   }
   fs::create_directories(dir, ec);
   STRATA_CHECK(!ec, "output.dir: cannot create " + dir.string() + ": " + ec.message());
-  const fs::path tmp = dir / "config.toml.tmp";
-  {
-    std::ofstream f(tmp);
-    f << cfg.to_toml();
-    STRATA_CHECK(f.good(), "cannot write " + tmp.string());
-  }
-  fs::rename(tmp, dir / "config.toml", ec);
-  STRATA_CHECK(!ec, "cannot write " + (dir / "config.toml").string() + ": " + ec.message());
+  write_file_atomic((dir / "config.toml").string(), cfg.to_toml());
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // ParamStore or a seeded init into it without materialising a second copy of the model.
 #include "formats/hf_export.h"
 
-#include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "core/dtype_convert.h"
 #include "formats/hf_model_folder.h"
@@ -85,13 +85,6 @@ std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, ui
 }
 
 // ---- folder writing -------------------------------------------------------------------------------------------
-
-static void fsync_path(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 static void write_text_file(const fs::path& p, const std::string& text) {
   FILE* f = std::fopen(p.c_str(), "wb");
@@ -169,21 +162,20 @@ void write_hf_model(const std::string& dir, const ModelInfo& info, const std::ve
     }
     write_text_file(tmp.path / "model.safetensors.index.json", index.dump(2) + "\n");
   }
-  fsync_path(tmp.path);
 
-  // Publish: move any old folder aside, rename the new one into place, then drop the old one.
+  // Publish: move any old folder aside, publish the new one (fsync, rename, parent fsync), then drop the old one.
   const fs::path old = parent / (out.filename().string() + ".old-" + std::to_string(::getpid()));
   if (exists) {
     fs::rename(out, old, ec);
     STRATA_CHECK(!ec, "cannot move the existing " + out.string() + " aside: " + ec.message());
   }
-  fs::rename(tmp.path, out, ec);
-  if (ec) {
+  try {
+    publish_folder(tmp.path.string(), out.string());
+  } catch (...) {
     if (exists) fs::rename(old, out);
-    STRATA_FAIL("cannot rename " + tmp.path.string() + " to " + out.string() + ": " + ec.message());
+    throw;
   }
   tmp.armed = false;
-  fsync_path(parent);
   if (exists) fs::remove_all(old, ec);
 }
 

@@ -1,14 +1,13 @@
 // Profiler implementation: span and memory-sample recording (memory samples coalesced to one per kCoalesceUs), and
-// the Chrome trace event writer (complete events per track, one stacked counter per tier, atomic temp + rename).
+// the Chrome trace event writer (complete events per track, one stacked counter per tier, write_file_atomic).
 #include "memory/profiler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 
 namespace strata {
@@ -185,20 +184,10 @@ void Profiler::write_trace(const std::string& path) const {
                                            {"memory_samples", memory.size()},
                                            {"coalesce_us", kCoalesceUs},
                                            {"memory_peaks", peaks_json(peaks)}}}};
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    STRATA_CHECK(f.good(), "cannot write the profile trace " + tmp + "; check that the run folder is writable");
-    f << "{\"displayTimeUnit\":\"ms\",\"metadata\":" << meta.dump() << ",\n\"traceEvents\":[\n";
-    for (size_t i = 0; i < events.size(); ++i) f << events[i].dump() << (i + 1 < events.size() ? ",\n" : "\n");
-    f << "]}\n";
-    f.flush();
-    STRATA_CHECK(f.good(), "writing the profile trace " + tmp + " failed (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) std::filesystem::remove(tmp);
-  STRATA_CHECK(!ec, "cannot move the profile trace into place at " + path + ": " + ec.message());
+  std::string text = "{\"displayTimeUnit\":\"ms\",\"metadata\":" + meta.dump() + ",\n\"traceEvents\":[\n";
+  for (size_t i = 0; i < events.size(); ++i) text += events[i].dump() + (i + 1 < events.size() ? ",\n" : "\n");
+  text += "]}\n";
+  write_file_atomic(path, text);
 }
 
 }  // namespace strata

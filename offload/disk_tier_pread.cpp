@@ -1,16 +1,13 @@
-// The fallback disk engine: a pool of kThreads threads doing pread/pwrite loops on 1 MiB chunks of each blob
+// The fallback disk engine: a WorkerPool of kThreads threads doing pread/pwrite loops on 1 MiB chunks of each blob
 // (O_DIRECT when the file system allows it, else buffered); short transfers continue, EINTR/EAGAIN retry.
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
-#include <vector>
 
 #include "core/check.h"
+#include "core/worker_pool.h"
 #include "offload/async_tier.h"
 #include "offload/disk_tiers.h"
 #include "offload/io_job.h"
@@ -25,19 +22,11 @@ class PreadTier final : public AsyncTier {
  public:
   PreadTier(ScratchFile file, int n_blobs, size_t blob_bytes, VerifyPolicy verify, BlobNamer namer)
       : AsyncTier(n_blobs, blob_bytes, verify, std::move(namer), "in " + file.path(), kDiskCorruptionRemedy),
-        file_(std::move(file)) {
-    try {
-      for (int i = 0; i < kThreads; ++i) workers_.emplace_back([this] { run(); });
-    } catch (...) {
-      stop_workers();
-      throw;
-    }
-  }
+        file_(std::move(file)),
+        workers_(kThreads) {}
 
-  ~PreadTier() override {
-    wait_idle();
-    stop_workers();
-  }
+  // Every op has finished once wait_idle returns; workers_ (the last member) are then joined first.
+  ~PreadTier() override { wait_idle(); }
 
   std::string name() const override {
     return file_.direct() ? "disk (pread, O_DIRECT)" : "disk (pread, buffered)";
@@ -46,48 +35,31 @@ class PreadTier final : public AsyncTier {
  protected:
   void start_io(Op& op) override {
     std::unique_ptr<IoJob> job = split_job(op, offset_of(op.id), blob_bytes_, kChunkBytes);
+    // Taken before the job is shared: the last chunk to finish frees it, possibly before this loop ends.
+    IoChunk* const chunks = job->chunks.data();
+    const size_t n_chunks = job->chunks.size();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (IoChunk& c : job->chunks) queue_.push_back(&c);
       jobs_.emplace(job.get(), std::move(job));
     }
-    cv_.notify_all();
+    for (size_t i = 0; i < n_chunks; ++i) workers_.post([this, c = chunks + i] { run_chunk(*c); });
   }
 
  private:
-  void run() {
-    for (;;) {
-      IoChunk* c = nullptr;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stop_ and nothing left
-        c = queue_.front();
-        queue_.pop_front();
-      }
-      const std::string error = transfer(*c);
-      std::unique_ptr<IoJob> finished;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        IoJob* job = c->job;
-        if (!error.empty() && job->error.empty()) job->error = error;
-        if (--job->chunks_left == 0) {
-          auto it = jobs_.find(job);
-          finished = std::move(it->second);
-          jobs_.erase(it);
-        }
-      }
-      if (finished) finish_io(*finished->op, finished->error);
-    }
-  }
-
-  void stop_workers() {
+  void run_chunk(IoChunk& c) {
+    const std::string error = transfer(c);
+    std::unique_ptr<IoJob> finished;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
+      IoJob* job = c.job;
+      if (!error.empty() && job->error.empty()) job->error = error;
+      if (--job->chunks_left == 0) {
+        auto it = jobs_.find(job);
+        finished = std::move(it->second);
+        jobs_.erase(it);
+      }
     }
-    cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    if (finished) finish_io(*finished->op, finished->error);
   }
 
   // Moves the whole chunk; returns an error message or "".
@@ -106,12 +78,9 @@ class PreadTier final : public AsyncTier {
   }
 
   ScratchFile file_;
-  std::mutex mu_;  // guards queue_, jobs_, stop_
-  std::condition_variable cv_;
-  std::deque<IoChunk*> queue_;
+  std::mutex mu_;  // guards jobs_ and the chunks_left / error of every job in it
   std::unordered_map<IoJob*, std::unique_ptr<IoJob>> jobs_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;  // last: start after everything they use exists
+  WorkerPool workers_;  // last: its threads start after everything they use exists
 };
 
 }  // namespace

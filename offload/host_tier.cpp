@@ -1,13 +1,11 @@
 // The host tier: every blob in one pinned host allocation (accounted as Weights: they are the frozen weights), and
-// one worker thread that does the copies, so read() and write() return at once and copies overlap compute.
-#include <condition_variable>
+// a one-thread WorkerPool that does the copies in submission order, so read() and write() return at once and copies
+// overlap compute.
 #include <cstring>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include "backend/backend.h"
 #include "core/check.h"
+#include "core/worker_pool.h"
 #include "offload/async_tier.h"
 
 namespace strata {
@@ -20,57 +18,32 @@ class HostTier final : public AsyncTier {
                   "host memory is corrupted (a stray write or failing RAM); restart the run"),
         storage_(backend.alloc(MemoryKind::HostPinned, static_cast<size_t>(n_blobs) * blob_bytes,
                                MemoryCategory::Weights)),
-        worker_([this] { run(); }) {}
+        worker_(1) {}
 
-  ~HostTier() override {
-    wait_idle();
-    {
-      std::lock_guard<std::mutex> lock(q_mu_);
-      stop_ = true;
-    }
-    q_cv_.notify_all();
-    worker_.join();
-  }
+  // Every op has finished once wait_idle returns; worker_ (the last member) is then joined first.
+  ~HostTier() override { wait_idle(); }
 
   std::string name() const override { return "host"; }
 
  protected:
   const void* address_of(int id) const override { return storage_.as<char>() + offset_of(id); }
   void start_io(Op& op) override {
-    {
-      std::lock_guard<std::mutex> lock(q_mu_);
-      queue_.push_back(&op);
-    }
-    q_cv_.notify_one();
+    worker_.post([this, &op] { copy(op); });
   }
 
  private:
-  void run() {
-    for (;;) {
-      Op* op = nullptr;
-      {
-        std::unique_lock<std::mutex> lock(q_mu_);
-        q_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stop_ and nothing left
-        op = queue_.front();
-        queue_.pop_front();
-      }
-      char* blob = storage_.as<char>() + offset_of(op->id);
-      if (op->is_read) {
-        std::memcpy(op->buf, blob, blob_bytes_);
-      } else {
-        std::memcpy(blob, op->buf, blob_bytes_);
-      }
-      finish_io(*op, "");
+  void copy(Op& op) {
+    char* blob = storage_.as<char>() + offset_of(op.id);
+    if (op.is_read) {
+      std::memcpy(op.buf, blob, blob_bytes_);
+    } else {
+      std::memcpy(blob, op.buf, blob_bytes_);
     }
+    finish_io(op, "");
   }
 
-  Buffer storage_;  // n_blobs * blob_bytes, blob id at id * blob_bytes
-  std::mutex q_mu_;   // guards queue_ and stop_
-  std::condition_variable q_cv_;
-  std::deque<Op*> queue_;
-  bool stop_ = false;
-  std::thread worker_;  // last: starts after everything it uses exists
+  Buffer storage_;     // n_blobs * blob_bytes, blob id at id * blob_bytes
+  WorkerPool worker_;  // one thread: copies run in submission order. Last: starts after everything it uses exists
 };
 
 }  // namespace

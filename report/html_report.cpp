@@ -1,12 +1,12 @@
 // write_html_report: assembles report.html from RunData (header, notes, memory charts per tier, peak tables, step
-// and loss charts, time breakdown) and publishes it with temp + rename. The page has no scripts.
+// and loss charts, time breakdown) and publishes it atomically (write_file_atomic). The page has no scripts.
 #include "report/html_report.h"
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 #include "report/html_text.h"
 #include "report/report_charts.h"
@@ -160,18 +160,7 @@ std::string write_html_report(const std::string& run_dir) {
   STRATA_CHECK(fs::is_directory(run_dir), "report: " + run_dir + " is not a folder; pass a run folder (output.dir)");
   const RunData d = load_run_data(run_dir);
   const fs::path out = fs::path(run_dir) / "report.html";
-  const fs::path tmp = fs::path(run_dir) / "report.html.tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    STRATA_CHECK(f.good(), "report: cannot write " + tmp.string() + "; check that the run folder is writable");
-    f << page(d);
-    f.flush();
-    STRATA_CHECK(f.good(), "report: writing " + tmp.string() + " failed (disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(tmp, out, ec);
-  if (ec) fs::remove(tmp);
-  STRATA_CHECK(!ec, "report: cannot move " + tmp.string() + " into place: " + ec.message());
+  write_file_atomic(out.string(), page(d));
   return out.string();
 }
 
