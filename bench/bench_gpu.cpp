@@ -237,13 +237,13 @@ BlockResult block_fwd_bwd(const std::string& backend_name, const ModelConfig& cf
   model.set_final_norm_trainable(false);
   model.set_block_trainable(0, true);
   ParamStore& params = model.params();
-  for (int blob = 0; blob < model.ids().count(); ++blob) {
+  for (BlobId blob : model.ids().all()) {
     if (!params.has(blob)) continue;
     const BlobLayout& bl = params.layout_of(blob);
     std::vector<unsigned char> host(bl.bytes, 0);
     for (size_t i = 0; i < bl.tensors.size(); ++i) {
       const TensorSpec& t = bl.tensors[i];
-      fill_values(host.data() + t.offset, t.dtype, t.numel(), t.shape.size() == 1, 0.02f, 100 + blob * 16 + i);
+      fill_values(host.data() + t.offset, t.dtype, t.numel(), t.shape.size() == 1, 0.02f, 100 + blob.value * 16 + i);
     }
     be->copy(params.blob(blob), host.data(), bl.bytes);
   }

@@ -24,7 +24,7 @@ int run_backends() {
   return 0;
 }
 
-static double blob_norm(Backend& be, ParamStore& store, int blob) {
+static double blob_norm(Backend& be, ParamStore& store, BlobId blob) {
   if (!store.has(blob)) return 0.0;
   std::vector<float> host(store.blob_bytes(blob) / sizeof(float));
   be.copy(host.data(), store.blob(blob), store.blob_bytes(blob));
@@ -73,7 +73,7 @@ int run_demo(const DemoArgs& o) {
   }
   const BlobIds ids = model.ids();
   std::printf("gradient norms:");
-  for (int b = 0; b < ids.count(); ++b) {
+  for (BlobId b : ids.all()) {
     if (!model.grads().has(b)) continue;
     std::printf(" %s=%.4g", model.grads().blob_name(b).c_str(), blob_norm(*backend, model.grads(), b));
   }

@@ -31,7 +31,7 @@ BaseWeights::BaseWeights(const ModelSection& m) : m_(m) {
   }
 }
 
-void BaseWeights::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+void BaseWeights::load_blob(ParamStore& params, BlobId blob, Backend& backend, const LoadOptions& opts) const {
   if (folder_) folder_->load_blob(params, blob, backend, opts);
   else init_blob_normal(params, backend, blob, m_.init_seed, info_.initializer_range);
 }
@@ -44,9 +44,9 @@ void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backe
   HfModelFolder::open(m.path).load_into(params, backend, opts);
 }
 
-void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<int>& blobs) {
-  for (int blob : blobs) {
-    STRATA_CHECK(blob >= 0 && blob < params.ids().count(), file.path() + ": blob id " + std::to_string(blob) +
+void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<BlobId>& blobs) {
+  for (BlobId blob : blobs) {
+    STRATA_CHECK(params.ids().valid(blob), file.path() + ": blob id " + to_string(blob) +
                                                                " is outside this model");
     const BlobLayout& layout = params.layout_of(blob);
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {

@@ -21,8 +21,8 @@ class BaseWeights : public BlobSource {
   explicit BaseWeights(const ModelSection& m);
   const ModelInfo& info() const { return info_; }
   // Allocates `blob` in `params` and fills it with its base values.
-  void load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const;
-  void load_blob(ParamStore& params, int blob, Backend& backend) const override { load_blob(params, blob, backend, {}); }
+  void load_blob(ParamStore& params, BlobId blob, Backend& backend, const LoadOptions& opts) const;
+  void load_blob(ParamStore& params, BlobId blob, Backend& backend) const override { load_blob(params, blob, backend, {}); }
 
  private:
   ModelSection m_;
@@ -32,7 +32,7 @@ class BaseWeights : public BlobSource {
 // Fills every blob of `params` with the base weights (seeded init for a preset; the folder's tensors for a path).
 void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backend, const LoadOptions& opts = {});
 // Copies the tensors of `blobs` (HF names) from a checkpoint's weights file into `params`.
-void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<int>& blobs);
+void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<BlobId>& blobs);
 
 struct LoadedModel {
   ModelInfo info;

@@ -20,6 +20,22 @@
 
 namespace strata {
 
+namespace {
+
+// state.json stores blob ids as plain integers.
+std::vector<int> blob_values(const std::vector<BlobId>& ids) {
+  std::vector<int> out;
+  for (BlobId b : ids) out.push_back(b.value);
+  return out;
+}
+std::vector<BlobId> blob_ids(const std::vector<int>& values) {
+  std::vector<BlobId> out;
+  for (int v : values) out.emplace_back(v);
+  return out;
+}
+
+}  // namespace
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -77,8 +93,8 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
     j["version"] = 1;
     j["step"] = s.step;
     j["loader"] = {{"epoch", s.loader.epoch}, {"cursor", s.loader.cursor}};
-    j["active_blobs"] = s.active_blobs;
-    j["dirty_blobs"] = s.dirty_blobs;
+    j["active_blobs"] = blob_values(s.active_blobs);
+    j["dirty_blobs"] = blob_values(s.dirty_blobs);
     j["adam_steps"] = s.adam_steps;
     j["nonfinite_in_a_row"] = s.nonfinite_in_a_row;
     j["nonfinite_total"] = s.nonfinite_total;
@@ -145,8 +161,8 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
     s.step = j.at("step").get<int>();
     s.loader.epoch = j.at("loader").at("epoch").get<uint64_t>();
     s.loader.cursor = j.at("loader").at("cursor").get<uint64_t>();
-    s.active_blobs = j.at("active_blobs").get<std::vector<int>>();
-    s.dirty_blobs = j.at("dirty_blobs").get<std::vector<int>>();
+    s.active_blobs = blob_ids(j.at("active_blobs").get<std::vector<int>>());
+    s.dirty_blobs = blob_ids(j.at("dirty_blobs").get<std::vector<int>>());
     s.adam_steps = j.at("adam_steps").get<std::vector<int64_t>>();
     s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int>();
     s.nonfinite_total = j.at("nonfinite_total").get<int>();

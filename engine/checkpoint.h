@@ -9,14 +9,15 @@
 
 #include "data/data_loader.h"
 #include "formats/safetensors.h"
+#include "model/blob_id.h"
 
 namespace strata {
 
 struct TrainerState {
   int step = 0;                     // optimizer steps completed
   LoaderState loader;
-  std::vector<int> active_blobs;    // blobs with device optimizer state at save time
-  std::vector<int> dirty_blobs;     // blobs whose weights differ from the base model (stored in weights file)
+  std::vector<BlobId> active_blobs;  // blobs with device optimizer state at save time
+  std::vector<BlobId> dirty_blobs;   // blobs whose weights differ from the base model (stored in weights file)
   std::vector<int64_t> adam_steps;  // per blob
   int nonfinite_in_a_row = 0;
   int nonfinite_total = 0;

@@ -28,7 +28,7 @@ EvalResult evaluate_model(const EvalOptions& o) {
   const TrainingData data = load_training_data(d, o.micro_batch, cfg.vocab, model_dir);
   LlamaModel model(*backend, cfg, {});
   model.set_all_trainable(false);
-  for (int blob = 0; blob < model.ids().count(); ++blob)
+  for (BlobId blob : model.ids().all())
     if (model.params().has(blob))
       backend->copy(model.params().blob(blob), loaded->params->blob(blob), model.params().blob_bytes(blob));
   DataLoader loader(data.train_set, data.train_windows, o.micro_batch, 0, false);

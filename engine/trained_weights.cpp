@@ -11,16 +11,21 @@ namespace strata {
 
 namespace {
 
-bool in_tier(const LlamaModel& model, int blob) {
-  return blob < model.config().n_layers && !model.block_resident(blob);
+// A block whose home is a tier (not resident on the device).
+bool in_tier(const LlamaModel& model, BlobId blob) {
+  return model.ids().is_block(blob) && !model.block_resident(model.ids().layer_of(blob));
 }
 
 }  // namespace
 
 std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlacement& placement, Backend& backend,
-                                                 const std::vector<int>& blobs) {
-  std::vector<int> resident, tiered;
-  for (int blob : blobs) (in_tier(model, blob) ? tiered : resident).push_back(blob);
+                                                 const std::vector<BlobId>& blobs) {
+  std::vector<BlobId> resident;
+  std::vector<int> tiered;  // layers
+  for (BlobId blob : blobs) {
+    if (in_tier(model, blob)) tiered.push_back(model.ids().layer_of(blob));
+    else resident.push_back(blob);
+  }
   std::vector<TensorSource> weights;
   if (!resident.empty()) weights = tensor_sources_from_params(model.params(), backend, std::nullopt, resident);
   struct Staging {
@@ -32,7 +37,7 @@ std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlaceme
   for (int layer : tiered)
     for (int i = 0; i < (int)bl.tensors.size(); ++i) {
       const TensorSpec& t = bl.tensors[i];
-      weights.push_back({hf_tensor_name(model.params(), layer, i), t.dtype, t.shape,
+      weights.push_back({hf_tensor_name(model.params(), model.ids().block(layer), i), t.dtype, t.shape,
                          [&placement, &backend, staging, layer, &t, &bl](void* dst) {
                            if (staging->layer != layer) {
                              if (!staging->blob)
@@ -47,13 +52,13 @@ std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlaceme
 }
 
 void restore_trained_weights(const SafetensorsFile& weights, LlamaModel& model, BlockPlacement& placement,
-                             Backend& backend, const std::vector<int>& blobs) {
+                             Backend& backend, const std::vector<BlobId>& blobs) {
   ParamStore shadow(backend, model.layout(), MemoryKind::Host, MemoryCategory::Streaming);
-  for (int blob : blobs) {
+  for (BlobId blob : blobs) {
     if (in_tier(model, blob)) {
       shadow.allocate(blob);
       overlay_weights(weights, shadow, backend, {blob});
-      placement.write_block(blob, shadow.blob(blob));
+      placement.write_block(model.ids().layer_of(blob), shadow.blob(blob));
       shadow.release(blob);
     } else {
       overlay_weights(weights, model.params(), backend, {blob});

@@ -14,10 +14,10 @@ namespace strata {
 
 // Tensor sources (HF names) of `blobs`, for CheckpointStore::save. Valid while `model` and `placement` live.
 std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlacement& placement, Backend& backend,
-                                                 const std::vector<int>& blobs);
+                                                 const std::vector<BlobId>& blobs);
 
 // Copies `blobs` from a checkpoint's weights file into the model (resident blobs) or into the blocks' tiers.
 void restore_trained_weights(const SafetensorsFile& weights, LlamaModel& model, BlockPlacement& placement,
-                             Backend& backend, const std::vector<int>& blobs);
+                             Backend& backend, const std::vector<BlobId>& blobs);
 
 }  // namespace strata

@@ -97,7 +97,8 @@ class TrainingRun {
     mo.precision = cfg.train.precision;
     model_ = std::make_unique<LlamaModel>(*backend_, info_.config, mo);
     base_ = std::make_unique<BaseWeights>(cfg.model);
-    for (int blob = ids().n_layers; blob < ids().count(); ++blob) base_->load_blob(model_->params(), blob, *backend_);
+    for (BlobId blob : ids().all())
+      if (!ids().is_block(blob)) base_->load_blob(model_->params(), blob, *backend_);
     AdamWHyper h;
     h.beta1 = (float)cfg.train.beta1;
     h.beta2 = (float)cfg.train.beta2;
@@ -217,7 +218,7 @@ class TrainingRun {
     model_->set_embedding_trainable(trains.embedding);
     if (!info_.config.tie_embeddings) model_->set_head_trainable(trains.head);
     model_->set_final_norm_trainable(trains.final_norm);
-    for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
+    for (BlobId blob : {ids().embedding(), ids().head(), ids().final_norm()})
       if (model_->grads().has(blob)) opt_->activate(blob, model_->params());
   }
 
@@ -247,7 +248,7 @@ class TrainingRun {
     }
     loss /= accum;
     double norm2 = 0.0;
-    for (int blob = 0; blob < ids().count(); ++blob)
+    for (BlobId blob : ids().all())
       if (model_->grads().has(blob)) norm2 += model_->grads().sum_squares(blob);
     const double norm = std::sqrt(norm2);
     const double lr = sched_.at(step_);
@@ -257,7 +258,7 @@ class TrainingRun {
       const double clip = cfg_.train.grad_clip > 0 ? std::min(1.0, cfg_.train.grad_clip / (norm + 1e-6)) : 1.0;
       Profiler::Scope span(&prof_, "optimizer (AdamW)", "optimizer", -1);
       opt_->step(model_->params(), model_->grads(), (float)lr, (float)clip);
-      for (int blob = 0; blob < ids().count(); ++blob)
+      for (BlobId blob : ids().all())
         if (opt_->is_active(blob)) dirty_.insert(blob);
     } else {
       ++nonfinite_in_a_row_;
@@ -314,7 +315,7 @@ class TrainingRun {
     TrainerState s;
     s.step = step_;
     s.loader = train_loader_->state();
-    for (int blob = 0; blob < ids().count(); ++blob)
+    for (BlobId blob : ids().all())
       if (opt_->is_active(blob)) s.active_blobs.push_back(blob);
     s.dirty_blobs.assign(dirty_.begin(), dirty_.end());
     s.adam_steps = opt_->all_steps();
@@ -340,11 +341,11 @@ class TrainingRun {
     restore_trained_weights(*ck.weights, *model_, *placement_, *backend_, s.dirty_blobs);
     dirty_.insert(s.dirty_blobs.begin(), s.dirty_blobs.end());
     // Blocks whose optimizer state was on the device are the active set; everything else is parked or absent.
-    for (int blob : {ids().embedding(), ids().head(), ids().final_norm()})
+    for (BlobId blob : {ids().embedding(), ids().head(), ids().final_norm()})
       opt_->deactivate(blob, InactiveStatePolicy::Reset);
     std::vector<int> blocks;
-    for (int blob : s.active_blobs)
-      if (blob < info_.config.n_layers) blocks.push_back(blob);
+    for (BlobId blob : s.active_blobs)
+      if (ids().is_block(blob)) blocks.push_back(ids().layer_of(blob));
     active_->restore(blocks);
     opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps);
     train_loader_->restore(s.loader);
@@ -371,7 +372,7 @@ class TrainingRun {
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<BatchLog> batches_;
   std::unique_ptr<ActiveSet> active_;
-  std::set<int> dirty_;
+  std::set<BlobId> dirty_;
   int step_ = 0;
   int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
   uint64_t config_hash_ = 0;

@@ -26,9 +26,9 @@ namespace fs = std::filesystem;
 
 std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
                                                      std::optional<DType> dtype,
-                                                     const std::vector<int>& blobs) {
+                                                     const std::vector<BlobId>& blobs) {
   std::vector<TensorSource> out;
-  for (int blob = 0; blob < params.ids().count(); ++blob) {
+  for (BlobId blob : params.ids().all()) {
     const BlobLayout& layout = params.layout_of(blob);
     if (layout.bytes == 0) continue;
     if (!blobs.empty() && std::find(blobs.begin(), blobs.end(), blob) == blobs.end()) continue;
@@ -59,17 +59,18 @@ std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, B
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype) {
   // The sources share one cache holding the most recently generated blob; tensors are written blob by blob.
   struct Cache {
-    int blob = -1;
+    BlobId blob;
     std::vector<unsigned char> bytes;
   };
   auto cache = std::make_shared<Cache>();
   const BlobIds ids{layout.n_layers};
   std::vector<TensorSource> out;
-  for (int blob = 0; blob < ids.count(); ++blob) {
+  for (BlobId blob : ids.all()) {
     const BlobLayout* bl = &layout.of_blob(blob);
     if (bl->bytes == 0) continue;
     for (const TensorSpec& spec : bl->tensors) {
-      const std::string name = blob < ids.n_layers ? "model.layers." + std::to_string(blob) + "." + spec.name : spec.name;
+      const std::string name =
+          ids.is_block(blob) ? "model.layers." + to_string(blob) + "." + spec.name : spec.name;
       out.push_back({name, dtype, spec.shape, [cache, bl, blob, seed, std, dtype, &spec](void* dst) {
                        if (cache->blob != blob) {
                          cache->bytes.resize(bl->bytes);

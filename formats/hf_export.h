@@ -23,7 +23,7 @@ struct ExportOptions {
 // it is stored in); only the blobs listed in `blobs` when it is non-empty.
 std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
                                                      std::optional<DType> dtype,
-                                                     const std::vector<int>& blobs = {});
+                                                     const std::vector<BlobId>& blobs = {});
 // Tensors of a freshly initialised model (param_init.h's values for `seed`, `std`), generated one blob at a time.
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype);
 

@@ -25,9 +25,9 @@ NonFinitePolicy parse_non_finite_policy(const std::string& s, const std::string&
   STRATA_FAIL(what + ": '" + s + "' is not one of error, warn, ignore");
 }
 
-std::string hf_tensor_name(const ParamStore& store, int blob, int index) {
+std::string hf_tensor_name(const ParamStore& store, BlobId blob, int index) {
   const std::string& local = store.layout_of(blob).tensors.at(index).name;
-  if (blob < store.ids().n_layers) return "model.layers." + std::to_string(blob) + "." + local;
+  if (store.ids().is_block(blob)) return "model.layers." + to_string(blob) + "." + local;
   return local;
 }
 
@@ -107,7 +107,7 @@ static bool ignorable(const std::string& name, bool tied) {
   return tied && name == "lm_head.weight";  // HF ties it to the embedding, ignoring the stored copy
 }
 
-void HfModelFolder::load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts) const {
+void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend, const LoadOptions& opts) const {
   auto warn = opts.warn ? opts.warn : [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); };
   const BlobLayout& layout = params.layout_of(blob);
   if (layout.bytes == 0) return;  // tied head
@@ -149,7 +149,7 @@ void HfModelFolder::load_blob(ParamStore& params, int blob, Backend& backend, co
 
 void HfModelFolder::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {
   std::set<std::string> used;
-  for (int blob = 0; blob < params.ids().count(); ++blob) {
+  for (BlobId blob : params.ids().all()) {
     load_blob(params, blob, backend, opts);
     const BlobLayout& layout = params.layout_of(blob);
     for (int i = 0; i < (int)layout.tensors.size(); ++i) used.insert(hf_tensor_name(params, blob, i));

@@ -22,7 +22,7 @@ struct LoadOptions {
 };
 
 // HF name of tensor `index` of blob `blob` ("model.layers.3.self_attn.q_proj.weight", "model.norm.weight", ...).
-std::string hf_tensor_name(const ParamStore& store, int blob, int index);
+std::string hf_tensor_name(const ParamStore& store, BlobId blob, int index);
 
 class HfModelFolder {
  public:
@@ -45,7 +45,7 @@ class HfModelFolder {
   // Throws naming the tensor and file on a missing tensor, a shape mismatch, or a tensor the model does not have.
   void load_into(ParamStore& params, Backend& backend, const LoadOptions& opts = {}) const;
   // Loads one blob (allocating it in `params`), with the same checks as load_into.
-  void load_blob(ParamStore& params, int blob, Backend& backend, const LoadOptions& opts = {}) const;
+  void load_blob(ParamStore& params, BlobId blob, Backend& backend, const LoadOptions& opts = {}) const;
 
  private:
   std::string dir_;

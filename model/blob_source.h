@@ -10,7 +10,7 @@ class BlobSource {
  public:
   virtual ~BlobSource() = default;
   // Allocates `blob` in `params` (when absent) and fills it with its base values.
-  virtual void load_blob(ParamStore& params, int blob, Backend& backend) const = 0;
+  virtual void load_blob(ParamStore& params, BlobId blob, Backend& backend) const = 0;
 };
 
 }  // namespace strata

@@ -20,7 +20,8 @@ LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions op
       grads_(backend, layout_, MemoryKind::Device, MemoryCategory::Grads),
       block_trainable_(cfg.n_layers, true) {
   // Embedding, final norm and head are always resident; blocks only when the caller does not place them.
-  for (int b = opts.allocate_blocks ? 0 : ids().n_layers; b < ids().count(); ++b) params_.allocate(b);
+  for (BlobId b : ids().all())
+    if (opts.allocate_blocks || !ids().is_block(b)) params_.allocate(b);
   for (int l = 0; l < cfg_.n_layers; ++l) set_block_trainable(l, opts.allocate_blocks);
   set_embedding_trainable(true);
   set_head_trainable(true);
@@ -29,7 +30,7 @@ LlamaModel::LlamaModel(Backend& backend, const ModelConfig& cfg, ModelOptions op
 
 // ---- trainability ---------------------------------------------------------------------------------------------
 
-void LlamaModel::sync_grad_blob(int blob, bool trainable) {
+void LlamaModel::sync_grad_blob(BlobId blob, bool trainable) {
   if (trainable) {
     if (!grads_.has(blob)) {
       grads_.allocate(blob);
@@ -84,7 +85,7 @@ int LlamaModel::lowest_backward_block() const {
 // ---- views ----------------------------------------------------------------------------------------------------
 
 LlamaModel::BlockW LlamaModel::block_weights(int l) const {
-  const int b = ids().block(l);
+  const BlobId b = ids().block(l);
   auto t = [&](int i) { return params_.tensor(b, i); };
   return {params_.f32(b, kAttnNorm), t(kWq), t(kWk), t(kWv), t(kWo), params_.f32(b, kMlpNorm),
           t(kWGate), t(kWUp), t(kWDown)};
@@ -114,7 +115,7 @@ void LlamaModel::announce_pass(int from, int to) {
 
 LlamaModel::BlockG LlamaModel::block_grads(int l) {
   if (!block_trainable_[l]) return {};
-  const int b = ids().block(l);
+  const BlobId b = ids().block(l);
   auto t = [&](int i) { return grads_.tensor(b, i); };
   return {grads_.f32(b, kAttnNorm), t(kWq), t(kWk), t(kWv), t(kWo), grads_.f32(b, kMlpNorm),
           t(kWGate), t(kWUp), t(kWDown)};

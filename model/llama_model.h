@@ -118,7 +118,7 @@ class LlamaModel {
   void ensure_activations(int B, int T);
   void block_forward(int l, const BlockW& w, const BlockActs& a, float* out);
   void block_backward(int l, const BlockW& w, const BlockActs& a, bool need_dx);
-  void sync_grad_blob(int blob, bool trainable);
+  void sync_grad_blob(BlobId blob, bool trainable);
 
   Backend& backend_;
   ModelConfig cfg_;

@@ -11,10 +11,10 @@
 
 namespace strata {
 
-void generate_blob_init(const BlobLayout& layout, int blob, uint64_t seed, float std, void* host) {
+void generate_blob_init(const BlobLayout& layout, BlobId blob, uint64_t seed, float std, void* host) {
   unsigned char* base = static_cast<unsigned char*>(host);
   std::memset(base, 0, layout.bytes);
-  Rng rng(seed * 0x9E3779B97F4A7C15ull + (uint64_t)blob + 1);
+  Rng rng(seed * 0x9E3779B97F4A7C15ull + (uint64_t)blob.value + 1);
   std::vector<float> values;
   for (const TensorSpec& t : layout.tensors) {
     // The same fp32 values whatever the storage: a BF16 tensor holds them rounded.
@@ -29,7 +29,7 @@ void generate_blob_init(const BlobLayout& layout, int blob, uint64_t seed, float
   }
 }
 
-void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t seed, float std) {
+void init_blob_normal(ParamStore& params, Backend& backend, BlobId blob, uint64_t seed, float std) {
   params.allocate(blob);
   if (!params.has(blob)) return;
   const BlobLayout& layout = params.layout_of(blob);
@@ -39,7 +39,7 @@ void init_blob_normal(ParamStore& params, Backend& backend, int blob, uint64_t s
 }
 
 void init_params_normal(ParamStore& params, Backend& backend, uint64_t seed, float std) {
-  for (int b = 0; b < params.ids().count(); ++b) init_blob_normal(params, backend, b, seed, std);
+  for (BlobId b : params.ids().all()) init_blob_normal(params, backend, b, seed, std);
 }
 
 }  // namespace strata

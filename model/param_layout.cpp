@@ -53,11 +53,12 @@ ModelLayout make_model_layout(const ModelConfig& cfg, DType dtype) {
   return m;
 }
 
-const BlobLayout& ModelLayout::of_blob(int blob) const {
-  STRATA_CHECK(blob >= 0 && blob < n_layers + 3, "blob id " + std::to_string(blob) + " out of range");
-  if (blob < n_layers) return block;
-  if (blob == n_layers) return embedding;
-  if (blob == n_layers + 1) return final_norm;
+const BlobLayout& ModelLayout::of_blob(BlobId blob) const {
+  const int b = blob.value;
+  STRATA_CHECK(b >= 0 && b < n_layers + 3, "blob id " + std::to_string(b) + " out of range");
+  if (b < n_layers) return block;
+  if (b == n_layers) return embedding;
+  if (b == n_layers + 1) return final_norm;
   return head;
 }
 

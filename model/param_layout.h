@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "model/blob_id.h"
 #include "model/model_config.h"
 
 namespace strata {
@@ -52,7 +53,7 @@ struct ModelLayout {
   int n_layers = 0;
   size_t total_bytes() const;
   // The table of blob `blob` in BlobIds numbering: 0..L-1 blocks, L embedding, L+1 final norm, L+2 head.
-  const BlobLayout& of_blob(int blob) const;
+  const BlobLayout& of_blob(BlobId blob) const;
 };
 
 // `dtype` is the storage of the weight matrices and the embedding/head; norm weights (1-D) are always F32 (they are

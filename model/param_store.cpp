@@ -10,63 +10,63 @@ ParamStore::ParamStore(Backend& backend, const ModelLayout& layout, MemoryKind k
   blobs_.resize(ids_.count());
 }
 
-const BlobLayout& ParamStore::layout_of(int blob) const { return layout_.of_blob(blob); }
+const BlobLayout& ParamStore::layout_of(BlobId blob) const { return layout_.of_blob(blob); }
 
-std::string ParamStore::blob_name(int blob) const {
-  if (blob < ids_.n_layers) return "block " + std::to_string(blob);
+std::string ParamStore::blob_name(BlobId blob) const {
+  if (ids_.is_block(blob)) return "block " + std::to_string(ids_.layer_of(blob));
   if (blob == ids_.embedding()) return "embedding";
   if (blob == ids_.final_norm()) return "final norm";
   return "head";
 }
 
-void ParamStore::allocate(int blob) {
+void ParamStore::allocate(BlobId blob) {
   const size_t bytes = layout_of(blob).bytes;
-  if (blobs_[blob] || bytes == 0) return;
-  blobs_[blob] = backend_.alloc(kind_, bytes, category_, kBlobAlign);
+  if (blobs_[blob.value] || bytes == 0) return;
+  blobs_[blob.value] = backend_.alloc(kind_, bytes, category_, kBlobAlign);
 }
 
 void ParamStore::allocate_all() {
-  for (int b = 0; b < ids_.count(); ++b) allocate(b);
+  for (BlobId b : ids_.all()) allocate(b);
 }
 
-void ParamStore::release(int blob) { blobs_[blob].reset(); }
+void ParamStore::release(BlobId blob) { blobs_[blob.value].reset(); }
 
-void ParamStore::zero(int blob) {
-  if (blobs_[blob]) backend_.fill_zero(blobs_[blob].data(), blobs_[blob].bytes());
+void ParamStore::zero(BlobId blob) {
+  if (blobs_[blob.value]) backend_.fill_zero(blobs_[blob.value].data(), blobs_[blob.value].bytes());
 }
 
 void ParamStore::zero_all() {
-  for (int b = 0; b < ids_.count(); ++b) zero(b);
+  for (BlobId b : ids_.all()) zero(b);
 }
 
-const TensorSpec& ParamStore::tensor_spec(int blob, int index) const {
+const TensorSpec& ParamStore::tensor_spec(BlobId blob, int index) const {
   const BlobLayout& l = layout_of(blob);
   STRATA_CHECK(index >= 0 && index < (int)l.tensors.size(),
                "tensor index " + std::to_string(index) + " out of range for " + blob_name(blob));
   return l.tensors[index];
 }
 
-void* ParamStore::tensor(int blob, int index) const {
+void* ParamStore::tensor(BlobId blob, int index) const {
   const TensorSpec& t = tensor_spec(blob, index);
-  STRATA_CHECK(blobs_[blob], blob_name(blob) + " is not allocated in this parameter store");
-  return static_cast<char*>(blobs_[blob].data()) + t.offset;
+  STRATA_CHECK(blobs_[blob.value], blob_name(blob) + " is not allocated in this parameter store");
+  return static_cast<char*>(blobs_[blob.value].data()) + t.offset;
 }
 
-float* ParamStore::f32(int blob, int index) const {
+float* ParamStore::f32(BlobId blob, int index) const {
   const TensorSpec& t = tensor_spec(blob, index);
   STRATA_CHECK(t.dtype == DType::F32, blob_name(blob) + " tensor " + t.name + " is " + to_string(t.dtype) +
                                           ", but fp32 compute needs F32 storage");
   return static_cast<float*>(tensor(blob, index));
 }
 
-bf16* ParamStore::bf16s(int blob, int index) const {
+bf16* ParamStore::bf16s(BlobId blob, int index) const {
   const TensorSpec& t = tensor_spec(blob, index);
   STRATA_CHECK(t.dtype == DType::BF16, blob_name(blob) + " tensor " + t.name + " is " + to_string(t.dtype) +
                                            ", not BF16");
   return static_cast<bf16*>(tensor(blob, index));
 }
 
-double ParamStore::sum_squares(int blob) const {
+double ParamStore::sum_squares(BlobId blob) const {
   const BlobLayout& l = layout_of(blob);
   double total = 0.0;
   for (int i = 0; i < (int)l.tensors.size(); ++i) {

@@ -55,7 +55,7 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSo
   // Resident blocks first (0..n_device-1), then host, then disk; base weights go straight to their home.
   ParamStore staging(backend, model.layout(), MemoryKind::Host, MemoryCategory::Streaming);
   for (int l = 0; l < L; ++l) {
-    const int b = ids.block(l);
+    const BlobId b = ids.block(l);
     if (l < n_device) {
       base.load_blob(model.params(), b, backend);
       continue;
@@ -93,7 +93,7 @@ void BlockPlacement::promote(int layer) {
   if (!streamed(layer) || model_.block_resident(layer)) return;
   Profiler::Scope span(prof_, "promote (tier -> device)", "io", layer);
   if (streamer_) streamer_->invalidate();
-  const int b = model_.ids().block(layer);
+  const BlobId b = model_.ids().block(layer);
   model_.params().allocate(b);
   if (backend_.caps().device_is_host) {
     tier_of_[layer]->wait(tier_of_[layer]->read(tier_id_[layer], model_.params().blob(b)));
@@ -108,7 +108,7 @@ void BlockPlacement::demote(int layer) {
   if (!streamed(layer) || !model_.block_resident(layer)) return;
   Profiler::Scope span(prof_, "write back (device -> tier)", "io", layer);
   if (streamer_) streamer_->invalidate();
-  const int b = model_.ids().block(layer);
+  const BlobId b = model_.ids().block(layer);
   if (backend_.caps().device_is_host) {
     to_tier(layer, *tier_of_[layer], model_.params().blob(b));
   } else {
@@ -120,7 +120,7 @@ void BlockPlacement::demote(int layer) {
 }
 
 void BlockPlacement::read_block(int layer, void* host) {
-  const int b = model_.ids().block(layer);
+  const BlobId b = model_.ids().block(layer);
   if (model_.block_resident(layer)) {
     backend_.copy(host, model_.params().blob(b), model_.layout().block.bytes);
     return;
@@ -130,7 +130,7 @@ void BlockPlacement::read_block(int layer, void* host) {
 }
 
 void BlockPlacement::write_block(int layer, const void* host) {
-  const int b = model_.ids().block(layer);
+  const BlobId b = model_.ids().block(layer);
   if (model_.block_resident(layer)) {
     backend_.copy(model_.params().blob(b), host, model_.layout().block.bytes);
     return;

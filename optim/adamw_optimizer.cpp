@@ -23,13 +23,13 @@ AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, cons
   STRATA_CHECK(layout.n_layers == master_layout.n_layers, "optimizer: working and master layouts disagree");
 }
 
-bool AdamWOptimizer::has_master(int blob) const {
+bool AdamWOptimizer::has_master(BlobId blob) const {
   for (const TensorSpec& t : layout_.of_blob(blob).tensors)
     if (t.dtype != DType::F32) return true;
   return false;
 }
 
-void AdamWOptimizer::activate(int blob, const ParamStore& params) {
+void AdamWOptimizer::activate(BlobId blob, const ParamStore& params) {
   if (is_active(blob) || device_m_.layout_of(blob).bytes == 0) return;
   device_m_.allocate(blob);
   device_v_.allocate(blob);
@@ -47,7 +47,7 @@ void AdamWOptimizer::activate(int blob, const ParamStore& params) {
   } else {
     device_m_.zero(blob);
     device_v_.zero(blob);
-    steps_[blob] = 0;
+    steps_[blob.value] = 0;
     if (has_master(blob)) {  // the master starts as the working copy (exact: bf16 -> fp32)
       device_master_.zero(blob);
       const BlobLayout& l = params.layout_of(blob);
@@ -59,7 +59,7 @@ void AdamWOptimizer::activate(int blob, const ParamStore& params) {
   }
 }
 
-void AdamWOptimizer::deactivate(int blob, InactiveStatePolicy policy) {
+void AdamWOptimizer::deactivate(BlobId blob, InactiveStatePolicy policy) {
   if (!is_active(blob)) return;
   if (policy == InactiveStatePolicy::Keep) {
     const size_t bytes = device_m_.blob_bytes(blob);
@@ -72,14 +72,14 @@ void AdamWOptimizer::deactivate(int blob, InactiveStatePolicy policy) {
       backend_.copy(host_master_.blob(blob), device_master_.blob(blob), bytes);
     }
   } else {
-    steps_[blob] = 0;
+    steps_[blob.value] = 0;
   }
   device_m_.release(blob);
   device_v_.release(blob);
   device_master_.release(blob);
 }
 
-void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
+void AdamWOptimizer::update_blob(BlobId blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
   STRATA_CHECK(grads.has(blob), "optimizer: " + params.blob_name(blob) + " has optimizer state but no gradient");
   const BlobLayout& layout = params.layout_of(blob);
   AdamWStep s;
@@ -88,7 +88,7 @@ void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore&
   s.beta2 = hyper_.beta2;
   s.eps = hyper_.eps;
   s.grad_scale = grad_scale;
-  s.step = ++steps_[blob];
+  s.step = ++steps_[blob.value];
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
     s.weight_decay = layout.tensors[i].shape.size() >= 2 ? hyper_.weight_decay : 0.0f;
     const size_t n = (size_t)layout.tensors[i].numel();
@@ -102,13 +102,13 @@ void AdamWOptimizer::update_blob(int blob, ParamStore& params, const ParamStore&
 }
 
 void AdamWOptimizer::step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale) {
-  for (int blob = 0; blob < params.ids().count(); ++blob)
+  for (BlobId blob : params.ids().all())
     if (is_active(blob)) update_blob(blob, params, grads, lr, grad_scale);
 }
 
 std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
   std::vector<TensorSource> out;
-  for (int blob = 0; blob < device_m_.ids().count(); ++blob) {
+  for (BlobId blob : device_m_.ids().all()) {
     const bool active = is_active(blob);
     if (!active && !is_parked(blob)) continue;
     const ParamStore& m = active ? device_m_ : host_m_;
@@ -119,21 +119,21 @@ std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
     if (has_master(blob)) parts.push_back({"master.", &w});
     for (const auto& [prefix, store] : parts) {
       const void* src = store->blob(blob);
-      out.push_back({prefix + std::to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))},
+      out.push_back({prefix + to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))},
                      [this, src, bytes](void* dst) { backend_.copy(dst, src, bytes); }});
     }
   }
   return out;
 }
 
-void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<int>& active,
+void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<BlobId>& active,
                                 const std::vector<int64_t>& steps) {
   STRATA_CHECK(steps.size() == steps_.size(), file.path() + ": optimizer step counts are for " +
                                                   std::to_string(steps.size()) + " blobs, the model has " +
                                                   std::to_string(steps_.size()));
-  for (int blob = 0; blob < (int)steps_.size(); ++blob) {
-    const SafetensorsTensor* tm = file.find("m." + std::to_string(blob));
-    const SafetensorsTensor* tv = file.find("v." + std::to_string(blob));
+  for (BlobId blob : device_m_.ids().all()) {
+    const SafetensorsTensor* tm = file.find("m." + to_string(blob));
+    const SafetensorsTensor* tv = file.find("v." + to_string(blob));
     if (!tm && !tv) continue;
     const size_t bytes = device_m_.blob_bytes(blob);
     STRATA_CHECK(tm && tv && tm->dtype == DType::F32 && tv->dtype == DType::F32 && tm->end - tm->begin == bytes &&
@@ -148,7 +148,7 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<i
     backend_.copy(m.blob(blob), file.data(*tm), bytes);
     backend_.copy(v.blob(blob), file.data(*tv), bytes);
     if (has_master(blob)) {
-      const SafetensorsTensor* tw = file.find("master." + std::to_string(blob));
+      const SafetensorsTensor* tw = file.find("master." + to_string(blob));
       STRATA_CHECK(tw && tw->dtype == DType::F32 && tw->end - tw->begin == bytes,
                    file.path() + ": the fp32 master weights of " + device_m_.blob_name(blob) +
                        " are missing or have the wrong size (expected " + std::to_string(bytes) + " bytes)");
@@ -156,7 +156,7 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<i
       w.allocate(blob);
       backend_.copy(w.blob(blob), file.data(*tw), bytes);
     }
-    steps_[blob] = steps[blob];
+    steps_[blob.value] = steps[blob.value];
   }
 }
 

@@ -31,12 +31,12 @@ class AdamWOptimizer {
 
   // Gives `blob` device state: zeros (step count 0) and, for BF16 tensors, an fp32 master copied from `params`;
   // or the state parked by deactivate(Keep).
-  void activate(int blob, const ParamStore& params);
+  void activate(BlobId blob, const ParamStore& params);
   // Removes the device state of `blob`: dropped (Reset) or moved to host memory (Keep).
-  void deactivate(int blob, InactiveStatePolicy policy);
-  bool is_active(int blob) const { return device_m_.has(blob); }
-  bool is_parked(int blob) const { return host_m_.has(blob); }
-  int64_t steps_of(int blob) const { return steps_[blob]; }
+  void deactivate(BlobId blob, InactiveStatePolicy policy);
+  bool is_active(BlobId blob) const { return device_m_.has(blob); }
+  bool is_parked(BlobId blob) const { return host_m_.has(blob); }
+  int64_t steps_of(BlobId blob) const { return steps_[blob.value]; }
 
   // One AdamW update of every active blob from `grads` (scaled by grad_scale), at learning rate lr.
   void step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
@@ -48,12 +48,12 @@ class AdamWOptimizer {
   std::vector<int64_t> all_steps() const { return steps_; }
   // Restores from a file written from state_tensors(): blobs in `active` go to the device, the rest are parked.
   // Throws naming the file and blob when a tensor is missing or has the wrong size.
-  void load_state(const SafetensorsFile& file, const std::vector<int>& active, const std::vector<int64_t>& steps);
+  void load_state(const SafetensorsFile& file, const std::vector<BlobId>& active, const std::vector<int64_t>& steps);
 
  private:
-  void update_blob(int blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
+  void update_blob(BlobId blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
 
-  bool has_master(int blob) const;  // the blob has BF16 tensors, hence an fp32 master copy
+  bool has_master(BlobId blob) const;  // the blob has BF16 tensors, hence an fp32 master copy
 
   Backend& backend_;
   const ModelLayout& layout_;

@@ -39,7 +39,7 @@ ModelInfo tiny_tied() { return find_preset("tiny-tied")->info; }
 // All parameter bytes of a store, blob by blob.
 std::vector<unsigned char> all_bytes(const ParamStore& p, Backend& be) {
   std::vector<unsigned char> out;
-  for (int b = 0; b < p.ids().count(); ++b) {
+  for (BlobId b : p.ids().all()) {
     if (!p.has(b)) continue;
     std::vector<unsigned char> h(p.blob_bytes(b));
     be.copy(h.data(), p.blob(b), h.size());

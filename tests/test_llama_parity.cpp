@@ -60,7 +60,8 @@ ModelConfig config_of(const GoldenFile& g) {
 // One parameter tensor: its HF name and where it lives in the layer-major param/grad blobs.
 struct ParamRef {
   std::string hf_name;
-  int blob = 0, index = 0;
+  BlobId blob;
+  int index = 0;
   std::vector<int64_t> shape;
   int64_t numel() const {
     int64_t n = 1;

@@ -48,7 +48,7 @@ class CountingBackend : public CpuBackend {
   }
 };
 
-std::vector<unsigned char> blob_bytes(LlamaModel& m, ParamStore& store, int blob) {
+std::vector<unsigned char> blob_bytes(LlamaModel& m, ParamStore& store, BlobId blob) {
   std::vector<unsigned char> h(store.blob_bytes(blob));
   m.backend().copy(h.data(), store.blob(blob), h.size());
   return h;
@@ -73,7 +73,7 @@ RunResult run_once(const ModelConfig& cfg, bool checkpointing, uint64_t seed, F 
   r.loss = m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
   m.backward();
   r.attention_backward_calls = be.attention_backward_calls;
-  for (int blob = 0; blob < m.ids().count(); ++blob)
+  for (BlobId blob : m.ids().all())
     r.grads.push_back(m.grads().has(blob) ? blob_bytes(m, m.grads(), blob) : std::vector<unsigned char>{});
   return r;
 }
@@ -123,13 +123,13 @@ TEST(ModelInvariants, BackwardStopsBelowLowestTrainableBlockWhenEmbeddingFrozen)
     });
     EXPECT_EQ(lisa.attention_backward_calls, 2) << "blocks 3 and 2 only";
     const BlobIds ids{cfg.n_layers};
-    EXPECT_TRUE(lisa.grads[ids.block(0)].empty());
-    EXPECT_TRUE(lisa.grads[ids.block(1)].empty());
-    EXPECT_TRUE(lisa.grads[ids.block(3)].empty());
-    EXPECT_TRUE(lisa.grads[ids.embedding()].empty());
-    EXPECT_EQ(lisa.grads[ids.block(2)], full.grads[ids.block(2)]);
-    EXPECT_EQ(lisa.grads[ids.head()], full.grads[ids.head()]);
-    EXPECT_EQ(lisa.grads[ids.final_norm()], full.grads[ids.final_norm()]);
+    EXPECT_TRUE(lisa.grads[ids.block(0).value].empty());
+    EXPECT_TRUE(lisa.grads[ids.block(1).value].empty());
+    EXPECT_TRUE(lisa.grads[ids.block(3).value].empty());
+    EXPECT_TRUE(lisa.grads[ids.embedding().value].empty());
+    EXPECT_EQ(lisa.grads[ids.block(2).value], full.grads[ids.block(2).value]);
+    EXPECT_EQ(lisa.grads[ids.head().value], full.grads[ids.head().value]);
+    EXPECT_EQ(lisa.grads[ids.final_norm().value], full.grads[ids.final_norm().value]);
   }
   // Only the head trainable: no block is visited.
   const RunResult head_only = run_once(cfg, false, 31, [](LlamaModel& m) {
@@ -137,7 +137,7 @@ TEST(ModelInvariants, BackwardStopsBelowLowestTrainableBlockWhenEmbeddingFrozen)
     m.set_head_trainable(true);
   });
   EXPECT_EQ(head_only.attention_backward_calls, 0);
-  EXPECT_EQ(head_only.grads[BlobIds{cfg.n_layers}.head()], full.grads[BlobIds{cfg.n_layers}.head()]);
+  EXPECT_EQ(head_only.grads[BlobIds{cfg.n_layers}.head().value], full.grads[BlobIds{cfg.n_layers}.head().value]);
 }
 
 TEST(ModelInvariants, GradientsAccumulateAcrossBackwardCalls) {
@@ -148,10 +148,10 @@ TEST(ModelInvariants, GradientsAccumulateAcrossBackwardCalls) {
   m.zero_grads();
   m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
   m.backward();
-  const auto once = blob_bytes(m, m.grads(), 1);
+  const auto once = blob_bytes(m, m.grads(), BlobId(1));
   m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
   m.backward();
-  const auto twice = blob_bytes(m, m.grads(), 1);
+  const auto twice = blob_bytes(m, m.grads(), BlobId(1));
   const float* g1 = reinterpret_cast<const float*>(once.data());
   const float* g2 = reinterpret_cast<const float*>(twice.data());
   for (size_t i = 0; i < once.size() / sizeof(float); ++i) ASSERT_EQ(g2[i], 2.0f * g1[i]) << "element " << i;
@@ -168,7 +168,7 @@ TEST(ModelInvariants, AllIgnoredBatchGivesZeroLossAndZeroGrads) {
   EXPECT_EQ(loss, 0.0f);
   EXPECT_EQ(m.valid_targets(), 0);
   m.backward();
-  for (int blob = 0; blob < m.ids().count(); ++blob) {
+  for (BlobId blob : m.ids().all()) {
     if (!m.grads().has(blob)) continue;
     const auto g = blob_bytes(m, m.grads(), blob);
     const float* f = reinterpret_cast<const float*>(g.data());

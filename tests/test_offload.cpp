@@ -58,7 +58,7 @@ Outcome run(const std::string& dir, std::vector<std::string> sets) {
   out.losses = train(RunConfig::parse(kBase, "offload.toml", sets), o).losses;
   CpuBackend be;
   const auto m = load_any_model(dir, be);
-  for (int b = 0; b < m->params->ids().count(); ++b) {
+  for (BlobId b : m->params->ids().all()) {
     if (!m->params->has(b)) continue;
     const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
     out.weights.insert(out.weights.end(), p, p + m->params->blob_bytes(b));
@@ -155,7 +155,7 @@ TEST(Offload, ResumeWithBlocksInTiersIsBitwiseExact) {
     resumed.losses = joined;
     CpuBackend be;
     const auto m = load_any_model(dir, be);
-    for (int blob = 0; blob < m->params->ids().count(); ++blob) {
+    for (BlobId blob : m->params->ids().all()) {
       if (!m->params->has(blob)) continue;
       const auto* p = static_cast<const unsigned char*>(m->params->blob(blob));
       resumed.weights.insert(resumed.weights.end(), p, p + m->params->blob_bytes(blob));

@@ -58,7 +58,7 @@ std::vector<unsigned char> final_weights(const std::string& run_dir) {
   CpuBackend be;
   const auto m = load_any_model(run_dir, be);
   std::vector<unsigned char> out;
-  for (int b = 0; b < m->params->ids().count(); ++b) {
+  for (BlobId b : m->params->ids().all()) {
     if (!m->params->has(b)) continue;
     const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
     out.insert(out.end(), p, p + m->params->blob_bytes(b));
