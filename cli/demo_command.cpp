@@ -36,17 +36,17 @@ static double blob_norm(Backend& be, ParamStore& store, BlobId blob) {
 int run_demo(const DemoArgs& o) {
   auto backend = make_backend(o.backend);
   // The model: an HF folder when --model is given, else the seeded "tiny" preset.
-  std::unique_ptr<HfModelFolder> ck;
+  std::unique_ptr<HfModelFolder> folder;
   ModelConfig cfg = find_preset("tiny")->info.config;
   if (!o.model.empty()) {
-    ck = std::make_unique<HfModelFolder>(HfModelFolder::open(o.model));
-    cfg = ck->config();
+    folder = std::make_unique<HfModelFolder>(HfModelFolder::open(o.model));
+    cfg = folder->config();
   }
   STRATA_CHECK(o.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.seq_len) +
                                                  " exceeds the model's max_position_embeddings " +
                                                  std::to_string(cfg.max_seq_len));
   LlamaModel model(*backend, cfg, ModelOptions{o.checkpointing});
-  if (ck) ck->load_into(model.params(), *backend);
+  if (folder) folder->load_into(model.params(), *backend);
   else init_params_normal(model.params(), *backend, o.seed, find_preset("tiny")->info.initializer_range);
 
   const int N = o.batch * o.seq_len;

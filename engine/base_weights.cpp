@@ -74,11 +74,11 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
   std::error_code ec;
   STRATA_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
   if (fs::exists(fs::path(path) / "config.json", ec)) {
-    const HfModelFolder ck = HfModelFolder::open(path);
-    out->info = ck.info();
+    const HfModelFolder folder = HfModelFolder::open(path);
+    out->info = folder.info();
     out->layout = make_model_layout(out->info.config, DType::F32);
     out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
-    ck.load_into(*out->params, backend, opts);
+    folder.load_into(*out->params, backend, opts);
     out->description = path;
     out->base_path = path;
     return out;

@@ -42,9 +42,9 @@ static std::string read_text(const fs::path& p) {
 HfModelFolder HfModelFolder::open(const std::string& dir) {
   std::error_code ec;
   STRATA_CHECK(fs::is_directory(dir, ec), "model folder '" + dir + "' does not exist or is not a folder");
-  HfModelFolder ck;
-  ck.dir_ = dir;
-  ck.info_ = read_hf_config((fs::path(dir) / "config.json").string());
+  HfModelFolder folder;
+  folder.dir_ = dir;
+  folder.info_ = read_hf_config((fs::path(dir) / "config.json").string());
   const fs::path single = fs::path(dir) / "model.safetensors";
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   std::vector<std::string> shard_names;
@@ -70,23 +70,23 @@ HfModelFolder HfModelFolder::open(const std::string& dir) {
     for (const auto& f : shard_names) {
       const fs::path p = fs::path(dir) / f;
       STRATA_CHECK(fs::exists(p, ec), index.string() + " lists shard " + f + ", which is missing from " + dir);
-      ck.files_.push_back(SafetensorsFile::open(p.string()));
+      folder.files_.push_back(SafetensorsFile::open(p.string()));
     }
     // Every tensor must sit in the shard the index names.
     for (auto& [name, file] : j["weight_map"].items()) {
       const size_t fi = std::find(shard_names.begin(), shard_names.end(), file.get<std::string>()) - shard_names.begin();
-      const SafetensorsTensor* t = ck.files_[fi].find(name);
+      const SafetensorsTensor* t = folder.files_[fi].find(name);
       STRATA_CHECK(t, index.string() + " places tensor '" + name + "' in " + shard_names[fi] +
                           ", but that shard has no such tensor");
-      ck.index_[name] = {fi, t};
+      folder.index_[name] = {fi, t};
     }
   } else if (fs::exists(single, ec)) {
-    ck.files_.push_back(SafetensorsFile::open(single.string()));
-    for (const auto& [name, t] : ck.files_[0].tensors()) ck.index_[name] = {0, &t};
+    folder.files_.push_back(SafetensorsFile::open(single.string()));
+    for (const auto& [name, t] : folder.files_[0].tensors()) folder.index_[name] = {0, &t};
   } else {
     STRATA_FAIL("model folder '" + dir + "' has neither model.safetensors nor model.safetensors.index.json");
   }
-  return ck;
+  return folder;
 }
 
 HfModelFolder::Located HfModelFolder::find(const std::string& name) const {
