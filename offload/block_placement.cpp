@@ -36,9 +36,10 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSo
   // How many blocks go where (the rule the planner predicts with).
   const size_t dev_room = room(backend.memory(), MemoryKind::Device);
   const size_t host_room = room(backend.memory(), MemoryKind::HostPinned);
-  const PlacementCounts counts = decide_placement(opts.frozen_tier, L, blob, dev_room == MemoryTracker::kUnlimited ? SIZE_MAX : dev_room,
-                                                  host_room == MemoryTracker::kUnlimited ? SIZE_MAX : host_room,
-                                                  opts.trained_blocks, opts.prefetch);
+  // MemoryTracker::kUnlimited is SIZE_MAX, decide_placement's "no budget".
+  static_assert(MemoryTracker::kUnlimited == SIZE_MAX);
+  const PlacementCounts counts =
+      decide_placement(opts.frozen_tier, L, blob, dev_room, host_room, opts.trained_blocks, opts.prefetch);
   const int n_device = counts.device, n_host = counts.host;
   const int n_disk = L - n_device - n_host;
   // Blocks n_device.. go to the host tier, then the disk tier; tier blob id = position within its tier.
