@@ -90,22 +90,11 @@ void load_metrics(const fs::path& path, RunData& d) {
   if (bad > 0) d.notes.push_back("metrics.jsonl: " + std::to_string(bad) + " line(s) could not be read and were skipped");
 }
 
-void load_trace(const fs::path& path, RunData& d) {
-  if (!fs::exists(path)) {
-    d.notes.push_back("trace.json is missing: no memory-over-time charts or time breakdown (train with "
-                      "[output] profile = true or --profile to record one)");
-    return;
-  }
-  json trace;
-  if (!read_json_file(path, trace, d.notes)) return;
-  if (!trace.contains("traceEvents") || !trace["traceEvents"].is_array()) {
-    d.notes.push_back("trace.json has no traceEvents array; its part of the report is left out");
-    return;
-  }
-  d.has_trace = true;
-  const json& events = trace["traceEvents"];
+using Samples = std::map<std::string, std::vector<std::pair<double, std::map<std::string, double>>>>;
+
+// The trace's time span in microseconds (t0, t1) and the names of its threads (tracks).
+std::pair<double, double> trace_span(const json& events, std::map<int, std::string>& thread_names) {
   double t0 = std::numeric_limits<double>::infinity(), t1 = -t0;
-  std::map<int, std::string> thread_names;
   for (const json& e : events) {
     if (!e.is_object() || !e.contains("ph") || !e["ph"].is_string()) continue;
     if (e["ph"] == "M") {
@@ -120,10 +109,12 @@ void load_trace(const fs::path& path, RunData& d) {
     t1 = std::max(t1, ts + std::max(0.0, num(e, "dur", 0)));
   }
   if (!std::isfinite(t0)) t0 = t1 = 0;
-  d.trace_seconds = (t1 - t0) / 1e6;
+  return {t0, t1};
+}
 
-  std::map<std::string, std::vector<std::pair<double, std::map<std::string, double>>>> samples;
-  std::map<std::pair<std::string, std::string>, SpanTotal> spans;
+// Memory counter samples per tier ("C" events named "<tier> bytes") and span totals per (name, track) ("X" events).
+void collect_events(const json& events, double t0, std::map<int, std::string>& thread_names, Samples& samples,
+                    std::map<std::pair<std::string, std::string>, SpanTotal>& spans) {
   for (const json& e : events) {
     if (!e.is_object() || !e.contains("ph") || !e["ph"].is_string() || !e.contains("name") || !e["name"].is_string())
       continue;
@@ -145,6 +136,11 @@ void load_trace(const fs::path& path, RunData& d) {
       s.seconds += std::max(0.0, num(e, "dur", 0)) / 1e6;
     }
   }
+}
+
+// One stacked series per tier, in time order, categories in the report's order; tiers in the report's order.
+std::vector<MemoryCounter> counters_of(Samples& samples) {
+  std::vector<MemoryCounter> out;
   for (auto& [tier, list] : samples) {
     std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     MemoryCounter c;
@@ -159,18 +155,18 @@ void load_trace(const fs::path& path, RunData& d) {
       for (const std::string& cat : c.categories) row.push_back(values.count(cat) ? values.at(cat) : 0.0);
       c.bytes.push_back(std::move(row));
     }
-    d.counters.push_back(std::move(c));
+    out.push_back(std::move(c));
   }
-  std::sort(d.counters.begin(), d.counters.end(), [](const MemoryCounter& a, const MemoryCounter& b) {
+  std::sort(out.begin(), out.end(), [](const MemoryCounter& a, const MemoryCounter& b) {
     const auto& tiers = report_tiers();
     const auto ia = std::find(tiers.begin(), tiers.end(), a.tier), ib = std::find(tiers.begin(), tiers.end(), b.tier);
     return ia != ib ? ia < ib : a.tier < b.tier;
   });
-  for (auto& [key, s] : spans) d.span_totals.push_back(s);
-  std::sort(d.span_totals.begin(), d.span_totals.end(),
-            [](const SpanTotal& a, const SpanTotal& b) { return a.seconds > b.seconds; });
+  return out;
+}
 
-  // Exact peaks from the profiler (every sample, before coalescing); otherwise the maxima over the counters.
+// Exact peaks from the profiler (every sample, before coalescing); otherwise the maxima over the counters.
+void measure_peaks(const json& trace, RunData& d) {
   const json* peaks = nullptr;
   if (trace.contains("metadata") && trace["metadata"].is_object() && trace["metadata"].contains("strata") &&
       trace["metadata"]["strata"].is_object() && trace["metadata"]["strata"].contains("memory_peaks") &&
@@ -202,6 +198,33 @@ void load_trace(const fs::path& path, RunData& d) {
   // A memory kind the trace never saw holding bytes measured zero (the profiler writes no counter for it).
   if (!d.counters.empty())
     for (const char* tier : {"device", "host_pinned", "host"}) d.measured.try_emplace(tier);
+}
+
+void load_trace(const fs::path& path, RunData& d) {
+  if (!fs::exists(path)) {
+    d.notes.push_back("trace.json is missing: no memory-over-time charts or time breakdown (train with "
+                      "[output] profile = true or --profile to record one)");
+    return;
+  }
+  json trace;
+  if (!read_json_file(path, trace, d.notes)) return;
+  if (!trace.contains("traceEvents") || !trace["traceEvents"].is_array()) {
+    d.notes.push_back("trace.json has no traceEvents array; its part of the report is left out");
+    return;
+  }
+  d.has_trace = true;
+  const json& events = trace["traceEvents"];
+  std::map<int, std::string> thread_names;
+  const auto [t0, t1] = trace_span(events, thread_names);
+  d.trace_seconds = (t1 - t0) / 1e6;
+  Samples samples;
+  std::map<std::pair<std::string, std::string>, SpanTotal> spans;
+  collect_events(events, t0, thread_names, samples, spans);
+  d.counters = counters_of(samples);
+  for (auto& [key, s] : spans) d.span_totals.push_back(s);
+  std::sort(d.span_totals.begin(), d.span_totals.end(),
+            [](const SpanTotal& a, const SpanTotal& b) { return a.seconds > b.seconds; });
+  measure_peaks(trace, d);
 }
 
 void load_plan(const fs::path& path, RunData& d) {
