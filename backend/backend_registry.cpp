@@ -3,11 +3,9 @@
 #include "backend/backend_registry.h"
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_backend.h"
 #include "backend/ref/ref_backend.h"
 #include "core/check.h"
-#ifdef STRATA_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 namespace strata {
 
@@ -15,9 +13,10 @@ std::vector<BackendAvailability> list_backends() {
   std::vector<BackendAvailability> out;
   out.push_back({"cpu", true, ""});
   out.push_back({"ref", true, ""});
+  out.push_back({"cuda-emu", true, ""});  // the CUDA backend's sources on the CPU emulation of the device
 #ifdef STRATA_HAVE_CUDA
   std::string why;
-  const int n = cuda_device_count(&why);
+  const int n = cuda_real::cuda_device_count(&why);
   if (n == 0) out.push_back({"cuda:0", false, "no usable CUDA device (" + why + ")"});
   for (int i = 0; i < n; ++i) out.push_back({"cuda:" + std::to_string(i), true, ""});
 #else
@@ -29,6 +28,16 @@ std::vector<BackendAvailability> list_backends() {
 std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "cpu") return std::make_unique<CpuBackend>();
   if (name == "ref") return std::make_unique<RefBackend>();
+  if (name == "cuda-emu" || name.rfind("cuda-emu:", 0) == 0) {
+    // cuda-emu[:forward|reverse|shuffle]: the thread order between barriers (forward by default).
+    const std::string order = name.size() > 9 ? name.substr(9) : "forward";
+    try {
+      cuda_emu::set_thread_order(order);
+    } catch (const std::exception& e) {
+      STRATA_FAIL("backend '" + name + "': " + e.what());
+    }
+    return cuda_emu::make_cuda_backend(0);
+  }
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     int device = 0;
     if (name.size() > 5) {
@@ -40,17 +49,17 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
     }
 #ifdef STRATA_HAVE_CUDA
     std::string why;
-    const int n = cuda_device_count(&why);
+    const int n = cuda_real::cuda_device_count(&why);
     STRATA_CHECK(device >= 0 && device < n, "backend '" + name + "' is not available: " +
                                                 (n == 0 ? why : std::to_string(n) + " CUDA device(s) present"));
-    return make_cuda_backend(device);
+    return cuda_real::make_cuda_backend(device);
 #else
     (void)device;
     STRATA_FAIL("backend '" + name + "' is not available: this build has no CUDA backend "
                 "(reconfigure with -DSTRATA_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
   }
-  STRATA_FAIL("unknown backend '" + name + "'; choose one of: cpu, ref, cuda:N");
+  STRATA_FAIL("unknown backend '" + name + "'; choose one of: cpu, ref, cuda:N, cuda-emu");
 }
 
 }  // namespace strata

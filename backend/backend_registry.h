@@ -1,5 +1,6 @@
 // Backend registry: which backends this build and machine can run, and construction by name
-// ("cpu", "ref", "cuda" / "cuda:N"). Unavailable backends come with a reason, for skip messages.
+// ("cpu", "ref", "cuda" / "cuda:N", "cuda-emu[:forward|reverse|shuffle]": the CUDA sources on the CPU emulation).
+// Unavailable backends come with a reason, for skip messages.
 #pragma once
 #include <memory>
 #include <string>

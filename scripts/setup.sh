@@ -15,6 +15,7 @@ packages=(
   libcli11-dev                          # command-line parsing
   libsentencepiece-dev                  # SentencePiece tokenizers (tokenizer.model)
   libpcre2-dev                          # Unicode regex for byte-level BPE pre-tokenization (tokenizer.json)
+  libboost-context-dev                  # fibers for the threads of a block in the CUDA emulation
   fio                                   # reference figures for bench_disk_tier
 )
 

@@ -14,7 +14,7 @@
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/cuda/cuda_reduce.cuh"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -34,7 +34,7 @@ __device__ __forceinline__ float dot(const float* a, const float* b, int n) {
 // Block per (b, h, t); rows ordered so the longest (latest t) start first. Shared: q[HS], acc[HS], p[blockDim].
 __global__ void attention_forward_kernel(float* out, float* lse, const float* q, const float* k, const float* v,
                                          Shape s) {
-  extern __shared__ float sm[];
+  STRATA_DYNAMIC_SHARED(float, sm, 16);
   float* q_s = sm;
   float* acc = q_s + s.HS;
   float* p_s = acc + s.HS;
@@ -95,7 +95,7 @@ __global__ void attention_rowdot_kernel(float* D, const float* dout, const float
 // Block per (b, h, t): dq[t] += sum_j dS_tj k_j. Shared: q[HS], dO[HS], acc[HS], ds[blockDim].
 __global__ void attention_dq_kernel(float* dq, const float* dout, const float* q, const float* k, const float* v,
                                     const float* lse, const float* D, Shape s) {
-  extern __shared__ float sm[];
+  STRATA_DYNAMIC_SHARED(float, sm, 16);
   const int T = s.T, HS = s.HS;
   float* q_s = sm;
   float* do_s = q_s + HS;
@@ -140,7 +140,7 @@ __global__ void attention_dq_kernel(float* dq, const float* dout, const float* q
 // Shared: k[HS], v[HS], acck[HS], accv[HS], p[blockDim], ds[blockDim].
 __global__ void attention_dkv_kernel(float* dk, float* dv, const float* dout, const float* q, const float* k,
                                      const float* v, const float* lse, const float* D, Shape s) {
-  extern __shared__ float sm[];
+  STRATA_DYNAMIC_SHARED(float, sm, 16);
   const int T = s.T, HS = s.HS;
   float* k_s = sm;
   float* v_s = k_s + HS;
@@ -216,7 +216,7 @@ void CudaBackend::round_qkv_bf16(float* r, const float*& q, const float*& k, con
                                  const AttentionDims& s) {
   const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
   const int threads = std::min(256, max_threads_per_block_);
-  round_qkv_to_bf16_kernel<<<grid_for(nq + 2 * nkv, threads), threads, 0, stream()>>>(r, q, k, v, nq, nkv);
+  STRATA_LAUNCH(round_qkv_to_bf16_kernel, grid_for(nq + 2 * nkv, threads), threads, 0, stream())(r, q, k, v, nq, nkv);
   STRATA_CUDA_LAUNCH_CHECK("round_qkv_to_bf16_kernel");
   q = r;
   k = r + nq;
@@ -238,7 +238,7 @@ void CudaBackend::attention_forward(float* out, float* lse, const float* q, cons
                                                   " needs more shared memory than the device has per block");
   const size_t blocks = (size_t)s.B * s.NH * s.T;
   STRATA_CHECK(blocks <= 0x7fffffffu, "attention_forward: B*NH*T too large for one CUDA grid");
-  attention_forward_kernel<<<(unsigned)blocks, threads, smem, stream()>>>(out, lse, q, k, v, s);
+  STRATA_LAUNCH(attention_forward_kernel, (unsigned)blocks, threads, smem, stream())(out, lse, q, k, v, s);
   STRATA_CUDA_LAUNCH_CHECK("attention_forward_kernel");
 }
 
@@ -259,18 +259,19 @@ void CudaBackend::attention_backward(float* dq, float* dk, float* dv, const floa
 
   const int rd_threads = std::min(256, max_threads_per_block_);
   const size_t rd_blocks = (rows * 32 + rd_threads - 1) / rd_threads;
-  attention_rowdot_kernel<<<(unsigned)rd_blocks, rd_threads, 0, stream()>>>(D, dout, out, s);
+  STRATA_LAUNCH(attention_rowdot_kernel, (unsigned)rd_blocks, rd_threads, 0, stream())(D, dout, out, s);
   STRATA_CUDA_LAUNCH_CHECK("attention_rowdot_kernel");
 
   const size_t smem_q = sizeof(float) * (3 * (size_t)s.HS + threads);
   const size_t smem_kv = sizeof(float) * (4 * (size_t)s.HS + 2 * (size_t)threads);
   STRATA_CHECK(smem_kv <= max_shared_per_block_, "attention_backward: head size " + std::to_string(s.HS) +
                                                      " needs more shared memory than the device has per block");
-  attention_dq_kernel<<<(unsigned)rows, threads, smem_q, stream()>>>(dq, dout, q, k, v, lse, D, s);
+  STRATA_LAUNCH(attention_dq_kernel, (unsigned)rows, threads, smem_q, stream())(dq, dout, q, k, v, lse, D, s);
   STRATA_CUDA_LAUNCH_CHECK("attention_dq_kernel");
   const size_t kv_blocks = (size_t)s.B * s.NKV * s.T;
-  attention_dkv_kernel<<<(unsigned)kv_blocks, threads, smem_kv, stream()>>>(dk, dv, dout, q, k, v, lse, D, s);
+  STRATA_LAUNCH(attention_dkv_kernel, (unsigned)kv_blocks, threads, smem_kv, stream())
+  (dk, dv, dout, q, k, v, lse, D, s);
   STRATA_CUDA_LAUNCH_CHECK("attention_dkv_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

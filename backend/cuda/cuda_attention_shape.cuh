@@ -4,9 +4,10 @@
 #include <cmath>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_portable.h"
 #include "core/check.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 struct AttentionDims {
   int B, T, NH, NKV, HS, group;  // group = NH / NKV query heads per kv head
@@ -19,4 +20,4 @@ inline AttentionDims attention_dims(const AttentionShape& a) {
   return AttentionDims{a.B, a.T, a.NH, a.NKV, a.HS, a.NH / a.NKV, 1.0f / std::sqrt((float)a.HS)};
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -13,7 +13,7 @@
 #include "memory/device_arena.h"
 #include "memory/memory_tracker.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 int cuda_device_count(std::string* why) {
   int n = 0;
@@ -150,7 +150,12 @@ DeviceArena& CudaBackend::device_arena() {
 void* CudaBackend::raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) {
   if (kind == MemoryKind::Device) {
     DeviceArena& arena = device_arena();
-    if (void* p = arena.allocate(bytes, alignment)) return p;
+    if (void* p = arena.allocate(bytes, alignment)) {
+#ifdef STRATA_CUDA_EMULATION
+      ::strata::cuda_emu::poison(p, bytes);  // fresh device memory reads as NaN, as an uninitialised GPU buffer may
+#endif
+      return p;
+    }
     const size_t budget = memory().budget(MemoryKind::Device);
     const std::string clamped =
         budget != MemoryTracker::kUnlimited && arena.capacity() < budget
@@ -205,4 +210,4 @@ void CudaBackend::raw_destroy_event(void* h) { cudaEventDestroy(static_cast<cuda
 
 std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -1,5 +1,7 @@
-// CUDA backend entry points, declared without CUDA headers so the core library can call them.
-// Only compiled when STRATA_HAVE_CUDA; the registry probes for a device before constructing one.
+// CUDA backend entry points, declared without CUDA headers so the backend registry can call them. The same sources
+// build twice: cuda_real with nvcc (when the toolkit is found) and cuda_emu with the host compiler against the CPU
+// emulation of the CUDA subset they use (backend/cuda/emulation/, always built). The registry probes before it
+// constructs one.
 #pragma once
 #include <memory>
 #include <string>
@@ -8,8 +10,18 @@ namespace strata {
 
 class Backend;
 
+namespace cuda_real {
 // Number of usable CUDA devices; 0 (with the reason in *why) when the driver or a device is missing.
 int cuda_device_count(std::string* why);
 std::unique_ptr<Backend> make_cuda_backend(int device);
+}  // namespace cuda_real
+
+namespace cuda_emu {
+int cuda_device_count(std::string* why);  // the emulated device: always 1
+std::unique_ptr<Backend> make_cuda_backend(int device);
+// How the emulated device orders the threads of a block between barriers, and the blocks of a grid: "forward",
+// "reverse" or "shuffle" (seeded, new at every barrier). Throws naming the order when it is none of them.
+void set_thread_order(const std::string& order);
+}  // namespace cuda_emu
 
 }  // namespace strata

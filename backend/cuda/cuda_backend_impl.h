@@ -15,16 +15,21 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_attention_shape.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_portable.h"
 #include "memory/device_arena.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device);
   ~CudaBackend() override;
 
+#ifdef STRATA_CUDA_EMULATION
+  std::string name() const override { return "cuda-emu"; }  // NOLINT(readability-braces)
+#else
   std::string name() const override { return "cuda:" + std::to_string(device_); }
+#endif
   BackendCaps caps() const override;
 
   void copy_async(void* dst, const void* src, size_t bytes, Stream& stream) override;
@@ -139,4 +144,4 @@ class CudaBackend final : public Backend {
   std::unique_ptr<DeviceArena> arena_;
 };
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -7,7 +7,7 @@
 
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -94,12 +94,12 @@ void CudaBackend::convert_f32_to_bf16(bf16* dst, const float* src, size_t n) {
   size_t done = 0;
   if (aligned(src, 16) && aligned(dst, 8) && n >= 4) {
     const size_t n4 = n / 4;
-    f32_to_bf16_vec4_kernel<<<grid_for(n4, threads), threads, 0, stream()>>>(d, src, n4);
+    STRATA_LAUNCH(f32_to_bf16_vec4_kernel, grid_for(n4, threads), threads, 0, stream())(d, src, n4);
     STRATA_CUDA_LAUNCH_CHECK("f32_to_bf16_vec4_kernel");
     done = n4 * 4;
   }
   if (done < n) {
-    f32_to_bf16_kernel<<<grid_for(n - done, threads), threads, 0, stream()>>>(d, src, done, n);
+    STRATA_LAUNCH(f32_to_bf16_kernel, grid_for(n - done, threads), threads, 0, stream())(d, src, done, n);
     STRATA_CUDA_LAUNCH_CHECK("f32_to_bf16_kernel");
   }
 }
@@ -111,12 +111,12 @@ void CudaBackend::convert_bf16_to_f32(float* dst, const bf16* src, size_t n) {
   size_t done = 0;
   if (aligned(src, 8) && aligned(dst, 16) && n >= 4) {
     const size_t n4 = n / 4;
-    bf16_to_f32_vec4_kernel<<<grid_for(n4, threads), threads, 0, stream()>>>(dst, s, n4);
+    STRATA_LAUNCH(bf16_to_f32_vec4_kernel, grid_for(n4, threads), threads, 0, stream())(dst, s, n4);
     STRATA_CUDA_LAUNCH_CHECK("bf16_to_f32_vec4_kernel");
     done = n4 * 4;
   }
   if (done < n) {
-    bf16_to_f32_kernel<<<grid_for(n - done, threads), threads, 0, stream()>>>(dst, s, done, n);
+    STRATA_LAUNCH(bf16_to_f32_kernel, grid_for(n - done, threads), threads, 0, stream())(dst, s, done, n);
     STRATA_CUDA_LAUNCH_CHECK("bf16_to_f32_kernel");
   }
 }
@@ -125,8 +125,8 @@ void CudaBackend::embedding_forward_bf16(float* out, const int32_t* tokens, cons
   const size_t total = (size_t)N * C;
   if (N <= 0 || C <= 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  embedding_forward_bf16_kernel<<<grid_for(total, threads), threads, 0, stream()>>>(
-      out, tokens, reinterpret_cast<const __nv_bfloat16*>(table), N, C);
+  STRATA_LAUNCH(embedding_forward_bf16_kernel, grid_for(total, threads), threads, 0, stream())
+  (out, tokens, reinterpret_cast<const __nv_bfloat16*>(table), N, C);
   STRATA_CUDA_LAUNCH_CHECK("embedding_forward_bf16_kernel");
 }
 
@@ -147,15 +147,15 @@ void CudaBackend::embedding_backward_bf16(bf16* dtable, const float* dout, const
   int32_t* order = reinterpret_cast<int32_t*>(base + 2 * idx_bytes);  // [N] n of each sorted token
   void* temp = base + 3 * idx_bytes;
   const int threads = std::min(256, max_threads_per_block_);
-  iota_kernel<<<grid_for((size_t)N, threads), threads, 0, stream()>>>(order_in, N);
+  STRATA_LAUNCH(iota_kernel, grid_for((size_t)N, threads), threads, 0, stream())(order_in, N);
   STRATA_CUDA_LAUNCH_CHECK("iota_kernel");
   STRATA_CUDA_CHECK(
       cub::DeviceRadixSort::SortPairs(temp, temp_bytes, tokens, keys, order_in, order, N, 0, 32, stream()));
   const int col_threads = std::min(128, max_threads_per_block_);
   const dim3 grid((unsigned)N, (unsigned)((C + col_threads - 1) / col_threads));
-  embedding_backward_bf16_kernel<<<grid, col_threads, 0, stream()>>>(reinterpret_cast<__nv_bfloat16*>(dtable), dout,
-                                                                     keys, order, N, C);
+  STRATA_LAUNCH(embedding_backward_bf16_kernel, grid, col_threads, 0, stream())
+  (reinterpret_cast<__nv_bfloat16*>(dtable), dout, keys, order, N, C);
   STRATA_CUDA_LAUNCH_CHECK("embedding_backward_bf16_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

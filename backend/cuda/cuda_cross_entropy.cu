@@ -6,7 +6,7 @@
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/cuda/cuda_reduce.cuh"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -59,17 +59,17 @@ __global__ void cross_entropy_backward_kernel(float* dlogits, const float* logit
 void CudaBackend::cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N, int V,
                                         int ignore_index) {
   if (N <= 0) return;
-  cross_entropy_forward_kernel<<<(unsigned)N, row_threads(V), 0, stream()>>>(losses, logits, targets, V,
-                                                                               ignore_index);
+  STRATA_LAUNCH(cross_entropy_forward_kernel, (unsigned)N, row_threads(V), 0, stream())
+  (losses, logits, targets, V, ignore_index);
   STRATA_CUDA_LAUNCH_CHECK("cross_entropy_forward_kernel");
 }
 
 void CudaBackend::cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, float scale,
                                          int N, int V, int ignore_index) {
   if (N <= 0) return;
-  cross_entropy_backward_kernel<<<(unsigned)N, row_threads(V), 0, stream()>>>(dlogits, logits, targets, scale, V,
-                                                                                ignore_index);
+  STRATA_LAUNCH(cross_entropy_backward_kernel, (unsigned)N, row_threads(V), 0, stream())
+  (dlogits, logits, targets, scale, V, ignore_index);
   STRATA_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -1,7 +1,7 @@
 // Elementwise CUDA ops: residual add (out may alias a or b: each element is read before it is written).
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -15,8 +15,8 @@ __global__ void add_kernel(float* out, const float* a, const float* b, size_t n)
 void CudaBackend::add(float* out, const float* a, const float* b, size_t n) {
   if (n == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  add_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(out, a, b, n);
+  STRATA_LAUNCH(add_kernel, grid_for(n, threads), threads, 0, stream())(out, a, b, n);
   STRATA_CUDA_LAUNCH_CHECK("add_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -2,7 +2,7 @@
 // tokens in order, so every dtable entry is accumulated by one thread in token order: deterministic, atomic-free.
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -26,7 +26,7 @@ void CudaBackend::embedding_forward(float* out, const int32_t* tokens, const flo
   const size_t total = (size_t)N * C;
   if (total == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  embedding_forward_kernel<<<grid_for(total, threads), threads, 0, stream()>>>(out, tokens, table, N, C);
+  STRATA_LAUNCH(embedding_forward_kernel, grid_for(total, threads), threads, 0, stream())(out, tokens, table, N, C);
   STRATA_CUDA_LAUNCH_CHECK("embedding_forward_kernel");
 }
 
@@ -34,8 +34,8 @@ void CudaBackend::embedding_backward(float* dtable, const float* dout, const int
   if (N <= 0 || C <= 0) return;
   const int threads = std::min(128, max_threads_per_block_);
   const unsigned blocks = (unsigned)((C + threads - 1) / threads);
-  embedding_backward_kernel<<<blocks, threads, 0, stream()>>>(dtable, dout, tokens, N, C);
+  STRATA_LAUNCH(embedding_backward_kernel, blocks, threads, 0, stream())(dtable, dout, tokens, N, C);
   STRATA_CUDA_LAUNCH_CHECK("embedding_backward_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -53,7 +53,7 @@
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/cuda/cuda_reduce.cuh"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -186,7 +186,7 @@ __global__ void __launch_bounds__(kThreads)
                          const float* __restrict__ k, const float* __restrict__ v, FlashShape s) {
   using L = Tiles<kHS>;
   constexpr int kLdb = L::kLdb, kLdo = L::kLdo;
-  extern __shared__ __align__(128) unsigned char smem[];
+  STRATA_DYNAMIC_SHARED(unsigned char, smem, 128);
   bfloat* Qs = reinterpret_cast<bfloat*>(smem);                                // [64][kLdb]
   bfloat* Ks = reinterpret_cast<bfloat*>(smem + L::kOperandBytes);             // [64][kLdb]
   bfloat* Vs = reinterpret_cast<bfloat*>(smem + 2 * L::kOperandBytes);         // [64][kLdb]
@@ -328,7 +328,7 @@ __global__ void __launch_bounds__(kThreads)
                               const float* __restrict__ D, FlashShape s) {
   using L = Tiles<kHS>;
   constexpr int kLdb = L::kLdb, kLdo = L::kLdo;
-  extern __shared__ __align__(128) unsigned char smem[];
+  STRATA_DYNAMIC_SHARED(unsigned char, smem, 128);
   bfloat* Ks = reinterpret_cast<bfloat*>(smem);                         // [64][kLdb]
   bfloat* Vs = reinterpret_cast<bfloat*>(smem + L::kOperandBytes);      // [64][kLdb]
   bfloat* Qs = reinterpret_cast<bfloat*>(smem + 2 * L::kOperandBytes);  // [64][kLdb]
@@ -424,7 +424,7 @@ __global__ void __launch_bounds__(kThreads)
                              const float* __restrict__ lse, const float* __restrict__ D, FlashShape s) {
   using L = Tiles<kHS>;
   constexpr int kLdb = L::kLdb, kLdo = L::kLdo;
-  extern __shared__ __align__(128) unsigned char smem[];
+  STRATA_DYNAMIC_SHARED(unsigned char, smem, 128);
   bfloat* Ks = reinterpret_cast<bfloat*>(smem);                         // [64][kLdb]
   bfloat* Vs = reinterpret_cast<bfloat*>(smem + L::kOperandBytes);      // [64][kLdb]
   bfloat* Qs = reinterpret_cast<bfloat*>(smem + 2 * L::kOperandBytes);  // [64][kLdb]
@@ -552,7 +552,7 @@ bool CudaBackend::flash_attention_forward_bf16(float* out, float* lse, const flo
     const size_t bytes = Tiles<kHS>::kForwardBytes;
     if (!allow_smem(flash_forward_kernel<kHS>, bytes, limit)) return false;
     const dim3 grid(nt, (unsigned)s.NH, (unsigned)s.B);
-    flash_forward_kernel<kHS><<<grid, kThreads, bytes, stream()>>>(out, lse, q, k, v, s);
+    STRATA_LAUNCH(flash_forward_kernel<kHS>, grid, kThreads, bytes, stream())(out, lse, q, k, v, s);
     STRATA_CUDA_LAUNCH_CHECK("flash_forward_kernel");
     return true;
   });
@@ -579,17 +579,18 @@ bool CudaBackend::flash_attention_backward_bf16(float* dq, float* dk, float* dv,
     const int rd_threads = std::min(256, max_threads_per_block_);
     const size_t rd_blocks = (rows * 32 + rd_threads - 1) / rd_threads;
     STRATA_CHECK(rd_blocks <= 0x7fffffffu, "attention_backward: B*NH*T too large for one CUDA grid");
-    flash_rowdot_kernel<<<(unsigned)rd_blocks, rd_threads, 0, stream()>>>(D, dout, out, s);
+    STRATA_LAUNCH(flash_rowdot_kernel, (unsigned)rd_blocks, rd_threads, 0, stream())(D, dout, out, s);
     STRATA_CUDA_LAUNCH_CHECK("flash_rowdot_kernel");
 
     const dim3 grid_kv(nt, (unsigned)s.NKV, (unsigned)s.B);
-    flash_backward_dkv_kernel<kHS><<<grid_kv, kThreads, bytes_kv, stream()>>>(dk, dv, dout, q, k, v, lse, D, s);
+    STRATA_LAUNCH(flash_backward_dkv_kernel<kHS>, grid_kv, kThreads, bytes_kv, stream())
+    (dk, dv, dout, q, k, v, lse, D, s);
     STRATA_CUDA_LAUNCH_CHECK("flash_backward_dkv_kernel");
     const dim3 grid_q(nt, (unsigned)s.NH, (unsigned)s.B);
-    flash_backward_dq_kernel<kHS><<<grid_q, kThreads, bytes_q, stream()>>>(dq, dout, q, k, v, lse, D, s);
+    STRATA_LAUNCH(flash_backward_dq_kernel<kHS>, grid_q, kThreads, bytes_q, stream())(dq, dout, q, k, v, lse, D, s);
     STRATA_CUDA_LAUNCH_CHECK("flash_backward_dq_kernel");
     return true;
   });
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -3,7 +3,7 @@
 // C^T = B^T A^T, exactly mirroring the cblas_sgemm calls of cpu_matmul.cpp.
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 void CudaBackend::linear_forward(float* out, const float* x, const float* w, int N, int IC, int OC) {
   if (N <= 0 || OC <= 0) return;
@@ -26,4 +26,4 @@ void CudaBackend::linear_backward(float* dx, float* dw, const float* dout, const
         cublasSgemm(cublas_, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, &one, x, IC, dout, OC, &one, dw, IC));
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -2,7 +2,7 @@
 // fp32 accumulation; fp32 activations are rounded to bf16 in scratch first. Same GEMM mapping as cuda_linear.cu.
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -65,4 +65,4 @@ void CudaBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, c
                                      CUBLAS_GEMM_DEFAULT));
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

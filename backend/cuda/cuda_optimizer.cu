@@ -9,7 +9,7 @@
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/cuda/cuda_reduce.cuh"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -77,7 +77,7 @@ double CudaBackend::chunked_sum_squares(const T* x, size_t n) {
   STRATA_CHECK(nchunks <= 0x7fffffffu, "sum_squares: too many elements for one CUDA grid");
   STRATA_CHECK(kSumThreads <= max_threads_per_block_, "sum_squares: device allows too few threads per block");
   double* partial = static_cast<double*>(scratch(sizeof(double) * nchunks));
-  sum_squares_kernel<<<(unsigned)nchunks, kSumThreads, 0, stream()>>>(partial, x, n);
+  STRATA_LAUNCH(sum_squares_kernel, (unsigned)nchunks, kSumThreads, 0, stream())(partial, x, n);
   STRATA_CUDA_LAUNCH_CHECK("sum_squares_kernel");
   std::vector<double> host(nchunks);
   STRATA_CUDA_CHECK(
@@ -91,8 +91,8 @@ double CudaBackend::chunked_sum_squares(const T* x, size_t n) {
 void CudaBackend::adamw_update(float* p, const float* g, float* m, float* v, size_t n, const AdamWStep& s) {
   if (n == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  adamw_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(p, static_cast<float*>(nullptr), g, m, v, n,
-                                                               adamw_args(s));
+  STRATA_LAUNCH(adamw_kernel, grid_for(n, threads), threads, 0, stream())
+  (p, static_cast<float*>(nullptr), g, m, v, n, adamw_args(s));
   STRATA_CUDA_LAUNCH_CHECK("adamw_kernel");
 }
 
@@ -100,9 +100,9 @@ void CudaBackend::adamw_update_bf16(float* master, bf16* param, const bf16* grad
                                     const AdamWStep& s) {
   if (n == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  adamw_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(
-      master, reinterpret_cast<__nv_bfloat16*>(param), reinterpret_cast<const __nv_bfloat16*>(grad), m, v, n,
-      adamw_args(s));
+  STRATA_LAUNCH(adamw_kernel, grid_for(n, threads), threads, 0, stream())
+  (master, reinterpret_cast<__nv_bfloat16*>(param), reinterpret_cast<const __nv_bfloat16*>(grad), m, v, n,
+   adamw_args(s));
   STRATA_CUDA_LAUNCH_CHECK("adamw_kernel (bf16)");
 }
 
@@ -112,4 +112,4 @@ double CudaBackend::sum_squares_bf16(const bf16* x, size_t n) {
   return chunked_sum_squares(reinterpret_cast<const __nv_bfloat16*>(x), n);
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

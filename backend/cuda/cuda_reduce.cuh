@@ -3,7 +3,9 @@
 #pragma once
 #include <cuda_runtime.h>
 
-namespace strata {
+#include "backend/cuda/cuda_portable.h"
+
+namespace strata::STRATA_CUDA_NS {
 namespace cuda_detail {
 
 template <typename T>
@@ -23,7 +25,7 @@ __device__ __forceinline__ T warp_max(T v) {
 
 template <typename T>
 __device__ T block_sum(T v) {
-  __shared__ T partial[32];
+  STRATA_SHARED(T, partial, 32);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
   v = warp_sum(v);
   __syncthreads();  // a previous call may still be reading partial[0]
@@ -40,7 +42,7 @@ __device__ T block_sum(T v) {
 
 template <typename T>
 __device__ T block_max(T v, T lowest) {
-  __shared__ T partial[32];
+  STRATA_SHARED(T, partial, 32);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
   v = warp_max(v);
   __syncthreads();
@@ -56,4 +58,4 @@ __device__ T block_max(T v, T lowest) {
 }
 
 }  // namespace cuda_detail
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -4,7 +4,7 @@
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/cuda/cuda_reduce.cuh"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -63,7 +63,7 @@ __global__ void rmsnorm_dw_sum_kernel(float* dw, const double* partial, int nchu
 
 void CudaBackend::rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C, float eps) {
   if (N <= 0) return;
-  rmsnorm_forward_kernel<<<(unsigned)N, row_threads(C), 0, stream()>>>(out, rstd, x, w, C, eps);
+  STRATA_LAUNCH(rmsnorm_forward_kernel, (unsigned)N, row_threads(C), 0, stream())(out, rstd, x, w, C, eps);
   STRATA_CUDA_LAUNCH_CHECK("rmsnorm_forward_kernel");
 }
 
@@ -71,7 +71,7 @@ void CudaBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, cons
                                    const float* rstd, int N, int C) {
   if (N <= 0 || C <= 0) return;
   if (dx) {
-    rmsnorm_backward_dx_kernel<<<(unsigned)N, row_threads(C), 0, stream()>>>(dx, dout, x, w, rstd, C);
+    STRATA_LAUNCH(rmsnorm_backward_dx_kernel, (unsigned)N, row_threads(C), 0, stream())(dx, dout, x, w, rstd, C);
     STRATA_CUDA_LAUNCH_CHECK("rmsnorm_backward_dx_kernel");
   }
   if (dw) {
@@ -80,12 +80,12 @@ void CudaBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, cons
     double* partial = static_cast<double*>(scratch(sizeof(double) * (size_t)nchunks * C));
     const int threads = std::min(256, max_threads_per_block_);
     const unsigned cblocks = (unsigned)((C + threads - 1) / threads);
-    rmsnorm_dw_partial_kernel<<<dim3(cblocks, (unsigned)nchunks), threads, 0, stream()>>>(partial, dout, x, rstd,
-                                                                                            N, C);
+    STRATA_LAUNCH(rmsnorm_dw_partial_kernel, dim3(cblocks, (unsigned)nchunks), threads, 0, stream())
+    (partial, dout, x, rstd, N, C);
     STRATA_CUDA_LAUNCH_CHECK("rmsnorm_dw_partial_kernel");
-    rmsnorm_dw_sum_kernel<<<cblocks, threads, 0, stream()>>>(dw, partial, nchunks, C);
+    STRATA_LAUNCH(rmsnorm_dw_sum_kernel, cblocks, threads, 0, stream())(dw, partial, nchunks, C);
     STRATA_CUDA_LAUNCH_CHECK("rmsnorm_dw_sum_kernel");
   }
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

@@ -5,7 +5,7 @@
 
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -55,7 +55,7 @@ static void launch_rope(cudaStream_t stream, int max_threads, unsigned max_block
   const int threads = std::min(256, max_threads);
   const size_t want = (total + threads - 1) / threads;
   const unsigned blocks = (unsigned)std::max<size_t>(1, std::min<size_t>(want, max_blocks));
-  rope_kernel<<<blocks, threads, 0, stream>>>(out, in, pos, f, T, H, HS, sign, total);
+  STRATA_LAUNCH(rope_kernel, blocks, threads, 0, stream)(out, in, pos, f, T, H, HS, sign, total);
   STRATA_CUDA_LAUNCH_CHECK("rope_kernel");
 }
 
@@ -69,4 +69,4 @@ void CudaBackend::rope_backward(float* din, const float* dout, const int32_t* po
   launch_rope(stream(), max_threads_per_block_, (unsigned)num_sms_ * 32, din, dout, pos, B, T, H, HS, theta, -1.0f);
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS

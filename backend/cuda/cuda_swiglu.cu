@@ -2,7 +2,7 @@
 // silu(g) = g * sigmoid(g); d silu/dg = s + g s (1 - s).
 #include "backend/cuda/cuda_backend_impl.h"
 
-namespace strata {
+namespace strata::STRATA_CUDA_NS {
 
 namespace {
 
@@ -29,7 +29,7 @@ __global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* do
 void CudaBackend::swiglu_forward(float* out, const float* gate, const float* up, size_t n) {
   if (n == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  swiglu_forward_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(out, gate, up, n);
+  STRATA_LAUNCH(swiglu_forward_kernel, grid_for(n, threads), threads, 0, stream())(out, gate, up, n);
   STRATA_CUDA_LAUNCH_CHECK("swiglu_forward_kernel");
 }
 
@@ -37,8 +37,8 @@ void CudaBackend::swiglu_backward(float* dgate, float* dup, const float* dout, c
                                   size_t n) {
   if (n == 0) return;
   const int threads = std::min(256, max_threads_per_block_);
-  swiglu_backward_kernel<<<grid_for(n, threads), threads, 0, stream()>>>(dgate, dup, dout, gate, up, n);
+  STRATA_LAUNCH(swiglu_backward_kernel, grid_for(n, threads), threads, 0, stream())(dgate, dup, dout, gate, up, n);
   STRATA_CUDA_LAUNCH_CHECK("swiglu_backward_kernel");
 }
 
-}  // namespace strata
+}  // namespace strata::STRATA_CUDA_NS
