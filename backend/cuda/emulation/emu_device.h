@@ -35,7 +35,8 @@ const ThreadState& current_thread();
 void block_barrier();
 void warp_barrier();
 // A warp-collective exchange (shuffles): every lane publishes `bytes` of `in`, then reads lane `src_lane`'s value
-// into `out` (its own value when src_lane is outside the warp).
+// into `out` (its own value when src_lane is outside 0..31). A lane that has exited, or lies beyond the block's last
+// thread, publishes nothing: reading it gives 0xFF bytes (NaN), as reading an inactive lane is undefined on a GPU.
 void warp_exchange(const void* in, void* out, size_t bytes, int src_lane);
 
 // Shared memory of the running block: the launch's dynamic bytes, and one array per STRATA_SHARED declaration

@@ -280,10 +280,12 @@ void warp_exchange(const void* in, void* out, size_t bytes, int src_lane) {
   std::vector<unsigned char>& slots = run.warp_slots[f.warp];
   std::memcpy(slots.data() + f.lane * 16, in, bytes);
   warp_barrier();  // every lane has published
-  const int src_thread = f.warp * kWarp + src_lane;
-  const bool valid = src_lane >= 0 && src_lane < kWarp && src_thread < (int)run.fibers.size();
+  // A lane beyond the block's last thread (a partial warp) never publishes: its slot reads as poison.
+  const bool valid = src_lane >= 0 && src_lane < kWarp;
   std::memcpy(out, valid ? slots.data() + src_lane * 16 : static_cast<const unsigned char*>(in), bytes);
   warp_barrier();  // every lane has read before the slots are reused
+  // Poison again: a lane that has exited publishes nothing, so reading it gives NaN, not an earlier shuffle's value.
+  std::memset(slots.data() + f.lane * 16, 0xFF, 16);
 }
 
 void* dynamic_shared_bytes() {

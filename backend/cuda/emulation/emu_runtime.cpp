@@ -20,11 +20,13 @@ struct EmuEvent;
 
 namespace {
 
-// A stream's entries: work, an event record (sets the event's completed generation) or a wait for an event.
+// A stream's entries: work, an event record (sets the event's completed generation) or a wait for an event (the
+// record of generation `generation`, queued on `wait_stream`: where the event was recorded when the wait was queued).
 struct Entry {
   std::function<void()> work;
   EmuEvent* record = nullptr;
   EmuEvent* wait = nullptr;
+  EmuStream* wait_stream = nullptr;
   uint64_t generation = 0;
 };
 
@@ -79,16 +81,30 @@ cudaError_t take_error() {
 
 void run_front(EmuStream& s);
 
-// Runs `event`'s stream until the event's generation `g` has completed.
-void run_until(EmuEvent& event, uint64_t g) {
-  while (event.completed < g && event.stream && !event.stream->queue.empty()) run_front(*event.stream);
+// Whether `stream` still holds the record of `event`'s generation `g` (false once a destroyed stream is gone).
+bool record_pending(EmuStream* stream, const EmuEvent& event, uint64_t g) {
+  if (!stream || !device().streams.count(stream)) return false;
+  for (const Entry& x : stream->queue)
+    if (x.record == &event && x.generation == g) return true;
+  return false;
+}
+
+// Runs `stream` (where the event's record of generation `g` was queued) until that very record has run: a newer
+// record of the same event on another stream does not complete it (`completed` is only the newest generation run).
+void run_until(EmuEvent& event, uint64_t g, EmuStream* stream) {
+  if (g == 0 || !record_pending(stream, event, g)) return;
+  for (bool done = false; !done;) {  // FIFO: run up to and including that record
+    const Entry& front = stream->queue.front();
+    done = front.record == &event && front.generation == g;
+    run_front(*stream);
+  }
 }
 
 void run_front(EmuStream& s) {
   Entry e = std::move(s.queue.front());
   s.queue.pop_front();
   if (e.wait) {
-    run_until(*e.wait, e.generation);
+    run_until(*e.wait, e.generation, e.wait_stream);
   } else if (e.record) {
     e.record->completed = std::max(e.record->completed, e.generation);
   } else if (e.work) {
@@ -280,6 +296,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
   Entry entry;
   entry.wait = e;
   entry.generation = e->recorded;  // the newest record at the time of the call (none: no wait)
+  entry.wait_stream = e->stream;   // a later record on another stream must not stand in for this one
   resolve(s)->queue.push_back(std::move(entry));
   return cudaSuccess;
 }
@@ -315,7 +332,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   std::lock_guard lock(device().mu);
-  run_until(*e, e->recorded);
+  run_until(*e, e->recorded, e->stream);
   return take_error();
 }
 

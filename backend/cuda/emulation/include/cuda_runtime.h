@@ -53,20 +53,36 @@ inline void __syncwarp(unsigned = 0xffffffffu) {
   warp_barrier();
 }
 
+// The calling thread's lane: its linear index in the block (x fastest) modulo the warp size, as the hardware
+// groups a block of any shape into warps.
+inline int lane_id() {
+  const ThreadState& t = current_thread();
+  const unsigned linear = t.thread_idx.x + t.block_dim.x * (t.thread_idx.y + t.block_dim.y * t.thread_idx.z);
+  return (int)(linear % warpSize);
+}
+// The source lane of a shuffle as PTX shfl.sync defines it: `width` (a power of two) splits the warp into segments;
+// a source beyond the end of the caller's segment is invalid and the caller gets its own value back (-1 here).
+inline int shfl_source(int lane, int src, int width) {
+  const int segment_end = (lane & ~(width - 1)) | (width - 1);
+  return src >= 0 && src <= segment_end ? src : -1;
+}
+
+// Lane + delta, within the caller's segment.
 template <class T>
 T __shfl_down_sync(unsigned, T v, unsigned delta, int width = warpSize) {
-  const int lane = (int)(current_thread().thread_idx.x % warpSize);  // blocks are 1-D in Strata's kernels
-  const int src = lane % width + (int)delta < width ? lane + (int)delta : lane;
+  const int lane = lane_id();
+  const int src = shfl_source(lane, lane + (int)(delta & 31u), width);
   T out{};
-  warp_exchange(&v, &out, sizeof(T), src);
+  warp_exchange(&v, &out, sizeof(T), src < 0 ? lane : src);
   return out;
 }
+// Lane ^ mask: lanes of earlier segments may be read, later ones not (the CUDA programming guide's rule).
 template <class T>
 T __shfl_xor_sync(unsigned, T v, int mask, int width = warpSize) {
-  const int lane = (int)(current_thread().thread_idx.x % warpSize);
-  const int src = ((lane ^ mask) / width == lane / width) ? (lane ^ mask) : lane;
+  const int lane = lane_id();
+  const int src = shfl_source(lane, lane ^ (mask & 31), width);
   T out{};
-  warp_exchange(&v, &out, sizeof(T), src);
+  warp_exchange(&v, &out, sizeof(T), src < 0 ? lane : src);
   return out;
 }
 template <class T>
