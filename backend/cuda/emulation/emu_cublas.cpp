@@ -1,6 +1,9 @@
 // The emulated cuBLAS: a handle remembers its stream; GEMMs are column-major C = alpha op(A) op(B) + beta C, queued
-// on that stream, each element summed in fp32 in k order from fp32 operands (bf16 ones widened exactly). A bf16 C is
-// read, accumulated in fp32 and rounded once. Argument errors return CUBLAS_STATUS_INVALID_VALUE as cuBLAS does.
+// on that stream and computed by OpenBLAS sgemm in fp32 from fp32 operands (bf16 ones widened exactly first: bf16
+// inputs, fp32 accumulation). A bf16 C is widened, accumulated in fp32 and rounded once. With beta == 0, C is not
+// read. Argument errors return CUBLAS_STATUS_INVALID_VALUE as cuBLAS does.
+#include <cblas.h>
+
 #include <vector>
 
 #include "backend/cuda/emulation/include/cublas_v2.h"
@@ -15,40 +18,52 @@ struct EmuBlas {
 
 namespace {
 
-float load(const void* p, cudaDataType t, size_t i) {
-  return t == CUDA_R_16BF ? __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]) : static_cast<const float*>(p)[i];
-}
-void store(void* p, cudaDataType t, size_t i, float v) {
-  if (t == CUDA_R_16BF)
-    static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-  else
-    static_cast<float*>(p)[i] = v;
-}
-
 bool bad_args(int m, int n, int k, cublasOperation_t ta, cublasOperation_t tb, int lda, int ldb, int ldc) {
   if (m < 0 || n < 0 || k < 0) return true;
   const int rows_a = ta == CUBLAS_OP_N ? m : k, rows_b = tb == CUBLAS_OP_N ? k : n;
   return lda < std::max(1, rows_a) || ldb < std::max(1, rows_b) || ldc < std::max(1, m);
 }
 
-// op(X)[r][c] of a column-major X with leading dimension ld.
-size_t at(cublasOperation_t t, int r, int c, int ld) {
-  return t == CUBLAS_OP_N ? (size_t)c * ld + r : (size_t)r * ld + c;
+// A column-major [rows x cols] fp32 copy of a bf16 matrix with leading dimension ld (only the used part is read).
+std::vector<float> widen(const void* p, int rows, int cols, int ld) {
+  std::vector<float> out((size_t)rows * cols);
+  const auto* h = static_cast<const __nv_bfloat16*>(p);
+  for (int c = 0; c < cols; ++c)
+    for (int r = 0; r < rows; ++r) out[(size_t)c * rows + r] = __bfloat162float(h[(size_t)c * ld + r]);
+  return out;
 }
 
-void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const void* A, cudaDataType at_,
-          int lda, const void* B, cudaDataType bt, int ldb, float beta, void* C, cudaDataType ct, int ldc) {
-  std::vector<float> a_row(k);
-  for (int i = 0; i < m; ++i) {
-    for (int p = 0; p < k; ++p) a_row[p] = load(A, at_, at(ta, i, p, lda));
-    for (int j = 0; j < n; ++j) {
-      float s = 0.0f;
-      for (int p = 0; p < k; ++p) s += a_row[p] * load(B, bt, at(tb, p, j, ldb));
-      const size_t c = (size_t)j * ldc + i;
-      // beta == 0: C is not read (it may hold NaN), as cuBLAS guarantees.
-      store(C, ct, c, beta == 0.0f ? alpha * s : alpha * s + beta * load(C, ct, c));
-    }
+void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const void* A,
+          cudaDataType at_, int lda, const void* B, cudaDataType bt, int ldb, float beta, void* C, cudaDataType ct,
+          int ldc) {
+  if (m == 0 || n == 0) return;
+  const int rows_a = ta == CUBLAS_OP_N ? m : k, cols_a = ta == CUBLAS_OP_N ? k : m;
+  const int rows_b = tb == CUBLAS_OP_N ? k : n, cols_b = tb == CUBLAS_OP_N ? n : k;
+  std::vector<float> a32, b32, c32;
+  const float* a = static_cast<const float*>(A);
+  const float* b = static_cast<const float*>(B);
+  if (at_ == CUDA_R_16BF) a32 = widen(A, rows_a, cols_a, lda), a = a32.data(), lda = std::max(1, rows_a);
+  if (bt == CUDA_R_16BF) b32 = widen(B, rows_b, cols_b, ldb), b = b32.data(), ldb = std::max(1, rows_b);
+  float* c = static_cast<float*>(C);
+  int ldc32 = ldc;
+  if (ct == CUDA_R_16BF) {
+    c32.assign((size_t)m * n, 0.0f);
+    if (beta != 0.0f) c32 = widen(C, m, n, ldc);
+    c = c32.data(), ldc32 = m;
+  } else if (beta == 0.0f) {
+    for (int j = 0; j < n; ++j) std::fill_n(c + (size_t)j * ldc, m, 0.0f);  // C may hold NaN: never read it
   }
+  if (k == 0) {
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) c[(size_t)j * ldc32 + i] *= beta;
+  } else {
+    cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc32);
+  }
+  if (ct == CUDA_R_16BF)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i)
+        static_cast<__nv_bfloat16*>(C)[(size_t)j * ldc + i] = __float2bfloat16_rn(c32[(size_t)j * m + i]);
 }
 
 }  // namespace

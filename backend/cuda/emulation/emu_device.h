@@ -29,7 +29,9 @@ struct ThreadState {
   uint3 thread_idx, block_idx;
   dim3 block_dim, grid_dim;
 };
-const ThreadState& current_thread();
+// The running fiber's thread (set by the scheduler at every switch; null outside a kernel).
+extern thread_local const ThreadState* tl_current_thread;
+inline const ThreadState& current_thread() { return *tl_current_thread; }
 
 // __syncthreads / __syncwarp: every (non-exited) thread of the block / warp arrives before any continues.
 void block_barrier();

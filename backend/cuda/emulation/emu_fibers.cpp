@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/context/fiber.hpp>
 #include <cstring>
 #include <exception>
@@ -20,7 +21,7 @@
 namespace strata::cuda_emu {
 namespace {
 
-constexpr size_t kStackBytes = size_t{256} << 10;  // per thread; wmma fragments and their temporaries live here
+constexpr size_t kStackBytes = size_t{64} << 10;  // per thread; the flash kernels' wmma fragments need < 40 KiB
 constexpr size_t kStaticSharedBytes = 16 << 10;    // room for STRATA_SHARED arrays, after the dynamic bytes
 constexpr int kWarp = 32;
 
@@ -33,6 +34,7 @@ struct Fiber {
   ctx::fiber sink;  // the suspended scheduler, resumed to yield
   ThreadState state;
   int warp = 0, lane = 0;
+  uint64_t shuffles = 0;  // warp exchanges this thread has taken part in
   FiberState st = FiberState::Ready;
 };
 
@@ -91,8 +93,15 @@ struct BlockRun {
   std::vector<unsigned char> shared;             // [dynamic bytes | static arrays]
   std::map<const void*, size_t> static_offsets;  // STRATA_SHARED key -> offset in `shared`
   size_t static_used = 0;
-  std::vector<std::vector<unsigned char>> warp_slots;  // per warp: 32 lanes x 16 bytes, for shuffles
+  // Per warp, two banks of 32 lane slots for shuffles, used alternately, so one warp meeting per shuffle suffices:
+  // a lane cannot publish into a bank again before every lane has passed the next meeting, i.e. has read it.
+  struct Slot {
+    uint64_t seq = 0;  // the publishing lane's exchange number (1-based; 0: never published)
+    unsigned char bytes[16];
+  };
+  std::vector<std::array<std::array<Slot, 32>, 2>> warp_slots;
   std::mt19937_64 rng;
+  std::vector<int> order;  // turn_order's buffer
 };
 
 thread_local BlockRun* tl_run = nullptr;
@@ -124,14 +133,15 @@ void wait_as(FiberState st) {
   f.sink = std::move(f.sink).resume();
 }
 
-std::vector<int> turn_order(BlockRun& run) {
-  std::vector<int> order(run.fibers.size());
-  std::iota(order.begin(), order.end(), 0);
-  switch (settings().order) {
-    case ThreadOrder::Forward: break;
-    case ThreadOrder::Reverse: std::reverse(order.begin(), order.end()); break;
-    case ThreadOrder::Shuffled: std::shuffle(order.begin(), order.end(), run.rng); break;
+// The order in which the fibers take their turns this round (forward and reverse are fixed; shuffled is redrawn).
+const std::vector<int>& turn_order(BlockRun& run) {
+  std::vector<int>& order = run.order;
+  if (order.size() != run.fibers.size()) {
+    order.resize(run.fibers.size());
+    std::iota(order.begin(), order.end(), 0);
+    if (settings().order == ThreadOrder::Reverse) std::reverse(order.begin(), order.end());
   }
+  if (settings().order == ThreadOrder::Shuffled) std::shuffle(order.begin(), order.end(), run.rng);
   return order;
 }
 
@@ -181,7 +191,7 @@ void run_block(const LaunchSpec& launch, BlockRun& run, const uint3& block_idx) 
   std::fill(run.shared.begin(), run.shared.end(), 0xFF);  // NaN as float and bf16
   run.static_offsets.clear();
   run.static_used = 0;
-  run.warp_slots.assign((n + kWarp - 1) / kWarp, std::vector<unsigned char>(kWarp * 16, 0xFF));
+  run.warp_slots.assign((n + kWarp - 1) / kWarp, {});
   tl_stacks.reserve(n);
   for (int i = 0; i < n; ++i) {
     Fiber& f = run.fibers[i];
@@ -198,7 +208,9 @@ void run_block(const LaunchSpec& launch, BlockRun& run, const uint3& block_idx) 
     for (int i : turn_order(run)) {
       if (run.fibers[i].st != FiberState::Ready) continue;
       run.current = i;
+      tl_current_thread = &run.fibers[i].state;
       run.fibers[i].self = std::move(run.fibers[i].self).resume();
+      tl_current_thread = nullptr;
       run.current = -1;
       if (run.error) {
         try {
@@ -262,9 +274,7 @@ void run_launch(const LaunchSpec& launch) {
   for (const uint3& b : blocks) run_block(launch, run, b);
 }
 
-const ThreadState& current_thread() {
-  return self().state;
-}
+thread_local const ThreadState* tl_current_thread = nullptr;
 
 void block_barrier() {
   wait_as(FiberState::AtBlockBarrier);
@@ -276,16 +286,20 @@ void warp_barrier() {
 void warp_exchange(const void* in, void* out, size_t bytes, int src_lane) {
   if (bytes > 16) throw std::logic_error("warp shuffle of more than 16 bytes");
   BlockRun& run = *tl_run;
-  const Fiber& f = self();
-  std::vector<unsigned char>& slots = run.warp_slots[f.warp];
-  std::memcpy(slots.data() + f.lane * 16, in, bytes);
+  Fiber& f = self();
+  const uint64_t seq = ++f.shuffles;
+  auto& bank = run.warp_slots[f.warp][seq & 1];
+  bank[f.lane].seq = seq;
+  std::memcpy(bank[f.lane].bytes, in, bytes);
   warp_barrier();  // every lane has published
-  // A lane beyond the block's last thread (a partial warp) never publishes: its slot reads as poison.
-  const bool valid = src_lane >= 0 && src_lane < kWarp;
-  std::memcpy(out, valid ? slots.data() + src_lane * 16 : static_cast<const unsigned char*>(in), bytes);
-  warp_barrier();  // every lane has read before the slots are reused
-  // Poison again: a lane that has exited publishes nothing, so reading it gives NaN, not an earlier shuffle's value.
-  std::memset(slots.data() + f.lane * 16, 0xFF, 16);
+  if (src_lane < 0 || src_lane >= kWarp) {
+    std::memcpy(out, in, bytes);
+  } else if (bank[src_lane].seq != seq) {
+    // A lane that has exited, or lies beyond the block's last thread, took no part: its value is undefined (NaN).
+    std::memset(out, 0xFF, bytes);
+  } else {
+    std::memcpy(out, bank[src_lane].bytes, bytes);
+  }
 }
 
 void* dynamic_shared_bytes() {
