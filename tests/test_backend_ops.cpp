@@ -1,10 +1,15 @@
 // Op parity (ggml test-backend-ops style): every case in tests/support/op_cases.cpp runs on the double-precision
-// reference backend "ref" and on every other backend list_backends() knows. One test per (backend, op kind);
-// an unavailable backend or an op it does not support is a GTEST_SKIP with the reason, never a pass.
+// reference backend "ref" and on every other backend list_backends() knows, plus the emulated CUDA device under its
+// other thread orders ("cuda-emu:reverse", "cuda-emu:shuffle"), whose results must also be bitwise those of the
+// forward order ("cuda-emu"): a kernel whose result depends on the order its threads run in between barriers has a
+// race. One test per (backend, op kind); an unavailable backend or an op it does not support is a GTEST_SKIP with
+// the reason, never a pass.
 // Meta-tests feed deliberately broken backends to the harness to show each check can fail.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -17,6 +22,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/backend_registry.h"
+#include "tests/support/backends.h"
 #include "tests/support/op_cases.h"
 
 namespace strata::test {
@@ -63,11 +69,45 @@ std::vector<Param> params() {
   std::set<OpKind> kinds;
   for (const auto& c : op_cases()) kinds.insert(c->op());
   std::vector<Param> p;
+  std::vector<std::string> names;
   for (const auto& b : list_backends()) {
     if (b.name == "ref") continue;  // the reference itself
-    for (OpKind k : kinds) p.push_back({b.name, k});
+    names.push_back(b.name);
+    if (b.name == "cuda-emu")
+      for (const char* order : {"reverse", "shuffle"}) names.push_back("cuda-emu:" + std::string(order));
   }
+  for (const auto& name : names)
+    for (OpKind k : kinds) p.push_back({name, k});
   return p;
+}
+
+// Every tensor after each case (by name) on cuda-emu in the forward thread order.
+std::map<std::string, std::vector<HostTensor>>& forward_results() {
+  static std::map<std::string, std::vector<HostTensor>> r;
+  return r;
+}
+
+// Which non-input tensors of two runs of one case differ in any bit (NaN payloads included): "" when none.
+std::string bitwise_differences(const std::vector<HostTensor>& a, const std::vector<HostTensor>& b) {
+  if (a.size() != b.size()) return "different tensor counts";
+  std::string out;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k].role == TensorRole::Input) continue;
+    const std::vector<uint8_t> ia = a[k].image(), ib = b[k].image();
+    if (ia == ib) continue;
+    size_t first = 0, count = 0;
+    double worst = 0;
+    for (size_t i = 0; i < a[k].count(); ++i) {
+      const bool same = a[k].is_i32 ? a[k].i[i] == b[k].i[i]
+                                    : std::memcmp(&a[k].f[i], &b[k].f[i], sizeof(float)) == 0;
+      if (same) continue;
+      if (count++ == 0) first = i;
+      if (!a[k].is_i32) worst = std::max(worst, std::fabs((double)a[k].f[i] - b[k].f[i]));
+    }
+    out += strfmt("%s%s: %zu element(s) differ, first at %zu, max |diff| %.3g", out.empty() ? "" : "; ",
+                  a[k].name.c_str(), count, first, worst);
+  }
+  return out;
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
@@ -87,9 +127,22 @@ TEST_P(BackendOps, Parity) {
     if (c->op() == op) cases.push_back(c.get());
   Tally& tally = tallies()[bname];
 
-  std::string why;
-  for (const auto& b : list_backends())
-    if (b.name == bname && !b.available) why = "backend unavailable: " + b.reason;
+  std::string why, unavailable;
+  if (!test::backend_available(bname, &unavailable)) why = "backend unavailable: " + unavailable;
+  auto ref = make_backend("ref");
+  // A thread-order variant of the emulated device: first the forward order's results, to compare bit for bit
+  // (kept from the cuda-emu test when it ran in this process). The order is the emulation's global setting,
+  // applied when a cuda-emu backend is made: one at a time.
+  const bool order_variant = bname.rfind("cuda-emu:", 0) == 0;
+  if (why.empty() && order_variant) {
+    std::unique_ptr<Backend> fwd;
+    for (const OpCase* c : cases) {
+      if (forward_results().count(c->name())) continue;
+      if (!fwd) fwd = make_backend("cuda-emu");
+      if (!fwd->supports(op)) break;
+      forward_results()[c->name()] = run_case_outputs(*c, *fwd, *ref, nullptr);
+    }
+  }
   std::unique_ptr<Backend> be;
   if (why.empty()) {
     be = make_backend(bname);
@@ -103,12 +156,20 @@ TEST_P(BackendOps, Parity) {
     GTEST_SKIP() << bname << " " << to_string(op) << ": " << why;
   }
 
-  auto ref = make_backend("ref");
   for (const OpCase* c : cases) {
     const CaseResult r = run_case(*c, *be, *ref);
     std::printf("  [%s] %-72s %s  %s\n", bname.c_str(), c->name().c_str(), r.pass ? "OK  " : "FAIL",
                 r.describe().c_str());
     EXPECT_TRUE(r.pass) << c->name() << " on " << bname << ":\n" << r.describe();
+    if (bname == "cuda-emu" && r.pass) forward_results()[c->name()] = r.after;
+    if (order_variant && r.pass) {
+      const std::vector<HostTensor>& forward = forward_results()[c->name()];
+      ASSERT_FALSE(forward.empty()) << c->name() << " failed on cuda-emu (forward order)";
+      const std::string diff = bitwise_differences(r.after, forward);
+      if (!diff.empty()) std::printf("  [%s] %-72s differs from the forward order: %s\n", bname.c_str(),
+                                     c->name().c_str(), diff.c_str());
+      EXPECT_EQ(diff, "") << c->name() << " on " << bname << " is not bitwise the forward order's result";
+    }
     ++tally.ran;
     tally.ran_ops.insert(to_string(op));
   }

@@ -1,4 +1,5 @@
-// Central finite-difference checks of every op's backward, on every available backend (cpu and ref here).
+// Central finite-difference checks of every op's backward, on every backend list_backends() knows: cpu, ref, the CUDA
+// sources on the CPU emulation of the device (cuda-emu) and, where there is a GPU, cuda:N (skipped without one).
 // Loss L = sum(out * R) accumulated in double, R fixed random (cross entropy: R = the scalar scale its backward
 // takes). For each differentiable input, all elements (or 128 random ones when there are more than 512) are
 // perturbed by +-eps and (L(x+eps) - L(x-eps)) / (x+eps - (x-eps)) is compared with the analytic gradient

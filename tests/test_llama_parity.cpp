@@ -1,6 +1,7 @@
 // Parity of LlamaModel with Hugging Face LlamaForCausalLM: logits, loss and every parameter gradient against the
 // goldens in tests/golden/ (written by tools/make_llama_goldens.py: float32 PyTorch, eager attention).
-// Each golden runs on the CPU, reference and (when present) CUDA backends, with and without activation
+// Each golden runs on the CPU and reference backends, the CUDA backend on the CPU emulation of the device
+// ("cuda-emu", every machine) and on a GPU ("cuda:0", skipped without one), with and without activation
 // checkpointing, in fp32 (bound 1e-5) and in the bf16 engine (bound kBf16Tol: bf16 weights and GEMM inputs against
 // the fp32 golden). Negative tests show the checks can fail: a perturbed weight and unshifted labels are detected.
 #include <gtest/gtest.h>
@@ -245,7 +246,7 @@ TEST_P(LlamaParity, MatchesHuggingFace) {
 std::vector<Case> all_cases() {
   std::vector<Case> v;
   for (const char* gname : kGoldens)
-    for (const char* b : {"cpu", "ref", "cuda:0"})
+    for (const char* b : {"cpu", "ref", "cuda-emu", "cuda:0"})
       for (bool ck : {false, true})
         for (Precision p : {Precision::F32, Precision::BF16}) v.push_back({gname, b, ck, p});
   return v;
@@ -254,6 +255,7 @@ std::vector<Case> all_cases() {
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string backend = info.param.backend;
   std::replace(backend.begin(), backend.end(), ':', '_');
+  std::replace(backend.begin(), backend.end(), '-', '_');
   std::string n = info.param.golden.substr(0, info.param.golden.find('.')) + "_" + backend;
   if (info.param.checkpointing) n += "_ckpt";
   if (info.param.precision == Precision::BF16) n += "_bf16";
@@ -294,14 +296,15 @@ Bf16Run run_bf16(const GoldenFile& g, Backend& be, bool checkpointing) {
   return out;
 }
 
-// The same bf16 semantics on every backend: cpu and cuda against ref (double sums). The backends differ by fp32
-// summation order only, but in a bf16 model that is not a small difference: a one-ulp change that flips one bf16
+// The same bf16 semantics on every backend: cpu, cuda-emu and cuda against ref (double sums). The backends differ by
+// fp32 summation order only, but in a bf16 model that is not a small difference: a one-ulp change that flips one bf16
 // rounding perturbs its row by ~2^-9, which flips many more roundings downstream, so runs agree at bf16 noise level
-// (cpu measures 4e-3 on logits, 1.3e-2 on gradients), not fp32 level. The op-level semantics are pinned exactly by
-// test_bf16_semantics; this checks the whole model is wired the same way everywhere (a wrong op gives O(1)).
+// (cpu measures 4e-3 on logits, 1.3e-2 on gradients; cuda-emu, which also rounds P, 9e-3 and 2.5e-2), not fp32
+// level. The op-level semantics are pinned exactly by test_bf16_semantics; this checks the whole model is wired the
+// same way everywhere (a wrong op gives O(1)).
 TEST(LlamaParityBf16, BackendsAgreeWithTheReference) {
   const GoldenFile g = GoldenFile::load(test::golden_path("llama_tiny.bin"));
-  for (const char* name : {"cpu", "cuda:0"})
+  for (const char* name : {"cpu", "cuda-emu", "cuda:0"})
     for (bool ck : {false, true}) {
       SCOPED_TRACE(std::string(name) + (ck ? " with checkpointing" : ""));
       std::string why;

@@ -1,16 +1,23 @@
-// Whole-model invariants on the CPU backend: checkpointing does not change gradients (bitwise), frozen blocks get
-// no weight gradient while dX still flows, backward stops below the lowest trainable block, runs are reproducible.
+// Whole-model invariants: checkpointing does not change gradients (bitwise), frozen blocks get no weight gradient
+// while dX still flows, backward stops below the lowest trainable block, runs are reproducible, gradients accumulate,
+// and memory accounting returns every byte. Each runs on the cpu backend, the CUDA backend on the CPU emulation of
+// the device ("cuda-emu") and on a GPU ("cuda:0", skipped without one); the count of blocks the backward visits is
+// taken on the cpu backend only (a counting subclass of it).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include <memory>
+#include <string>
+
 #include "backend/cpu/cpu_backend.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
+#include "tests/support/backends.h"
 
 namespace strata {
 namespace {
@@ -57,13 +64,21 @@ std::vector<unsigned char> blob_bytes(LlamaModel& m, ParamStore& store, BlobId b
 struct RunResult {
   float loss = 0;
   std::vector<std::vector<unsigned char>> grads;  // per blob; empty when the blob has no gradient
-  int attention_backward_calls = 0;
+  int attention_backward_calls = -1;              // -1: not counted (backends other than cpu)
 };
+
+// The backend a test runs on: "cpu" is a CountingBackend.
+std::unique_ptr<Backend> backend_for(const std::string& name) {
+  if (name == "cpu") return std::make_unique<CountingBackend>();
+  return make_backend(name);
+}
 
 // configure: called on the fresh model to set trainability.
 template <class F>
-RunResult run_once(const ModelConfig& cfg, bool checkpointing, uint64_t seed, F configure) {
-  CountingBackend be;
+RunResult run_once(const std::string& backend, const ModelConfig& cfg, bool checkpointing, uint64_t seed,
+                   F configure) {
+  const std::unique_ptr<Backend> owned = backend_for(backend);
+  Backend& be = *owned;
   LlamaModel m(be, cfg, ModelOptions{checkpointing});
   init_params_normal(m.params(), be, seed, 0.2f);
   configure(m);
@@ -72,7 +87,8 @@ RunResult run_once(const ModelConfig& cfg, bool checkpointing, uint64_t seed, F 
   RunResult r;
   r.loss = m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
   m.backward();
-  r.attention_backward_calls = be.attention_backward_calls;
+  if (const auto* counting = dynamic_cast<const CountingBackend*>(&be))
+    r.attention_backward_calls = counting->attention_backward_calls;
   for (BlobId blob : m.ids().all())
     r.grads.push_back(m.grads().has(blob) ? blob_bytes(m, m.grads(), blob) : std::vector<unsigned char>{});
   return r;
@@ -80,48 +96,64 @@ RunResult run_once(const ModelConfig& cfg, bool checkpointing, uint64_t seed, F 
 
 void all_trainable(LlamaModel&) {}
 
-TEST(ModelInvariants, CheckpointingGivesBitwiseIdenticalGradients) {
+class ModelInvariants : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!test::backend_available(GetParam(), &why)) GTEST_SKIP() << GetParam() << ": " << why;
+  }
+  template <class F>
+  RunResult run(const ModelConfig& cfg, bool checkpointing, uint64_t seed, F configure) const {
+    return run_once(GetParam(), cfg, checkpointing, seed, configure);
+  }
+};
+
+TEST_P(ModelInvariants, CheckpointingGivesBitwiseIdenticalGradients) {
   for (bool tied : {false, true}) {
     ModelConfig cfg = tiny_config();
     cfg.tie_embeddings = tied;
-    const RunResult plain = run_once(cfg, false, 11, all_trainable);
-    const RunResult ckpt = run_once(cfg, true, 11, all_trainable);
+    const RunResult plain = run(cfg, false, 11, all_trainable);
+    const RunResult ckpt = run(cfg, true, 11, all_trainable);
     EXPECT_EQ(std::memcmp(&plain.loss, &ckpt.loss, sizeof(float)), 0);
     ASSERT_EQ(plain.grads.size(), ckpt.grads.size());
     for (size_t b = 0; b < plain.grads.size(); ++b) EXPECT_EQ(plain.grads[b], ckpt.grads[b]) << "blob " << b;
   }
 }
 
-TEST(ModelInvariants, SameSeedIsBitwiseReproducible) {
-  const RunResult a = run_once(tiny_config(), false, 5, all_trainable);
-  const RunResult b = run_once(tiny_config(), false, 5, all_trainable);
+TEST_P(ModelInvariants, SameSeedIsBitwiseReproducible) {
+  const RunResult a = run(tiny_config(), false, 5, all_trainable);
+  const RunResult b = run(tiny_config(), false, 5, all_trainable);
   EXPECT_EQ(std::memcmp(&a.loss, &b.loss, sizeof(float)), 0);
   EXPECT_EQ(a.grads, b.grads);
-  const RunResult c = run_once(tiny_config(), false, 6, all_trainable);
+  const RunResult c = run(tiny_config(), false, 6, all_trainable);
   EXPECT_NE(a.grads, c.grads) << "a different seed must give different gradients";
 }
 
-TEST(ModelInvariants, FrozenBlockGetsNoGradientButDxStillFlows) {
+TEST_P(ModelInvariants, FrozenBlockGetsNoGradientButDxStillFlows) {
   const ModelConfig cfg = tiny_config();
-  const RunResult full = run_once(cfg, false, 21, all_trainable);
-  const RunResult frozen = run_once(cfg, false, 21, [](LlamaModel& m) { m.set_block_trainable(2, false); });
+  const RunResult full = run(cfg, false, 21, all_trainable);
+  const RunResult frozen = run(cfg, false, 21, [](LlamaModel& m) { m.set_block_trainable(2, false); });
   EXPECT_TRUE(frozen.grads[2].empty()) << "a frozen block must not hold a gradient blob";
   // Gradients below the frozen block depend on dX having flowed through it: they must match the full run exactly.
   for (int blob : {0, 1, 3, 4, 5, 6}) EXPECT_EQ(frozen.grads[blob], full.grads[blob]) << "blob " << blob;
-  EXPECT_EQ(frozen.attention_backward_calls, cfg.n_layers);
+  if (frozen.attention_backward_calls >= 0) {
+    EXPECT_EQ(frozen.attention_backward_calls, cfg.n_layers);
+  }
 }
 
-TEST(ModelInvariants, BackwardStopsBelowLowestTrainableBlockWhenEmbeddingFrozen) {
+TEST_P(ModelInvariants, BackwardStopsBelowLowestTrainableBlockWhenEmbeddingFrozen) {
   const ModelConfig cfg = tiny_config();
-  const RunResult full = run_once(cfg, false, 31, all_trainable);
+  const RunResult full = run(cfg, false, 31, all_trainable);
   for (bool ckpt : {false, true}) {
-    const RunResult lisa = run_once(cfg, ckpt, 31, [](LlamaModel& m) {
+    const RunResult lisa = run(cfg, ckpt, 31, [](LlamaModel& m) {
       m.set_all_trainable(false);
       m.set_block_trainable(2, true);
       m.set_head_trainable(true);
       m.set_final_norm_trainable(true);
     });
-    EXPECT_EQ(lisa.attention_backward_calls, 2) << "blocks 3 and 2 only";
+    if (lisa.attention_backward_calls >= 0) {
+      EXPECT_EQ(lisa.attention_backward_calls, 2) << "blocks 3 and 2 only";
+    }
     const BlobIds ids{cfg.n_layers};
     EXPECT_TRUE(lisa.grads[ids.block(0).value].empty());
     EXPECT_TRUE(lisa.grads[ids.block(1).value].empty());
@@ -132,16 +164,19 @@ TEST(ModelInvariants, BackwardStopsBelowLowestTrainableBlockWhenEmbeddingFrozen)
     EXPECT_EQ(lisa.grads[ids.final_norm().value], full.grads[ids.final_norm().value]);
   }
   // Only the head trainable: no block is visited.
-  const RunResult head_only = run_once(cfg, false, 31, [](LlamaModel& m) {
+  const RunResult head_only = run(cfg, false, 31, [](LlamaModel& m) {
     m.set_all_trainable(false);
     m.set_head_trainable(true);
   });
-  EXPECT_EQ(head_only.attention_backward_calls, 0);
+  if (head_only.attention_backward_calls >= 0) {
+    EXPECT_EQ(head_only.attention_backward_calls, 0);
+  }
   EXPECT_EQ(head_only.grads[BlobIds{cfg.n_layers}.head().value], full.grads[BlobIds{cfg.n_layers}.head().value]);
 }
 
-TEST(ModelInvariants, GradientsAccumulateAcrossBackwardCalls) {
-  CpuBackend be;
+TEST_P(ModelInvariants, GradientsAccumulateAcrossBackwardCalls) {
+  const std::unique_ptr<Backend> owned = backend_for(GetParam());
+  Backend& be = *owned;
   LlamaModel m(be, tiny_config(), {});
   init_params_normal(m.params(), be, 3, 0.2f);
   const Batch b = make_batch(m.config().vocab, 4);
@@ -157,8 +192,9 @@ TEST(ModelInvariants, GradientsAccumulateAcrossBackwardCalls) {
   for (size_t i = 0; i < once.size() / sizeof(float); ++i) ASSERT_EQ(g2[i], 2.0f * g1[i]) << "element " << i;
 }
 
-TEST(ModelInvariants, AllIgnoredBatchGivesZeroLossAndZeroGrads) {
-  CpuBackend be;
+TEST_P(ModelInvariants, AllIgnoredBatchGivesZeroLossAndZeroGrads) {
+  const std::unique_ptr<Backend> owned = backend_for(GetParam());
+  Backend& be = *owned;
   LlamaModel m(be, tiny_config(), {});
   init_params_normal(m.params(), be, 9, 0.2f);
   Batch b = make_batch(m.config().vocab, 10);
@@ -176,7 +212,7 @@ TEST(ModelInvariants, AllIgnoredBatchGivesZeroLossAndZeroGrads) {
   }
 }
 
-TEST(ModelInvariants, BadTokensAndTargetsNameThePosition) {
+TEST(ModelInputs, BadTokensAndTargetsNameThePosition) {
   CpuBackend be;
   LlamaModel m(be, tiny_config(), {});
   Batch b = make_batch(m.config().vocab, 12);
@@ -195,8 +231,11 @@ TEST(ModelInvariants, BadTokensAndTargetsNameThePosition) {
   EXPECT_THROW(m.backward(), StrataError) << "backward without a successful forward";
 }
 
-TEST(MemoryAccounting, EveryByteIsReturnedAndBudgetErrorsNameTheCategory) {
-  CpuBackend be;
+class MemoryAccounting : public ModelInvariants {};
+
+TEST_P(MemoryAccounting, EveryByteIsReturnedAndBudgetErrorsNameTheCategory) {
+  const std::unique_ptr<Backend> owned = backend_for(GetParam());
+  Backend& be = *owned;
   {
     LlamaModel m(be, tiny_config(), {});
     const Batch b = make_batch(m.config().vocab, 1);
@@ -219,6 +258,10 @@ TEST(MemoryAccounting, EveryByteIsReturnedAndBudgetErrorsNameTheCategory) {
   }
   EXPECT_EQ(be.memory().current(MemoryKind::Device), 0u) << "a failed construction must not leak accounted bytes";
 }
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& i) { return test::backend_id(i.param); }
+INSTANTIATE_TEST_SUITE_P(Backends, ModelInvariants, ::testing::Values("cpu", "cuda-emu", "cuda:0"), backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, MemoryAccounting, ::testing::Values("cpu", "cuda-emu", "cuda:0"), backend_name);
 
 }  // namespace
 }  // namespace strata

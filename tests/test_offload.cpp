@@ -1,6 +1,9 @@
 // Tiered memory end to end: training with frozen blocks on the device, in the host tier, or in the disk tier
 // (io_uring and the pread fallback), with prefetch 1 and 3, gives bitwise the same losses and final weights; auto
-// placement respects the device budget, and a budget that cannot work fails before step 1.
+// placement respects the device budget, and a budget that cannot work fails before step 1. OffloadOnDevice repeats the
+// tier checks through the CUDA backend, where the streamer takes its device path (pinned staging buffers, a copy
+// stream, events between the copies and the compute stream, slot reuse): on the CPU emulation of the device
+// ("cuda-emu", every machine, with shorter runs: it is slower) and on a GPU ("cuda:0", skipped without one).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "engine/base_weights.h"
 #include "core/check.h"
+#include "tests/support/backends.h"
 #include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 #include "model/presets.h"
@@ -221,6 +225,96 @@ TEST(Offload, TooSmallBudgetFailsBeforeStepOne) {
     EXPECT_FALSE(fs::exists(dir + "/metrics.jsonl")) << "nothing may run with a budget that cannot work";
   }
 }
+
+// ---- the tiers through the CUDA backend: the streamer's device path ------------------------------------------------
+
+class OffloadOnDevice : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!test::backend_available(GetParam(), &why)) GTEST_SKIP() << GetParam() << ": " << why;
+  }
+  bool emulated() const { return GetParam().rfind("cuda-emu", 0) == 0; }
+  // `sets` plus the backend; the emulated device runs kernels thread by thread, so its runs are shorter (one
+  // sequence a step; 6 steps, 4 in bf16, whose tensor-core attention is the slowest to emulate: still two LISA
+  // periods, so blocks change places between the tiers and the device).
+  std::vector<std::string> with(std::vector<std::string> sets, bool bf16 = false) const {
+    sets.push_back("memory.backend=" + GetParam());
+    if (emulated()) {
+      sets.push_back("train.micro_batch=1");
+      sets.push_back(bf16 ? "train.steps=4" : "train.steps=6");
+    }
+    if (bf16) sets.push_back("train.precision=bf16");
+    return sets;
+  }
+};
+
+TEST_P(OffloadOnDevice, HostAndDiskTiersGiveBitwiseIdenticalTraining) {
+  test::TempDir tmp(fs::current_path());
+  const Outcome device = run(tmp / "device", with({"memory.frozen_tier=device"}));
+  EXPECT_EQ(total(device, "host_read_bytes") + total(device, "disk_read_bytes"), 0u);
+  struct Variant {
+    const char *tier, *io;
+    int prefetch;
+  };
+  int i = 0;
+  for (const Variant v : {Variant{"host", "uring", 1}, Variant{"host", "uring", 3}, Variant{"disk", "uring", 1},
+                          Variant{"disk", "pread", 3}}) {
+    const std::string what = GetParam() + " " + v.tier + " " + v.io + " prefetch " + std::to_string(v.prefetch);
+    const Outcome o = run(tmp / ("tier" + std::to_string(i++)),
+                          with({std::string("memory.frozen_tier=") + v.tier, std::string("memory.io=") + v.io,
+                                "memory.prefetch=" + std::to_string(v.prefetch)}));
+    expect_same(device, o, what);
+    const char* key = std::string(v.tier) == "host" ? "host_read_bytes" : "disk_read_bytes";
+    EXPECT_GT(total(o, key), 0u) << what << ": frozen blocks must actually stream";
+    // Device memory is not host-addressable here: each of the prefetch + 1 slots has a pinned staging buffer.
+    EXPECT_GE(peak(o, "host_pinned_peak"), (uint64_t)(v.prefetch + 1) * block_bytes()) << what;
+  }
+}
+
+TEST_P(OffloadOnDevice, Bf16TiersGiveBitwiseIdenticalTraining) {
+  test::TempDir tmp(fs::current_path());
+  const Outcome device = run(tmp / "device", with({"memory.frozen_tier=device", "lisa.optimizer_state=keep"}, true));
+  const Outcome host = run(tmp / "host", with({"memory.frozen_tier=host", "lisa.optimizer_state=keep"}, true));
+  const Outcome disk =
+      run(tmp / "disk", with({"memory.frozen_tier=disk", "memory.prefetch=1", "lisa.optimizer_state=keep"}, true));
+  expect_same(device, host, GetParam() + " bf16 host tier");
+  expect_same(device, disk, GetParam() + " bf16 disk tier");
+  EXPECT_GT(total(host, "host_read_bytes"), 0u);
+  EXPECT_GT(total(disk, "disk_read_bytes"), 0u);
+}
+
+TEST_P(OffloadOnDevice, ResumeWithBlocksOnDiskIsBitwiseExact) {
+  test::TempDir tmp(fs::current_path());
+  const std::vector<std::string> sets = with({"memory.frozen_tier=disk", "lisa.optimizer_state=keep"});
+  const Outcome straight = run(tmp / "straight", sets);
+  // Stop mid-period (trained blocks already written back to the tier), then resume.
+  const std::string dir = tmp / "resumed";
+  std::vector<std::string> s1 = sets;
+  s1.push_back("output.dir=" + dir);
+  TrainOptions first;
+  first.log = nullptr;
+  first.stop_at_step = 4;
+  const TrainResult a = train(RunConfig::parse(kBase, "offload.toml", s1), first);
+  TrainOptions resume;
+  resume.log = nullptr;
+  resume.resume_dir = dir;
+  const TrainResult b = train(RunConfig::parse(kBase, "offload.toml", s1), resume);
+  Outcome resumed;
+  resumed.losses = a.losses;
+  resumed.losses.insert(resumed.losses.end(), b.losses.begin(), b.losses.end());
+  CpuBackend be;
+  const auto m = load_any_model(dir, be);
+  for (BlobId blob : m->params->ids().all()) {
+    if (!m->params->has(blob)) continue;
+    const auto* p = static_cast<const unsigned char*>(m->params->blob(blob));
+    resumed.weights.insert(resumed.weights.end(), p, p + m->params->blob_bytes(blob));
+  }
+  expect_same(straight, resumed, GetParam() + " resume with the disk tier");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, OffloadOnDevice, ::testing::ValuesIn(test::cuda_backends()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return test::backend_id(i.param); });
 
 }  // namespace
 }  // namespace strata

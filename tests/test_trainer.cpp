@@ -1,15 +1,21 @@
 // Training-run invariants on the CPU backend: exact resume (bitwise losses and weights), LISA with gamma = n_layers
 // equals full fine-tuning bit for bit, LISA re-sampling does not grow device memory, and bad runs fail clearly.
+// The first three also run through the CUDA backend (TrainerOnDevice): on the CPU emulation of the device
+// ("cuda-emu", every machine, with shorter runs: it is slower) and on a GPU ("cuda:0", skipped without one).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "engine/base_weights.h"
 #include "core/check.h"
+#include "tests/support/backends.h"
 #include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 
@@ -209,6 +215,110 @@ TEST(Trainer, CheckpointCorruptionIsDetected) {
   resume.resume_dir = tmp / "c";
   EXPECT_NE(error_of([&] { train(config(tmp / "c"), resume); }).find("checksum mismatch"), std::string::npos);
 }
+
+// ---- the same invariants through the CUDA backend -----------------------------------------------------------------
+
+class TrainerOnDevice : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!test::backend_available(GetParam(), &why)) GTEST_SKIP() << GetParam() << ": " << why;
+  }
+  bool emulated() const { return GetParam().rfind("cuda-emu", 0) == 0; }
+  // Run length. The emulated device runs kernels thread by thread, so its runs are shorter: one sequence a micro
+  // batch, 6 steps of 2 micro batches in fp32, 4 steps of 1 in bf16 (its tensor-core attention is the slowest to
+  // emulate); still two LISA periods (interval 3), so a resume can stop in one and continue into the next.
+  int steps(const std::string& precision = "fp32") const {
+    if (!emulated()) return 16;
+    return precision == "bf16" ? 4 : 6;
+  }
+  // `sets` plus the backend, the precision and the run length.
+  std::vector<std::string> with(std::vector<std::string> sets, const std::string& precision = "fp32") const {
+    sets.push_back("memory.backend=" + GetParam());
+    sets.push_back("train.precision=" + precision);
+    sets.push_back("train.steps=" + std::to_string(steps(precision)));
+    if (emulated()) {
+      sets.push_back("train.micro_batch=1");
+      if (precision == "bf16") sets.push_back("train.grad_accum=1");
+    }
+    return sets;
+  }
+};
+
+TEST_P(TrainerOnDevice, ResumeIsBitwiseExact) {
+  for (const std::string precision : {"fp32", "bf16"})
+    for (const std::string policy : {"reset", "keep"}) {
+      // bf16 on the emulated device: "keep" only (parked fp32 masters and moments come back too), for time.
+      if (emulated() && precision == "bf16" && policy == "reset") continue;
+      SCOPED_TRACE(GetParam() + ", " + precision + ", " + policy);
+      test::TempDir tmp;
+      const int n = steps(precision), stop = n / 2;  // stops in the first LISA period, resumes into the next
+      const std::vector<std::string> sets = with({"lisa.optimizer_state=" + policy}, precision);
+      const TrainResult straight = train(config(tmp / "a", sets), quiet());
+      ASSERT_EQ(straight.losses.size(), (size_t)n);
+
+      TrainOptions first = quiet();
+      first.stop_at_step = stop;
+      const TrainResult half = train(config(tmp / "b", sets), first);
+      EXPECT_TRUE(half.interrupted);
+      EXPECT_EQ(half.steps_done, stop);
+      TrainOptions resume = quiet();
+      resume.resume_dir = tmp / "b";
+      const TrainResult rest = train(config(tmp / "b", sets), resume);
+      EXPECT_EQ(rest.first_step, stop);
+      EXPECT_EQ(rest.steps_done, n);
+
+      std::vector<double> joined = half.losses;
+      joined.insert(joined.end(), rest.losses.begin(), rest.losses.end());
+      expect_bitwise_equal(joined, straight.losses);
+      EXPECT_EQ(final_weights(tmp / "a"), final_weights(tmp / "b")) << policy;
+      EXPECT_LT(straight.losses.back(), straight.losses.front()) << "the loss should fall";
+    }
+}
+
+TEST_P(TrainerOnDevice, LisaWithAllLayersEqualsFullFineTuning) {
+  for (const std::string precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(GetParam() + ", " + precision);
+    test::TempDir tmp;
+    const TrainResult lisa = train(config(tmp / "lisa", with({"lisa.layers=4"}, precision)), quiet());
+    const TrainResult full = train(config(tmp / "full", with({"train.mode=full"}, precision)), quiet());
+    expect_bitwise_equal(lisa.losses, full.losses);
+    EXPECT_EQ(final_weights(tmp / "lisa"), final_weights(tmp / "full"));
+    if (emulated() && precision == "bf16") continue;  // the control below does not depend on the backend: time
+    const TrainResult partial = train(config(tmp / "partial", with({}, precision)), quiet());
+    EXPECT_NE(partial.losses.back(), full.losses.back()) << "gamma < n_layers must differ from full fine-tuning";
+  }
+}
+
+// The device backend trains like the cpu backend: same batches, same LISA schedule, losses equal up to fp32
+// summation order.
+TEST_P(TrainerOnDevice, TracksTheCpuBackend) {
+  test::TempDir tmp;
+  std::vector<std::string> sets = with({});
+  const TrainResult dev = train(config(tmp / "dev", sets), quiet());
+  sets.push_back("memory.backend=cpu");
+  const TrainResult cpu = train(config(tmp / "cpu", sets), quiet());
+  ASSERT_EQ(cpu.losses.size(), dev.losses.size());
+  for (size_t i = 0; i < cpu.losses.size(); ++i)
+    EXPECT_NEAR(dev.losses[i], cpu.losses[i], 1e-4 * cpu.losses[i]) << "step " << i + 1;
+  EXPECT_EQ(dev.active_blocks, cpu.active_blocks) << "the LISA schedule does not depend on the backend";
+}
+
+TEST_P(TrainerOnDevice, ResamplingDoesNotGrowDeviceMemory) {
+  test::TempDir tmp;
+  const TrainResult r =
+      train(config(tmp / "r", with({"lisa.interval=1", "lisa.layers=1", "train.grad_accum=1"})), quiet());
+  std::set<std::vector<int>> distinct(r.active_blocks.begin(), r.active_blocks.end());
+  EXPECT_GE(distinct.size(), 3u) << "the sampler should visit several blocks";
+  const auto dev = device_bytes(tmp / "r", "device");
+  ASSERT_EQ(dev.size(), (size_t)steps());
+  for (size_t i = 1; i < dev.size(); ++i) EXPECT_EQ(dev[i], dev[0]) << "device bytes changed at step " << i + 1;
+  const auto peak = device_bytes(tmp / "r", "device_peak");
+  EXPECT_EQ(peak.back(), peak.front()) << "re-sampling must not raise the device peak";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TrainerOnDevice, ::testing::ValuesIn(test::cuda_backends()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return test::backend_id(i.param); });
 
 }  // namespace
 }  // namespace strata

@@ -78,6 +78,22 @@ expect 0 "done at step 2/2" -- "$STRATA" train "$tmp/run.toml" --set data.train=
 expect 1 "plain.jsonl:1: record 0" -- "$STRATA" tokenize --tokenizer byte --text-field body "$tmp/plain.jsonl" --out "$tmp/e.tok"
 expect 0 "40 malformed skipped" -- "$STRATA" tokenize --tokenizer byte --text-field body --skip-bad-records "$tmp/plain.jsonl" --out "$tmp/e.tok"
 expect 2 "--tokenizer is required" -- "$STRATA" tokenize "$tmp/plain.jsonl" --out "$tmp/e.tok"
+# The demo config on the CUDA backend's sources run by the CPU emulation of the device (cuda-emu), shortened: it
+# exits 0 and its per-step losses (metrics.jsonl) equal the cpu backend's within 1e-4 relative.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+short=(--set train.steps=3 --set train.warmup_steps=1 --set train.micro_batch=2 --set data.seq_len=64 --set output.log_every=1)
+expect 0 "done at step 3/3" -- "$STRATA" train "$root/configs/tiny.toml" "${short[@]}" --set memory.backend=cuda-emu --set output.dir="$tmp/emu"
+expect 0 "done at step 3/3" -- "$STRATA" train "$root/configs/tiny.toml" "${short[@]}" --set memory.backend=cpu --set output.dir="$tmp/emu-cpu"
+losses() { grep -o '"loss":[^,}]*' "$1/metrics.jsonl" 2>/dev/null | cut -d: -f2; }
+if paste <(losses "$tmp/emu") <(losses "$tmp/emu-cpu") | awk -v want=3 '
+     NF != 2 { bad = 1 } { n++; d = $1 - $2; if (d < 0) d = -d; r = $2 < 0 ? -$2 : $2; if (!(d <= 1e-4 * r)) bad = 1 }
+     END { exit (bad || n != want) }'; then
+  echo "ok: cuda-emu losses match cpu within 1e-4: $(losses "$tmp/emu" | tr '\n' ' ')"
+else
+  echo "FAIL: cuda-emu losses differ from cpu by more than 1e-4 relative:"
+  paste <(losses "$tmp/emu") <(losses "$tmp/emu-cpu")
+  fails=$((fails + 1))
+fi
 # SIGINT: finish the step, save, exit 0
 "$STRATA" train "$tmp/run.toml" --set train.steps=100000 --set output.dir="$tmp/sig" > "$tmp/sig.log" 2>&1 &
 pid=$!

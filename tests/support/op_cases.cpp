@@ -179,6 +179,7 @@ CaseResult run_case(const OpCase& c, Backend& be, Backend& ref) {
   }
   const auto want = run_guarded(c, ts, ref, res.problems);
   const auto got = run_guarded(c, ts, be, res.problems);
+  res.after = got;
   if (!want.empty() && !got.empty()) {
     const auto& tensors = ts.tensors();
     for (size_t k = 0; k < tensors.size(); ++k) {
@@ -214,6 +215,22 @@ CaseResult run_case(const OpCase& c, Backend& be, Backend& ref) {
   }
   res.pass = res.problems.empty();
   return res;
+}
+
+std::vector<HostTensor> run_case_outputs(const OpCase& c, Backend& be, Backend& host_ref,
+                                         std::vector<std::string>* problems) {
+  TensorSet ts;
+  std::vector<std::string> found;
+  std::vector<HostTensor> out;
+  try {
+    c.build(ts, host_ref, fnv1a(c.name()));
+    out = run_guarded(c, ts, be, found);
+  } catch (const std::exception& e) {
+    found.push_back(c.name() + ": building inputs threw: " + e.what());
+  }
+  if (!found.empty()) out.clear();
+  if (problems) problems->insert(problems->end(), found.begin(), found.end());
+  return out;
 }
 
 double CaseResult::worst_rel_l2() const {

@@ -102,6 +102,7 @@ struct CaseResult {
   bool pass = true;
   std::vector<std::string> problems;  // guard hits, modified inputs, non-finite outputs, tolerance misses
   std::vector<OutputResult> outputs;
+  std::vector<HostTensor> after;      // every tensor of the case after the op on the backend under test
   double worst_rel_l2() const;
   std::string describe() const;       // "dq rel_l2=... | dk ..." plus problems
 };
@@ -109,5 +110,11 @@ struct CaseResult {
 // Runs `c` on `ref` and on `be` from the same host tensors and compares them. Never throws: exceptions from
 // the backends become problems. Both backends' guards and inputs are checked.
 CaseResult run_case(const OpCase& c, Backend& be, Backend& ref);
+
+// Runs `c` on `be` alone (inputs built with `host_ref`, seeded as in run_case) and returns every tensor after the op,
+// for comparing two runs of the same case bit for bit (e.g. the emulated device under different thread orders).
+// Empty, with the reasons in *problems, when the case failed to build or run, or touched a guard or an input.
+std::vector<HostTensor> run_case_outputs(const OpCase& c, Backend& be, Backend& host_ref,
+                                         std::vector<std::string>* problems);
 
 }  // namespace strata::test
