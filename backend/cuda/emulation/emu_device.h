@@ -41,6 +41,11 @@ void warp_barrier();
 // thread, publishes nothing: reading it gives 0xFF bytes (NaN), as reading an inactive lane is undefined on a GPU.
 void warp_exchange(const void* in, void* out, size_t bytes, int src_lane);
 
+// The warp's buffer for the result of its current warp-collective matrix operation (at most 256 floats). `*first` is
+// true for the one lane that arrives first at this operation (it computes; the others copy): every lane of a warp
+// holds the same fragments, so one product serves all.
+float* warp_collective_result(bool* first);
+
 // Shared memory of the running block: the launch's dynamic bytes, and one array per STRATA_SHARED declaration
 // (`key` names it), all filled with 0xFF bytes (NaN as float and bf16) when the block starts.
 void* dynamic_shared_bytes();

@@ -34,7 +34,8 @@ struct Fiber {
   ctx::fiber sink;  // the suspended scheduler, resumed to yield
   ThreadState state;
   int warp = 0, lane = 0;
-  uint64_t shuffles = 0;  // warp exchanges this thread has taken part in
+  uint64_t shuffles = 0;     // warp exchanges this thread has taken part in
+  uint64_t collectives = 0;  // warp_collective_result calls
   FiberState st = FiberState::Ready;
 };
 
@@ -100,6 +101,11 @@ struct BlockRun {
     unsigned char bytes[16];
   };
   std::vector<std::array<std::array<Slot, 32>, 2>> warp_slots;
+  struct Collective {
+    uint64_t seq = 0;  // the operation number whose result `values` holds
+    float values[256];
+  };
+  std::vector<Collective> warp_results;  // per warp
   std::mt19937_64 rng;
   std::vector<int> order;  // turn_order's buffer
 };
@@ -192,6 +198,7 @@ void run_block(const LaunchSpec& launch, BlockRun& run, const uint3& block_idx) 
   run.static_offsets.clear();
   run.static_used = 0;
   run.warp_slots.assign((n + kWarp - 1) / kWarp, {});
+  run.warp_results.assign((n + kWarp - 1) / kWarp, {});
   tl_stacks.reserve(n);
   for (int i = 0; i < n; ++i) {
     Fiber& f = run.fibers[i];
@@ -300,6 +307,16 @@ void warp_exchange(const void* in, void* out, size_t bytes, int src_lane) {
   } else {
     std::memcpy(out, bank[src_lane].bytes, bytes);
   }
+}
+
+float* warp_collective_result(bool* first) {
+  BlockRun& run = *tl_run;
+  Fiber& f = self();
+  const uint64_t seq = ++f.collectives;
+  BlockRun::Collective& c = run.warp_results[f.warp];
+  *first = c.seq != seq;
+  c.seq = seq;
+  return c.values;
 }
 
 void* dynamic_shared_bytes() {

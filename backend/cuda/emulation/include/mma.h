@@ -75,18 +75,26 @@ void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f,
   warp_barrier();
 }
 
-// d = a b + c (d may be c).
+// d = a b + c (d may be c). The first lane of the warp to arrive computes the product (operands widened once, fp32
+// sums in k order); the others take its result, which is theirs too since every lane holds the same fragments.
 template <int M, int N, int K, class T, class LA, class LB>
 void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
               const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  static_assert(M * N <= 256, "the warp's result buffer holds 256 floats");
   warp_barrier();
-  float out[M * N];
-  for (int i = 0; i < M; ++i)
-    for (int j = 0; j < N; ++j) {
-      float s = c.x[i * N + j];
-      for (int k = 0; k < K; ++k) s += detail::to_f32(a.x[i * K + k]) * detail::to_f32(b.x[k * N + j]);
-      out[i * N + j] = s;
-    }
+  bool first = false;
+  float* out = warp_collective_result(&first);
+  if (first) {
+    float a32[M * K], b32[K * N];
+    for (int e = 0; e < M * K; ++e) a32[e] = detail::to_f32(a.x[e]);
+    for (int e = 0; e < K * N; ++e) b32[e] = detail::to_f32(b.x[e]);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        float s = c.x[i * N + j];
+        for (int k = 0; k < K; ++k) s += a32[i * K + k] * b32[k * N + j];
+        out[i * N + j] = s;
+      }
+  }
   for (int e = 0; e < M * N; ++e) d.x[e] = out[e];
   warp_barrier();
 }
