@@ -54,22 +54,46 @@ struct Outcome {
   std::vector<nlohmann::json> metrics;
 };
 
+// Every parameter blob of the run's newest checkpoint, concatenated.
+std::vector<unsigned char> final_weights(const std::string& dir) {
+  CpuBackend be;
+  const auto m = load_any_model(dir, be);
+  std::vector<unsigned char> out;
+  for (BlobId b : m->params->ids().all()) {
+    if (!m->params->has(b)) continue;
+    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
+    out.insert(out.end(), p, p + m->params->blob_bytes(b));
+  }
+  return out;
+}
+
 Outcome run(const std::string& dir, std::vector<std::string> sets) {
   sets.push_back("output.dir=" + dir);
   TrainOptions o;
   o.log = nullptr;
   Outcome out;
   out.losses = train(RunConfig::parse(kBase, "offload.toml", sets), o).losses;
-  CpuBackend be;
-  const auto m = load_any_model(dir, be);
-  for (BlobId b : m->params->ids().all()) {
-    if (!m->params->has(b)) continue;
-    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
-    out.weights.insert(out.weights.end(), p, p + m->params->blob_bytes(b));
-  }
+  out.weights = final_weights(dir);
   std::ifstream in(fs::path(dir) / "metrics.jsonl");
   std::string line;
   while (std::getline(in, line)) out.metrics.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// The same run stopped after `stop_at` steps (trained blocks already written back to their tier) and resumed.
+Outcome run_stopped_and_resumed(const std::string& dir, std::vector<std::string> sets, int stop_at) {
+  sets.push_back("output.dir=" + dir);
+  TrainOptions first;
+  first.log = nullptr;
+  first.stop_at_step = stop_at;
+  Outcome out;
+  out.losses = train(RunConfig::parse(kBase, "offload.toml", sets), first).losses;
+  TrainOptions resume;
+  resume.log = nullptr;
+  resume.resume_dir = dir;
+  const TrainResult b = train(RunConfig::parse(kBase, "offload.toml", sets), resume);
+  out.losses.insert(out.losses.end(), b.losses.begin(), b.losses.end());
+  out.weights = final_weights(dir);
   return out;
 }
 
@@ -142,28 +166,7 @@ TEST(Offload, ResumeWithBlocksInTiersIsBitwiseExact) {
     const std::string tag = std::string(precision) + "-" + tier;
     const Outcome straight = run(tmp / (tag + "-straight"), sets);
     // Stop after 5 steps (mid-period, with trained blocks already written back to the tier), then resume.
-    const std::string dir = tmp / (tag + "-resumed");
-    std::vector<std::string> s1 = sets;
-    s1.push_back("output.dir=" + dir);
-    TrainOptions first;
-    first.log = nullptr;
-    first.stop_at_step = 5;
-    const TrainResult a = train(RunConfig::parse(kBase, "offload.toml", s1), first);
-    TrainOptions resume;
-    resume.log = nullptr;
-    resume.resume_dir = dir;
-    const TrainResult b = train(RunConfig::parse(kBase, "offload.toml", s1), resume);
-    std::vector<double> joined = a.losses;
-    joined.insert(joined.end(), b.losses.begin(), b.losses.end());
-    Outcome resumed;
-    resumed.losses = joined;
-    CpuBackend be;
-    const auto m = load_any_model(dir, be);
-    for (BlobId blob : m->params->ids().all()) {
-      if (!m->params->has(blob)) continue;
-      const auto* p = static_cast<const unsigned char*>(m->params->blob(blob));
-      resumed.weights.insert(resumed.weights.end(), p, p + m->params->blob_bytes(blob));
-    }
+    const Outcome resumed = run_stopped_and_resumed(tmp / (tag + "-resumed"), sets, 5);
     expect_same(straight, resumed, std::string("resume with ") + tier + " tier");
   }
 }
@@ -289,27 +292,7 @@ TEST_P(OffloadOnDevice, ResumeWithBlocksOnDiskIsBitwiseExact) {
   const std::vector<std::string> sets = with({"memory.frozen_tier=disk", "lisa.optimizer_state=keep"});
   const Outcome straight = run(tmp / "straight", sets);
   // Stop mid-period (trained blocks already written back to the tier), then resume.
-  const std::string dir = tmp / "resumed";
-  std::vector<std::string> s1 = sets;
-  s1.push_back("output.dir=" + dir);
-  TrainOptions first;
-  first.log = nullptr;
-  first.stop_at_step = 4;
-  const TrainResult a = train(RunConfig::parse(kBase, "offload.toml", s1), first);
-  TrainOptions resume;
-  resume.log = nullptr;
-  resume.resume_dir = dir;
-  const TrainResult b = train(RunConfig::parse(kBase, "offload.toml", s1), resume);
-  Outcome resumed;
-  resumed.losses = a.losses;
-  resumed.losses.insert(resumed.losses.end(), b.losses.begin(), b.losses.end());
-  CpuBackend be;
-  const auto m = load_any_model(dir, be);
-  for (BlobId blob : m->params->ids().all()) {
-    if (!m->params->has(blob)) continue;
-    const auto* p = static_cast<const unsigned char*>(m->params->blob(blob));
-    resumed.weights.insert(resumed.weights.end(), p, p + m->params->blob_bytes(blob));
-  }
+  const Outcome resumed = run_stopped_and_resumed(tmp / "resumed", sets, 4);
   expect_same(straight, resumed, GetParam() + " resume with the disk tier");
 }
 
