@@ -121,6 +121,15 @@ size_t DeviceArena::free_ranges() const {
   std::lock_guard lock(mu_);
   return free_by_offset_.size();
 }
+size_t DeviceArena::size_of(const void* p) const {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard lock(mu_);
+  const auto live = (addr >= base_ && addr < base_ + capacity_) ? live_.find(addr - base_) : live_.end();
+  STRATA_CHECK(live != live_.end(), "device arena: " + hex(addr) + " is not a live allocation of the arena " +
+                                        range_text());
+  return live->second;
+}
+
 size_t DeviceArena::live_allocations() const {
   std::lock_guard lock(mu_);
   return live_.size();

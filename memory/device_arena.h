@@ -36,6 +36,8 @@ class DeviceArena {
   size_t largest_free() const;   // size of the largest free range (0 when full)
   size_t free_ranges() const;    // number of disjoint free ranges
   size_t live_allocations() const;
+  // The (rounded) size of the live allocation at `p`; throws when `p` is not one.
+  size_t size_of(const void* p) const;
   // One line, e.g. "arena 40.0 GiB: 12.5 GiB used (peak 20.1 GiB), largest free range 20.0 GiB in 3 ranges".
   std::string describe() const;
 

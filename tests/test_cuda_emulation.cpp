@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/backend_registry.h"
 #include "backend/cuda/cuda_portable.h"
 #include "backend/cuda/cuda_reduce.cuh"
 #include "core/dtype_convert.h"
@@ -1052,6 +1053,25 @@ TEST_F(CudaEmu, WmmaTileWithRowMajorB) {
 TEST_F(CudaEmu, WmmaTileWithColMajorB) {
   check_wmma<nvcuda::wmma::col_major>(true);
   check_wmma<nvcuda::wmma::col_major>(false);
+}
+
+// Through the cuda-emu backend itself: a fresh Device buffer reads as NaN (nothing has written it), and so does a
+// freed one (a use after free), while a written one reads back what was written.
+TEST(CudaEmuBackend, FreshAndFreedDeviceMemoryReadAsNaN) {
+  const auto be = ::strata::make_backend("cuda-emu");
+  constexpr size_t kN = 1000;
+  std::vector<float> host(kN, 1.0f);
+  ::strata::Buffer buf = be->alloc(::strata::MemoryKind::Device, kN * sizeof(float), ::strata::MemoryCategory::Workspace);
+  be->copy(host.data(), buf.data(), kN * sizeof(float));
+  for (float v : host) ASSERT_TRUE(std::isnan(v)) << "a fresh device allocation must not read as zeros";
+  const std::vector<float> ones(kN, 1.0f);
+  be->copy(buf.data(), ones.data(), kN * sizeof(float));
+  be->copy(host.data(), buf.data(), kN * sizeof(float));
+  EXPECT_EQ(host, ones);
+  void* stale = buf.data();
+  buf.reset();
+  be->copy(host.data(), stale, kN * sizeof(float));  // the arena's range, now free: emulation-only use after free
+  for (float v : host) EXPECT_TRUE(std::isnan(v)) << "freed device memory must read as NaN";
 }
 
 }  // namespace

@@ -193,6 +193,9 @@ void CudaBackend::raw_free(MemoryKind kind, void* ptr) {
     arena = arena_.get();
   }
   STRATA_CHECK(arena != nullptr, name() + ": freeing Device memory before the device arena exists");
+#ifdef STRATA_CUDA_EMULATION
+  ::strata::cuda_emu::poison(ptr, arena->size_of(ptr));  // a use after free reads NaN
+#endif
   arena->free(ptr);
 }
 void* CudaBackend::raw_create_stream() {
