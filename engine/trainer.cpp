@@ -78,6 +78,12 @@ class TrainingRun {
         ckpts_(cfg.output.dir, cfg.output.keep_checkpoints) {
     if (prof_.enabled()) backend_->memory().set_observer([this](const MemorySnapshot& s) { prof_.sample_memory(s); });
     cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
+    // The disk tier's scratch file is created, truncated and deleted by Strata: never a file it did not create.
+    std::error_code ec;
+    STRATA_CHECK(cfg.memory.disk_path.empty() || !fs::exists(cfg.memory.disk_path, ec),
+                 "memory.disk_path: " + cfg.memory.disk_path + " already exists; Strata creates the disk tier's file "
+                 "itself and never overwrites or deletes a file it did not create: choose a path that does not exist "
+                 "yet (or delete it if it is left over from an interrupted run)");
     if (!cfg.memory.device_budget.empty())
       backend_->memory().set_budget(MemoryKind::Device, parse_byte_size(cfg.memory.device_budget, "memory.device_budget"));
     if (!cfg.memory.host_budget.empty()) {

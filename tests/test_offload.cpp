@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/cpu_backend.h"
@@ -227,6 +228,28 @@ TEST(Offload, TooSmallBudgetFailsBeforeStepOne) {
     }
     EXPECT_FALSE(fs::exists(dir + "/metrics.jsonl")) << "nothing may run with a budget that cannot work";
   }
+}
+
+// memory.disk_path naming a file that exists (here: the base model's weights) is refused before anything runs, and
+// the file is left exactly as it was (it used to be truncated and deleted at exit).
+TEST(Offload, DiskPathNamingAnExistingFileIsRefusedAndTheFileKept) {
+  test::TempDir tmp(fs::current_path());
+  const std::string precious = tmp / "model.safetensors";
+  const std::string content = "the user's own bytes, not Strata's";
+  std::ofstream(precious, std::ios::binary) << content;
+  const std::string dir = tmp / "run";
+  try {
+    run(dir, {"memory.frozen_tier=disk", "memory.disk_path=" + precious});
+    FAIL() << "expected memory.disk_path to be refused";
+  } catch (const StrataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("memory.disk_path"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("already exists"), std::string::npos) << msg;
+  }
+  std::ifstream in(precious, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, content) << "the existing file must be untouched";
+  EXPECT_FALSE(fs::exists(dir)) << "a refused run writes nothing";
 }
 
 // ---- the tiers through the CUDA backend: the streamer's device path ------------------------------------------------
