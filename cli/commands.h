@@ -74,7 +74,8 @@ struct TokenizeArgs {
   bool skip_bad_records = false;
   std::vector<std::string> inputs;
   std::string out;
-  int threads = 0;  // 0: one per hardware thread
+  bool force = false;  // replace an existing --out (never one of the inputs)
+  int threads = 0;     // 0: one per hardware thread
 };
 
 int run_demo(const DemoArgs& opts);

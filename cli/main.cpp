@@ -127,6 +127,7 @@ Command add_tokenize(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--text-field", a->text_field, "JSONL field with the text")->capture_default_str();
   c->add_flag("--skip-bad-records", a->skip_bad_records, "skip and count malformed records instead of stopping");
+  c->add_flag("--force", a->force, "replace an existing --out file (atomically; never one of the inputs)");
   c->add_option("--threads", a->threads, "tokenizing threads (0: one per hardware thread)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -32,9 +33,22 @@ std::string rates(const TokenizeStats& s) {
   return buf;
 }
 
+// A user's files are never overwritten without --force, and an input never (it is still being read).
+void check_output_path(const TokenizeArgs& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(o.out, ec)) return;
+  for (const std::string& in : o.inputs)
+    STRATA_CHECK(!fs::equivalent(in, o.out, ec), "--out " + o.out + " is also an input (" + in +
+                                                    "); write the token file to another path");
+  STRATA_CHECK(o.force, "--out " + o.out + " already exists; pass --force to replace it, or choose another path");
+  STRATA_CHECK(fs::is_regular_file(o.out, ec), "--out " + o.out + " exists and is not a file; choose another path");
+}
+
 }  // namespace
 
 int run_tokenize(const TokenizeArgs& o) {
+  check_output_path(o);
   const auto tok = make_tokenizer(o.tokenizer);
   TokenizeOptions opts;
   opts.inputs = o.inputs;

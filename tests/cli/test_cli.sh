@@ -77,6 +77,12 @@ expect 0 "100 documents" -- "$STRATA" tokenize --tokenizer byte --chat-template 
 expect 0 "done at step 2/2" -- "$STRATA" train "$tmp/run.toml" --set data.train="$tmp/d.tok" --set data.format=tokens --set train.steps=2 --set output.dir="$tmp/tokrun"
 expect 1 "plain.jsonl:1: record 0" -- "$STRATA" tokenize --tokenizer byte --text-field body "$tmp/plain.jsonl" --out "$tmp/e.tok"
 expect 0 "40 malformed skipped" -- "$STRATA" tokenize --tokenizer byte --text-field body --skip-bad-records "$tmp/plain.jsonl" --out "$tmp/e.tok"
+# An existing --out is never replaced without --force, and an input never at all (it used to be overwritten).
+cp "$tmp/plain.jsonl" "$tmp/plain.bak"
+expect 1 "already exists; pass --force" -- "$STRATA" tokenize --tokenizer byte --text-field body --skip-bad-records "$tmp/plain.jsonl" --out "$tmp/e.tok"
+expect 1 "is also an input" -- "$STRATA" tokenize --tokenizer byte --force "$tmp/plain.jsonl" --out "$tmp/plain.jsonl"
+cmp -s "$tmp/plain.jsonl" "$tmp/plain.bak" && echo "ok: the input survived" || { echo "FAIL: tokenize replaced its input"; fails=$((fails + 1)); }
+expect 0 "40 malformed skipped" -- "$STRATA" tokenize --tokenizer byte --text-field body --skip-bad-records --force "$tmp/plain.jsonl" --out "$tmp/e.tok"
 expect 2 "--tokenizer is required" -- "$STRATA" tokenize "$tmp/plain.jsonl" --out "$tmp/e.tok"
 # The demo config on the CUDA backend's sources run by the CPU emulation of the device (cuda-emu), shortened: it
 # exits 0 and its per-step losses (metrics.jsonl) equal the cpu backend's within 1e-4 relative.
