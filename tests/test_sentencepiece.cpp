@@ -213,7 +213,7 @@ TEST(SentencePiece, ModelWithoutBosEosIsRefused) {
 TEST(SentencePiece, GarbageFileIsACleanError) {
   test::TempDir tmp;
   for (const std::string& content : {std::string("this is not a sentencepiece model\n"), std::string(),
-                                    std::string("\x0a\xff\xff\xff\xff\x0f garbage \x00\x01", 20)}) {
+                                    std::string("\x0a\xff\xff\xff\xff\x0f garbage \x00\x01", 17)}) {
     const std::string path = tmp / "garbage.model";
     std::ofstream(path, std::ios::binary) << content;
     const std::string msg = test::error_of([&] { make_sentencepiece_tokenizer(path); });
