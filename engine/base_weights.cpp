@@ -107,6 +107,7 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
     return out;
   }
   const LoadedCheckpoint ck = CheckpointStore::load(ckpt_dir);
+  validate_state(ck.state, out->params->ids(), (fs::path(ckpt_dir) / "state.json").string());
   overlay_weights(*ck.weights, *out->params, backend, ck.state.dirty_blobs);
   out->description = ckpt_dir + " (step " + std::to_string(ck.state.step) + ", base: " + base + ")";
   return out;

@@ -22,6 +22,13 @@ namespace strata {
 
 namespace {
 
+// A 16-digit lower-case hex XXH3, as hex64 writes it; throws naming `what` for anything else.
+uint64_t parse_hex64(const std::string& text, const std::string& what) {
+  STRATA_CHECK(text.size() == 16 && text.find_first_not_of("0123456789abcdef") == std::string::npos,
+               what + " = \"" + text + "\" is not a 16-digit hex checksum");
+  return std::stoull(text, nullptr, 16);
+}
+
 // state.json stores blob ids as plain integers.
 std::vector<int> blob_values(const std::vector<BlobId>& ids) {
   std::vector<int> out;
@@ -101,6 +108,7 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
     j["config_xxh3"] = hex64(s.config_hash);
     j["files"] = {{"weights.safetensors", hex64(xxh3_of_file((tmp / "weights.safetensors").string()))},
                   {"optimizer.safetensors", hex64(xxh3_of_file((tmp / "optimizer.safetensors").string()))}};
+    j["state_xxh3"] = hex64(xxh3_of_text(j.dump()));  // of every other field, as compact JSON
     const fs::path state = tmp / "state.json";
     {
       std::ofstream f(state);
@@ -140,6 +148,32 @@ std::optional<std::string> CheckpointStore::latest(const std::string& run_dir) {
   return all.back().string();
 }
 
+void validate_state(const TrainerState& s, const BlobIds& ids, const std::string& origin) {
+  const std::string at = origin + ": ";
+  STRATA_CHECK(s.step >= 0, at + "step = " + std::to_string(s.step) + " is negative");
+  for (const auto* list : {&s.active_blobs, &s.dirty_blobs}) {
+    const char* name = list == &s.active_blobs ? "active_blobs" : "dirty_blobs";
+    std::vector<BlobId> sorted = *list;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      STRATA_CHECK(ids.valid(sorted[i]), at + name + " holds blob id " + to_string(sorted[i]) + ", outside this "
+                                             "model's 0.." + std::to_string(ids.count() - 1));
+      STRATA_CHECK(i == 0 || sorted[i] != sorted[i - 1], at + name + " holds blob id " + to_string(sorted[i]) +
+                                                             " twice");
+    }
+  }
+  STRATA_CHECK((int)s.adam_steps.size() == ids.count(),
+               at + "adam_steps has " + std::to_string(s.adam_steps.size()) + " entries, the model has " +
+                   std::to_string(ids.count()) + " blobs");
+  for (size_t i = 0; i < s.adam_steps.size(); ++i)
+    STRATA_CHECK(s.adam_steps[i] >= 0 && s.adam_steps[i] <= s.step,
+                 at + "adam_steps[" + std::to_string(i) + "] = " + std::to_string(s.adam_steps[i]) +
+                     " is outside 0..step (" + std::to_string(s.step) + ")");
+  STRATA_CHECK(s.nonfinite_in_a_row >= 0 && s.nonfinite_total >= s.nonfinite_in_a_row,
+               at + "nonfinite_in_a_row / nonfinite_total (" + std::to_string(s.nonfinite_in_a_row) + " / " +
+                   std::to_string(s.nonfinite_total) + ") are inconsistent");
+}
+
 LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
   const fs::path state = fs::path(dir) / "state.json";
   std::ifstream f(state);
@@ -157,6 +191,17 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
   try {
     STRATA_CHECK(j.at("format") == "strata-checkpoint" && j.at("version") == 1,
                  state.string() + ": not a version-1 strata checkpoint");
+    // Its own checksum first: a field edited by hand or flipped on disk is caught before any of it is used.
+    STRATA_CHECK(j.contains("state_xxh3") && j["state_xxh3"].is_string(),
+                 state.string() + ": no state_xxh3 checksum (written by an older Strata, or edited): it cannot be "
+                                  "trusted; resume from another checkpoint or start the run again");
+    const std::string stored = j["state_xxh3"].get<std::string>();
+    json rest = j;
+    rest.erase("state_xxh3");
+    const std::string actual = hex64(xxh3_of_text(rest.dump()));
+    STRATA_CHECK(stored == actual, state.string() + ": checksum mismatch (state_xxh3 " + stored + ", content " +
+                                       actual + "): the file was edited or corrupted; resume from an older "
+                                       "checkpoint (move this step_ folder away) or start the run again");
     TrainerState& s = ck.state;
     s.step = j.at("step").get<int>();
     s.loader.epoch = j.at("loader").at("epoch").get<uint64_t>();
@@ -166,7 +211,7 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
     s.adam_steps = j.at("adam_steps").get<std::vector<int64_t>>();
     s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int>();
     s.nonfinite_total = j.at("nonfinite_total").get<int>();
-    s.config_hash = std::stoull(j.at("config_xxh3").get<std::string>(), nullptr, 16);
+    s.config_hash = parse_hex64(j.at("config_xxh3").get<std::string>(), state.string() + ": config_xxh3");
     for (const char* name : {"weights.safetensors", "optimizer.safetensors"}) {
       const std::string path = (fs::path(dir) / name).string();
       const std::string want = j.at("files").at(name).get<std::string>();

@@ -24,6 +24,10 @@ struct TrainerState {
   uint64_t config_hash = 0;         // XXH3 of the run's resolved config (resume refuses a different config)
 };
 
+// Range checks of a state against the model it is loaded into (what a checksum cannot vouch for: a state written by
+// a different model, or fields a hand edit made consistent): throws naming the field and `origin`.
+void validate_state(const TrainerState& s, const BlobIds& ids, const std::string& origin);
+
 struct LoadedCheckpoint {
   std::string dir;
   TrainerState state;

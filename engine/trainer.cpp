@@ -337,6 +337,7 @@ class TrainingRun {
     STRATA_CHECK(latest, "nothing to resume: " + run_dir + " has no complete checkpoint");
     const LoadedCheckpoint ck = CheckpointStore::load(*latest);
     const TrainerState& s = ck.state;
+    validate_state(s, ids(), (fs::path(*latest) / "state.json").string());
     STRATA_CHECK(s.config_hash == config_hash_,
                  *latest + " was written with a different configuration; resume only changes train.steps and "
                            "[output] settings");

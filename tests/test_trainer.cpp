@@ -7,8 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "core/check.h"
 #include "tests/support/backends.h"
 #include "tests/support/temp_dir.h"
+#include "engine/checkpoint.h"
 #include "engine/trainer.h"
 
 namespace strata {
@@ -214,6 +217,58 @@ TEST(Trainer, CheckpointCorruptionIsDetected) {
   TrainOptions resume = quiet();
   resume.resume_dir = tmp / "c";
   EXPECT_NE(error_of([&] { train(config(tmp / "c"), resume); }).find("checksum mismatch"), std::string::npos);
+}
+
+// state.json carries its own checksum: a hand edit or a flipped byte is refused, naming the file. Fields that a
+// consistent edit (checksum recomputed) makes absurd are range-checked, each error naming the field.
+TEST(Trainer, StateJsonIsChecksummedAndRangeChecked) {
+  test::TempDir tmp;
+  TrainOptions o = quiet();
+  o.stop_at_step = 2;
+  const TrainResult r = train(config(tmp / "s"), o);
+  const std::string state = r.last_checkpoint + "/state.json";
+  std::string original;
+  {
+    std::ifstream in(state);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    original = ss.str();
+  }
+  TrainOptions resume = quiet();
+  resume.resume_dir = tmp / "s";
+  const auto resume_error = [&] { return error_of([&] { train(config(tmp / "s"), resume); }); };
+  // An edit without a new checksum.
+  auto j = nlohmann::json::parse(original);
+  j["step"] = -5;
+  std::ofstream(state) << j.dump(2);
+  std::string e = resume_error();
+  EXPECT_NE(e.find("state.json: checksum mismatch"), std::string::npos) << e;
+  // Consistent edits (checksum recomputed): each absurd field is named.
+  const auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    auto k = nlohmann::json::parse(original);
+    edit(k);
+    k.erase("state_xxh3");
+    k["state_xxh3"] = [&] {
+      char b[17];
+      std::snprintf(b, sizeof b, "%016llx", (unsigned long long)xxh3_of_text(k.dump()));
+      return std::string(b);
+    }();
+    std::ofstream(state) << k.dump(2);
+    return resume_error();
+  };
+  e = edited([](nlohmann::json& k) { k["dirty_blobs"] = {-1}; });
+  EXPECT_NE(e.find("dirty_blobs holds blob id -1"), std::string::npos) << e;
+  e = edited([](nlohmann::json& k) { k["active_blobs"] = {0, 0}; });
+  EXPECT_NE(e.find("active_blobs holds blob id 0 twice"), std::string::npos) << e;
+  e = edited([](nlohmann::json& k) { k["step"] = -5; });
+  EXPECT_NE(e.find("step = -5 is negative"), std::string::npos) << e;
+  e = edited([](nlohmann::json& k) { k["adam_steps"][0] = -3; });
+  EXPECT_NE(e.find("adam_steps[0] = -3"), std::string::npos) << e;
+  e = edited([](nlohmann::json& k) { k["config_xxh3"] = "zz"; });
+  EXPECT_NE(e.find("config_xxh3 = \"zz\" is not a 16-digit hex checksum"), std::string::npos) << e;
+  // The untouched file resumes.
+  std::ofstream(state) << original;
+  EXPECT_NO_THROW(train(config(tmp / "s"), resume));
 }
 
 // ---- the same invariants through the CUDA backend -----------------------------------------------------------------
