@@ -2,10 +2,13 @@
 // A missing driver or device is "unavailable", never an error, so tests can skip cleanly.
 #include "backend/backend_registry.h"
 
+#include <algorithm>
+
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/ref/ref_backend.h"
 #include "core/check.h"
+#include "core/enum_names.h"
 
 namespace strata {
 
@@ -29,13 +32,13 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "cpu") return std::make_unique<CpuBackend>();
   if (name == "ref") return std::make_unique<RefBackend>();
   if (name == "cuda-emu" || name.rfind("cuda-emu:", 0) == 0) {
-    // cuda-emu[:forward|reverse|shuffle]: the thread order between barriers (forward by default).
+    // cuda-emu[:forward|reverse|shuffle]: the thread order between barriers (forward by default). The order belongs
+    // to the one emulated device: the newest cuda-emu backend's order applies to every cuda-emu backend alive.
     const std::string order = name.size() > 9 ? name.substr(9) : "forward";
-    try {
-      cuda_emu::set_thread_order(order);
-    } catch (const std::exception& e) {
-      STRATA_FAIL("backend '" + name + "': " + e.what());
-    }
+    const std::vector<std::string> orders = cuda_emu::thread_orders();
+    if (std::find(orders.begin(), orders.end(), order) == orders.end())
+      fail_unknown_name("backend '" + name + "': thread order", order, orders);
+    cuda_emu::set_thread_order(order);
     return cuda_emu::make_cuda_backend(0);
   }
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {

@@ -55,11 +55,15 @@ void publish_folder(const std::string& tmp, const std::string& final_dir) {
   fsync_or_fail(tmp, true, final_dir);
   if (std::rename(tmp.c_str(), final_dir.c_str()) != 0)
     STRATA_FAIL("cannot rename " + tmp + " to " + final_dir + ": " + std::strerror(errno));
-  fs::path dir(final_dir);
-  if (!dir.has_filename()) dir = dir.parent_path();  // "out/" names the folder "out"
-  const std::string parent = dir.parent_path().string();
+  sync_parent_folder(final_dir);
+}
+
+void sync_parent_folder(const std::string& path) {
+  fs::path p(path);
+  if (!p.has_filename()) p = p.parent_path();  // "out/" names the folder "out"
+  const std::string parent = p.parent_path().string();
   const int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {  // best effort: the folder is published already
+  if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }

@@ -16,4 +16,7 @@ void write_file_atomic(const std::string& path, std::string_view contents);
 // rename succeeded the folder is published, and no error is thrown for it.
 void publish_folder(const std::string& tmp, const std::string& final_dir);
 
+// fsyncs the folder holding `path` (after a rename into it), best effort: the rename has happened already.
+void sync_parent_folder(const std::string& path);
+
 }  // namespace strata

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 
 namespace strata {
@@ -99,12 +100,7 @@ void TempFile::publish() {
   if (::rename(tmp_.c_str(), target_.c_str()) != 0)
     fail("cannot rename " + tmp_ + " into place: " + std::strerror(errno));
   tmp_.clear();
-  const std::string dir = std::filesystem::path(target_).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_parent_folder(target_);
 }
 
 }  // namespace strata

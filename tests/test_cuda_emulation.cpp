@@ -369,52 +369,48 @@ std::string describe(const std::vector<Mismatches>& per_order, int total) {
   return s;
 }
 
-TEST_F(CudaEmu, MetaMissingSyncthreadsReadAfterWriteIsDetected) {
+// A kernel that rotates each block's 128 values by `shift` through shared memory, in a correct variant (barriers
+// in place) and a broken one (one missing): the correct one must be exact under every order, the broken one wrong
+// under at least one. Returns the broken variant's mismatches per order.
+template <class Good, class Bad>
+std::vector<Mismatches> expect_missing_barrier_caught(int shift, Good launch_good, Bad launch_bad) {
   constexpr int kThreads = 128, kBlocks = 2, kN = kThreads * kBlocks;
   DeviceArray<float> in(kN), out(kN);
   const std::vector<float> host = iota_floats(kN);
   in.upload(host);
   std::vector<float> want(kN);
   for (int b = 0; b < kBlocks; ++b)
-    for (int t = 0; t < kThreads; ++t) want[b * kThreads + t] = host[b * kThreads + (t + 1) % kThreads];
-
-  const auto launch_good = [&] {
-    STRATA_LAUNCH(k::rotate_kernel<true>, kBlocks, kThreads, 0, nullptr)(in.get(), out.get());
-  };
-  const auto good = under_every_order(launch_good, out, want);
-  const auto launch_bad = [&] {
-    STRATA_LAUNCH(k::rotate_kernel<false>, kBlocks, kThreads, 0, nullptr)(in.get(), out.get());
-  };
-  const auto bad = under_every_order(launch_bad, out, want);
+    for (int t = 0; t < kThreads; ++t) want[b * kThreads + t] = host[b * kThreads + (t + shift) % kThreads];
+  const auto good = under_every_order([&] { launch_good(kBlocks, kThreads, in.get(), out.get()); }, out, want);
+  const auto bad = under_every_order([&] { launch_bad(kBlocks, kThreads, in.get(), out.get()); }, out, want);
   for (size_t i = 0; i < good.size(); ++i) EXPECT_EQ(good[i].wrong, 0) << all_orders()[i].name;
   EXPECT_TRUE(std::any_of(bad.begin(), bad.end(), [](const Mismatches& m) { return m.wrong > 0; }))
       << "the missing __syncthreads went unnoticed under every order";
-  std::printf("[ observed ] missing __syncthreads (read after write): %s\n", describe(bad, kN).c_str());
+  return bad;
+}
+
+TEST_F(CudaEmu, MetaMissingSyncthreadsReadAfterWriteIsDetected) {
+  const auto bad = expect_missing_barrier_caught(
+      1, [](int blocks, int threads, const float* in, float* out) {
+        STRATA_LAUNCH(k::rotate_kernel<true>, blocks, threads, 0, nullptr)(in, out);
+      },
+      [](int blocks, int threads, const float* in, float* out) {
+        STRATA_LAUNCH(k::rotate_kernel<false>, blocks, threads, 0, nullptr)(in, out);
+      });
+  std::printf("[ observed ] missing __syncthreads (read after write): %s\n", describe(bad, 256).c_str());
 }
 
 TEST_F(CudaEmu, MetaMissingSyncthreadsWriteAfterReadIsDetected) {
-  constexpr int kThreads = 128, kBlocks = 2, kN = kThreads * kBlocks;
-  DeviceArray<float> in(kN), out(kN);
-  const std::vector<float> host = iota_floats(kN);
-  in.upload(host);
-  std::vector<float> want(kN);
-  for (int b = 0; b < kBlocks; ++b)
-    for (int t = 0; t < kThreads; ++t) want[b * kThreads + t] = host[b * kThreads + (t + 2) % kThreads];
-
-  const auto launch_good = [&] {
-    STRATA_LAUNCH(k::shift_twice_kernel<true>, kBlocks, kThreads, 0, nullptr)(in.get(), out.get());
-  };
-  const auto good = under_every_order(launch_good, out, want);
-  const auto launch_bad = [&] {
-    STRATA_LAUNCH(k::shift_twice_kernel<false>, kBlocks, kThreads, 0, nullptr)(in.get(), out.get());
-  };
-  const auto bad = under_every_order(launch_bad, out, want);
-  for (size_t i = 0; i < good.size(); ++i) EXPECT_EQ(good[i].wrong, 0) << all_orders()[i].name;
-  EXPECT_TRUE(std::any_of(bad.begin(), bad.end(), [](const Mismatches& m) { return m.wrong > 0; }))
-      << "the missing __syncthreads went unnoticed under every order";
+  const auto bad = expect_missing_barrier_caught(
+      2, [](int blocks, int threads, const float* in, float* out) {
+        STRATA_LAUNCH(k::shift_twice_kernel<true>, blocks, threads, 0, nullptr)(in, out);
+      },
+      [](int blocks, int threads, const float* in, float* out) {
+        STRATA_LAUNCH(k::shift_twice_kernel<false>, blocks, threads, 0, nullptr)(in, out);
+      });
   // No poison is involved here: the values are stale or early, never NaN, so only the orders tell.
   for (const Mismatches& m : bad) EXPECT_EQ(m.non_finite, 0);
-  std::printf("[ observed ] missing __syncthreads (write after read): %s\n", describe(bad, kN).c_str());
+  std::printf("[ observed ] missing __syncthreads (write after read): %s\n", describe(bad, 256).c_str());
 }
 
 TEST_F(CudaEmu, MetaOffByOneAtSharedTileEdgeIsDetected) {

@@ -17,6 +17,7 @@
 #include "engine/base_weights.h"
 #include "core/check.h"
 #include "tests/support/backends.h"
+#include "tests/support/run_weights.h"
 #include "tests/support/temp_dir.h"
 #include "engine/trainer.h"
 #include "model/presets.h"
@@ -55,18 +56,7 @@ struct Outcome {
   std::vector<nlohmann::json> metrics;
 };
 
-// Every parameter blob of the run's newest checkpoint, concatenated.
-std::vector<unsigned char> final_weights(const std::string& dir) {
-  CpuBackend be;
-  const auto m = load_any_model(dir, be);
-  std::vector<unsigned char> out;
-  for (BlobId b : m->params->ids().all()) {
-    if (!m->params->has(b)) continue;
-    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
-    out.insert(out.end(), p, p + m->params->blob_bytes(b));
-  }
-  return out;
-}
+using test::final_weights;
 
 Outcome run(const std::string& dir, std::vector<std::string> sets) {
   sets.push_back("output.dir=" + dir);

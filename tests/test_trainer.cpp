@@ -18,6 +18,7 @@
 #include "engine/base_weights.h"
 #include "core/check.h"
 #include "tests/support/backends.h"
+#include "tests/support/run_weights.h"
 #include "tests/support/temp_dir.h"
 #include "engine/checkpoint.h"
 #include "engine/trainer.h"
@@ -63,17 +64,7 @@ TrainOptions quiet() {
   return o;
 }
 
-std::vector<unsigned char> final_weights(const std::string& run_dir) {
-  CpuBackend be;
-  const auto m = load_any_model(run_dir, be);
-  std::vector<unsigned char> out;
-  for (BlobId b : m->params->ids().all()) {
-    if (!m->params->has(b)) continue;
-    const auto* p = static_cast<const unsigned char*>(m->params->blob(b));
-    out.insert(out.end(), p, p + m->params->blob_bytes(b));
-  }
-  return out;
-}
+using test::final_weights;
 
 void expect_bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
   ASSERT_EQ(a.size(), b.size());

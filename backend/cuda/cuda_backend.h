@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace strata {
 
@@ -20,8 +21,10 @@ namespace cuda_emu {
 int cuda_device_count(std::string* why);  // the emulated device: always 1
 std::unique_ptr<Backend> make_cuda_backend(int device);
 // How the emulated device orders the threads of a block between barriers, and the blocks of a grid: "forward",
-// "reverse" or "shuffle" (seeded, new at every barrier). Throws naming the order when it is none of them.
+// "reverse" or "shuffle" (seeded, new at every barrier). Throws naming the order when it is none of them. The setting
+// is the emulated device's, so it applies to every cuda-emu backend in the process.
 void set_thread_order(const std::string& order);
+std::vector<std::string> thread_orders();  // the names set_thread_order takes
 }  // namespace cuda_emu
 
 }  // namespace strata

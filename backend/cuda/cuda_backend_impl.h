@@ -25,11 +25,9 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int device);
   ~CudaBackend() override;
 
-#ifdef STRATA_CUDA_EMULATION
-  std::string name() const override { return "cuda-emu"; }  // NOLINT(readability-braces)
-#else
-  std::string name() const override { return "cuda:" + std::to_string(device_); }
-#endif
+  std::string name() const override {
+    return STRATA_CUDA_EMULATED ? std::string("cuda-emu") : "cuda:" + std::to_string(device_);
+  }
   BackendCaps caps() const override;
 
   void copy_async(void* dst, const void* src, size_t bytes, Stream& stream) override;

@@ -8,6 +8,7 @@
 #endif
 
 #ifdef STRATA_CUDA_EMULATION
+#define STRATA_CUDA_EMULATED 1
 // kernel<<<grid, block, smem, stream>>>(args...); template kernels deduce their arguments from the call, as with
 // <<<>>>.
 #define STRATA_LAUNCH(kernel, grid, block, smem, stream) \
@@ -20,6 +21,7 @@
 // extern __shared__ T name[] (the launch's dynamic shared memory), aligned to `align` bytes.
 #define STRATA_DYNAMIC_SHARED(T, name, align) T* const name = ::strata::cuda_emu::dynamic_shared<T>()
 #else
+#define STRATA_CUDA_EMULATED 0
 #define STRATA_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
 #define STRATA_SHARED(T, name, n) __shared__ T name[n]
 // clang-format off

@@ -2,10 +2,13 @@
 // kernel launch becomes a task on its stream; a block runs its threads as fibers on the calling host thread, switching
 // only at barriers (__syncthreads, warp-collective operations), in the order the device's ThreadOrder says.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "core/enum_names.h"
 
 namespace strata::cuda_emu {
 
@@ -22,6 +25,9 @@ struct dim3 {
 // Reverse: the last thread first; Shuffled: a seeded permutation, new at every barrier. Differences between the
 // orders expose a missing barrier (a read of shared memory that another thread writes in the same phase).
 enum class ThreadOrder { Forward, Reverse, Shuffled };
+constexpr std::array<EnumName<ThreadOrder>, 3> enum_names(ThreadOrder) {
+  return {{{ThreadOrder::Forward, "forward"}, {ThreadOrder::Reverse, "reverse"}, {ThreadOrder::Shuffled, "shuffle"}}};
+}
 void set_thread_order(ThreadOrder order, uint64_t seed);
 
 // The thread a fiber runs (the builtins threadIdx, blockIdx, blockDim, gridDim).

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/emulation/emu_launch.h"
 
 namespace strata::cuda_emu {
@@ -236,15 +237,10 @@ void set_thread_order(ThreadOrder order, uint64_t seed) {
   settings() = {order, seed};
 }
 
+std::vector<std::string> thread_orders() { return enum_name_list<ThreadOrder>(); }
+
 void set_thread_order(const std::string& order) {
-  if (order == "forward")
-    set_thread_order(ThreadOrder::Forward, 1);
-  else if (order == "reverse")
-    set_thread_order(ThreadOrder::Reverse, 1);
-  else if (order == "shuffle")
-    set_thread_order(ThreadOrder::Shuffled, 1);
-  else
-    throw std::invalid_argument("unknown thread order '" + order + "': forward, reverse or shuffle");
+  set_thread_order(parse_enum<ThreadOrder>(order, "thread order"), 1);
 }
 
 std::string launch_config_problem(dim3 grid, dim3 block) {
