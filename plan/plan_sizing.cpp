@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "backend/cuda/cuda_backend.h"
 #include "core/byte_size.h"
 #include "core/check.h"
 #include "model/activations.h"
@@ -38,8 +39,14 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
   const int B = in.micro_batch, T = in.seq_len;
   dev[A] = Activations::saved_bytes(mc, B, T, in.checkpointing, in.bf16);
   dev[WS] = Activations::workspace_bytes(mc, B, T, in.checkpointing, 0, in.bf16);
-  if (in.cuda && in.bf16) {  // the CUDA backend's scratch: GEMM operands rounded to bf16, at most 2 N (C + F) values
-    const size_t mib = size_t{1} << 20, scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (mc.dim + mc.ffn_dim) + 512;
+  if (in.cuda && in.bf16) {
+    // The CUDA backend's scratch: GEMM operands rounded to bf16 (at most 2 N (C + F) values) and the fp32 rows of one
+    // weight gradient (at most kBf16WeightGradChunkFloats plus one row, never more than the largest weight).
+    const size_t C = mc.dim, F = mc.ffn_dim;
+    const size_t largest_weight = C * std::max({(size_t)mc.q_dim(), F, (size_t)mc.vocab});
+    const size_t dw_rows = std::min(largest_weight, kBf16WeightGradChunkFloats + std::max(C, F));
+    const size_t mib = size_t{1} << 20,
+                 scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (C + F) + sizeof(float) * dw_rows + 3 * 256;
     dev[WS] += (scratch + mib - 1) / mib * mib;
   }
 }

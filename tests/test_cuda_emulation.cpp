@@ -922,6 +922,49 @@ TEST_F(CudaEmu, CublasGemmExBf16MatchesTheDefinition) {
   EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
 }
 
+// A bf16 C is as lossy as cuBLAS may make it: the sum is rounded to bf16 after every 8 terms of K (its split-K
+// kernels reduce in the output type), so code that assumes one rounding fails here as it did on an H200.
+TEST_F(CudaEmu, CublasGemmExBf16OutputIsRoundedAfterEveryKSlice) {
+  const int m = 16, n = 8, k = 33;
+  Stream s;
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasSetStream(h, s), CUBLAS_STATUS_SUCCESS);
+  std::vector<bfloat> a((size_t)m * k), b((size_t)n * k), c((size_t)m * n);  // A [m,k], B^T [n,k], C [m,n]
+  auto value = [](size_t i, double salt) { return __float2bfloat16_rn((float)std::sin(1.37 * (double)i + salt)); };
+  for (size_t i = 0; i < a.size(); ++i) a[i] = value(i, 0.1);  // full-mantissa values: their sums round in bf16
+  for (size_t i = 0; i < b.size(); ++i) b[i] = value(i, 0.2);
+  for (size_t i = 0; i < c.size(); ++i) c[i] = value(i, 0.3);
+  DeviceArray<bfloat> da(a.size()), db(b.size()), dc(c.size());
+  da.upload(a, s);
+  db.upload(b, s);
+  dc.upload(c, s);
+  const float one = 1.0f;
+  ASSERT_EQ(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_T, m, n, k, &one, da.get(), CUDA_R_16BF, m, db.get(), CUDA_R_16BF,
+                         n, &one, dc.get(), CUDA_R_16BF, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_SUCCESS);
+  const std::vector<bfloat> got = dc.download(s);
+  int off_sliced = 0, off_once = 0;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      const size_t at = (size_t)j * m + i;
+      double sliced = __bfloat162float(c[at]), once = sliced;
+      for (int p0 = 0; p0 < k; p0 += 8) {
+        double part = 0;
+        for (int p = p0; p < std::min(k, p0 + 8); ++p)
+          part += (double)__bfloat162float(a[(size_t)p * m + i]) * __bfloat162float(b[(size_t)p * n + j]);
+        sliced = __bfloat162float(__float2bfloat16_rn((float)(sliced + part)));
+        once += part;
+      }
+      const float g = __bfloat162float(got[at]);
+      off_sliced += g != (float)sliced;
+      off_once += g != __bfloat162float(__float2bfloat16_rn((float)once));
+    }
+  EXPECT_LE(off_sliced, m * n / 20) << "only sums within fp32 noise of a bf16 rounding boundary may differ";
+  EXPECT_GT(off_once, m * n / 10) << "a bf16 C must not look like one rounding of the fp32 sum";
+  EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
 TEST_F(CudaEmu, CublasRunsOnItsStreamLazily) {
   Stream s;
   cublasHandle_t h = nullptr;

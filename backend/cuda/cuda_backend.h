@@ -3,6 +3,7 @@
 // emulation of the CUDA subset they use (backend/cuda/emulation/, always built). The registry probes before it
 // constructs one.
 #pragma once
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,10 @@
 namespace strata {
 
 class Backend;
+
+// The bf16 linear's weight gradient is summed in fp32 scratch of at most this many floats (whole rows of dw at a
+// time) and then added to the bf16 dw with one rounding; the planner counts this scratch.
+inline constexpr size_t kBf16WeightGradChunkFloats = size_t{8} << 20;  // 32 MiB
 
 namespace cuda_real {
 // Number of usable CUDA devices; 0 (with the reason in *why) when the driver or a device is missing.

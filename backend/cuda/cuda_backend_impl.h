@@ -124,6 +124,8 @@ class CudaBackend final : public Backend {
   // The bf16 attention fallback: r[B*T*(NH+2*NKV)*HS] = q, k, v rounded to bf16 (kept fp32); q, k, v then point
   // into r. In cuda_attention.cu.
   void round_qkv_bf16(float* r, const float*& q, const float*& k, const float*& v, const AttentionDims& s);
+  // dst[i] = bf16(float(dst[i]) + src[i]) for i < n: one rounding per element. In cuda_bf16_ops.cu.
+  void accumulate_into_bf16(bf16* dst, const float* src, size_t n);
   // The cuBLAS handle of the bf16 GEMMs (default math: tensor cores), created on first use on the compute stream.
   cublasHandle_t bf16_blas();
 

@@ -52,6 +52,12 @@ __global__ void bf16_to_f32_kernel(float* dst, const __nv_bfloat16* src, size_t 
     dst[i] = __bfloat162float(src[i]);
 }
 
+// dst[i] = bf16(float(dst[i]) + src[i]) for i < n
+__global__ void accumulate_into_bf16_kernel(__nv_bfloat16* dst, const float* src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16_rn(__bfloat162float(dst[i]) + src[i]);
+}
+
 // ---- embedding --------------------------------------------------------------------------------------------------
 
 // out[N,C] = float(table[tokens[n], c])
@@ -119,6 +125,14 @@ void CudaBackend::convert_bf16_to_f32(float* dst, const bf16* src, size_t n) {
     STRATA_LAUNCH(bf16_to_f32_kernel, grid_for(n - done, threads), threads, 0, stream())(dst, s, done, n);
     STRATA_CUDA_LAUNCH_CHECK("bf16_to_f32_kernel");
   }
+}
+
+void CudaBackend::accumulate_into_bf16(bf16* dst, const float* src, size_t n) {
+  if (n == 0) return;
+  const int threads = std::min(256, max_threads_per_block_);
+  STRATA_LAUNCH(accumulate_into_bf16_kernel, grid_for(n, threads), threads, 0, stream())(
+      reinterpret_cast<__nv_bfloat16*>(dst), src, n);
+  STRATA_CUDA_LAUNCH_CHECK("accumulate_into_bf16_kernel");
 }
 
 void CudaBackend::embedding_forward_bf16(float* out, const int32_t* tokens, const bf16* table, int N, int C, int) {

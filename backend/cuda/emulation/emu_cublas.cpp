@@ -1,9 +1,13 @@
 // The emulated cuBLAS: a handle remembers its stream; GEMMs are column-major C = alpha op(A) op(B) + beta C, queued
 // on that stream and computed by OpenBLAS sgemm in fp32 from fp32 operands (bf16 ones widened exactly first: bf16
-// inputs, fp32 accumulation). A bf16 C is widened, accumulated in fp32 and rounded once. With beta == 0, C is not
-// read. Argument errors return CUBLAS_STATUS_INVALID_VALUE as cuBLAS does.
+// inputs, fp32 accumulation). A bf16 C is widened and the product added in K slices of kOutputTypeSliceK, rounded to
+// bf16 after each slice: cuBLAS promises no single rounding for a 16-bit C, and on an H200 its split-K kernels reduce
+// partial sums in the output type (seen 2026-12-04: dw 16x8, K 33, 38 of 128 sums off, 3 by two ulps), so the
+// emulation is at least that lossy. Code that needs one rounding must use an fp32 C. With beta == 0, C is not read.
+// Argument errors return CUBLAS_STATUS_INVALID_VALUE as cuBLAS does.
 #include <cblas.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "backend/cuda/emulation/include/cublas_v2.h"
@@ -17,6 +21,8 @@ struct EmuBlas {
 };
 
 namespace {
+
+constexpr int kOutputTypeSliceK = 8;  // a bf16 C is rounded after every this many terms of the K sum
 
 bool bad_args(int m, int n, int k, cublasOperation_t ta, cublasOperation_t tb, int lda, int ldb, int ldc) {
   if (m < 0 || n < 0 || k < 0) return true;
@@ -56,9 +62,18 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float
   if (k == 0) {
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < m; ++i) c[(size_t)j * ldc32 + i] *= beta;
-  } else {
-    cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
-                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc32);
+  }
+  const CBLAS_TRANSPOSE ota = ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+  const CBLAS_TRANSPOSE otb = tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+  const int slice = ct == CUDA_R_16BF ? kOutputTypeSliceK : std::max(k, 1);
+  for (int p0 = 0; p0 < k; p0 += slice) {
+    const int kk = std::min(slice, k - p0);
+    // op(A)[:, p0..) and op(B)[p0.., :] of the column-major operands
+    const float* a_p = ta == CUBLAS_OP_N ? a + (size_t)p0 * lda : a + p0;
+    const float* b_p = tb == CUBLAS_OP_N ? b + p0 : b + (size_t)p0 * ldb;
+    cblas_sgemm(CblasColMajor, ota, otb, m, n, kk, alpha, a_p, lda, b_p, ldb, p0 == 0 ? beta : 1.0f, c, ldc32);
+    if (ct == CUDA_R_16BF)
+      for (float& v : c32) v = __bfloat162float(__float2bfloat16_rn(v));  // the partial sum is stored in bf16
   }
   if (ct == CUDA_R_16BF)
     for (int j = 0; j < n; ++j)
