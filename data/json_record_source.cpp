@@ -120,7 +120,6 @@ class JsonSource final : public RecordSource {
     rec.text.clear();
     scan_value(&rec.text);
     rec.index = index_++;
-    rec.first = rec.last = true;
     state_ = State::kNext;
     bytes_ = r_.offset();
     return true;

@@ -54,10 +54,8 @@ std::string RecordEncoder::where(const Record& r) const {
 bool RecordEncoder::encode(const Record& r, Document& out) const {
   out.tokens.clear();
   out.mask.clear();
-  if (kind_ == RecordKind::kText) {  // a piece of the file's one document: nothing to check
-    if (r.first) append_id(out, tok_.bos_id(), false);
-    append_text(out, tok_, r.text, true);
-    if (r.last) append_id(out, tok_.eos_id(), true);
+  if (kind_ == RecordKind::kText) {  // the whole file, encoded in one call: nothing to check
+    text_document(out, tok_, r.text);
     return true;
   }
   nlohmann::json j;

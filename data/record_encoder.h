@@ -19,7 +19,7 @@ class RecordEncoder {
   RecordEncoder(RecordKind kind, const std::string& path, const ReadOptions& opts, const Tokenizer& tok);
 
   // Fills `out` (cleared first). Text documents (a text file, a JSONL line, LMFlow text_only) are BOS + text + EOS
-  // all in the loss but BOS; a text file's pieces carry the BOS on the first and the EOS on the last. text2text is
+  // all in the loss but BOS, the text encoded in one tokenizer call. text2text is
   // BOS + input + output + EOS with the loss on output and EOS; conversations and Alpaca go through the chat
   // template. A malformed record throws StrataError naming the file and the record (index and line), or returns
   // false when opts.skip_bad_records.

@@ -1,4 +1,4 @@
-// Record sources for plain text (the file's one document, cut into pieces at newlines) and JSONL (one record per
+// Record sources for plain text (the whole file is one record, up to a size limit) and JSONL (one record per
 // non-blank line), and the format resolution shared by read_documents and `strata tokenize`.
 #include "data/record_source.h"
 
@@ -24,49 +24,60 @@ std::ifstream open_input(const std::string& path) {
   return in;
 }
 
-// The whole file is one document, read in 1 MiB chunks and cut after the last newline of what is pending, so no
-// line is split for a tokenizer that merges across bytes; a run of 16 MiB without a newline is cut as it is. The
-// final piece (possibly empty) is marked last.
+std::string size_text(uint64_t bytes) {  // "16 MiB" when whole, else bytes
+  constexpr uint64_t kMiB = uint64_t(1) << 20;
+  return bytes >= kMiB && bytes % kMiB == 0 ? std::to_string(bytes / kMiB) + " MiB"
+                                            : std::to_string(bytes) + " bytes";
+}
+
+[[noreturn]] void text_file_too_large(const std::string& path, const std::string& size, size_t max_bytes) {
+  STRATA_FAIL(path + ": " + size + " of text, but a text file may hold at most " + size_text(max_bytes) +
+              " (it is one document, tokenized as one string); split it into several text files (one document "
+              "each) or write it as JSONL with one document per line (a .jsonl name, or format jsonl)");
+}
+
+// The whole file is one document and so one record: read in 1 MiB reads into one string, which the encoder
+// tokenizes in one call. A file over max_bytes is refused by its size when opened, or (a pipe, a growing file)
+// as soon as more than max_bytes have been read.
 class TextSource final : public RecordSource {
  public:
-  explicit TextSource(const std::string& path) : path_(path), in_(open_input(path)), chunk_(kChunk, '\0') {
+  TextSource(const std::string& path, size_t max_bytes) : path_(path), in_(open_input(path)), max_bytes_(max_bytes) {
     kind_ = RecordKind::kText;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      size_ = std::filesystem::file_size(path, ec);
+      if (ec) size_ = 0;
+      if (size_ > max_bytes_) text_file_too_large(path_, std::to_string(size_) + " bytes", max_bytes_);
+    }
   }
   bool next(Record& r) override {
     if (done_) return false;
+    done_ = true;
+    r.text.clear();
+    r.text.reserve(static_cast<size_t>(size_));
     while (in_) {
-      in_.read(chunk_.data(), static_cast<std::streamsize>(kChunk));
+      const size_t have = r.text.size();
+      const size_t want = std::min(kRead, max_bytes_ + 1 - have);  // one byte over the limit tells it is exceeded
+      r.text.resize(have + want);
+      in_.read(r.text.data() + have, static_cast<std::streamsize>(want));
       const auto got = static_cast<size_t>(in_.gcount());
-      pending_.append(chunk_.data(), got);
+      r.text.resize(have + got);
       bytes_ += got;
-      const size_t nl = pending_.rfind('\n');
-      if (nl != std::string::npos) return emit(r, nl + 1, false);
-      if (pending_.size() >= kMaxPending) return emit(r, pending_.size(), false);
+      if (r.text.size() > max_bytes_) text_file_too_large(path_, "more than " + size_text(max_bytes_), max_bytes_);
     }
     STRATA_CHECK(in_.eof(), "cannot read " + path_ + ": read error after " + std::to_string(bytes_) + " bytes");
-    done_ = true;
-    return emit(r, pending_.size(), true);
-  }
-
- private:
-  static constexpr size_t kChunk = size_t(1) << 20, kMaxPending = size_t(16) << 20;
-  bool emit(Record& r, size_t n, bool last) {
-    r.text.assign(pending_, 0, n);
-    pending_.erase(0, n);
     r.index = 0;
-    r.line = line_;
-    line_ += static_cast<size_t>(std::count(r.text.begin(), r.text.end(), '\n'));
-    r.first = first_;
-    r.last = last;
-    first_ = false;
+    r.line = 1;
     return true;
   }
 
+ private:
+  static constexpr size_t kRead = size_t(1) << 20;
   std::string path_;
   std::ifstream in_;
-  std::string chunk_, pending_;
-  size_t line_ = 1;
-  bool first_ = true, done_ = false;
+  size_t max_bytes_;
+  uint64_t size_ = 0;  // the file's size when it is a regular file (the string is reserved to it), else 0
+  bool done_ = false;
 };
 
 class JsonlSource final : public RecordSource {
@@ -79,7 +90,6 @@ class JsonlSource final : public RecordSource {
       if (r.text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) continue;
       r.index = index_++;
       r.line = line_;
-      r.first = r.last = true;
       return true;
     }
     STRATA_CHECK(in_.eof(), "cannot read " + path_ + ": read error after line " + std::to_string(line_));
@@ -104,7 +114,9 @@ DataFormat resolve_format(const std::string& path, DataFormat format) {
   return DataFormat::Text;
 }
 
-std::unique_ptr<RecordSource> open_text_source(const std::string& path) { return std::make_unique<TextSource>(path); }
+std::unique_ptr<RecordSource> open_text_source(const std::string& path, size_t max_bytes) {
+  return std::make_unique<TextSource>(path, max_bytes);
+}
 std::unique_ptr<RecordSource> open_jsonl_source(const std::string& path) {
   return std::make_unique<JsonlSource>(path);
 }

@@ -40,24 +40,15 @@ std::vector<Document> read_documents(const std::string& path, const ReadOptions&
   const auto src = open_record_source(path, f);
   const RecordEncoder enc(src->kind(), path, opts, tok);
   std::vector<Document> docs;
-  Document piece, doc;
+  Document doc;
   for (Record r; src->next(r);) {
-    if (r.last) ++st.records;
-    if (!enc.encode(r, piece)) {
+    ++st.records;
+    if (!enc.encode(r, doc)) {
       ++st.skipped;
       continue;
     }
-    if (r.first && r.last) {  // the common case: a record is a document
-      docs.push_back(std::move(piece));
-      piece = Document{};
-      continue;
-    }
-    doc.tokens.insert(doc.tokens.end(), piece.tokens.begin(), piece.tokens.end());
-    doc.mask.insert(doc.mask.end(), piece.mask.begin(), piece.mask.end());
-    if (r.last) {
-      docs.push_back(std::move(doc));
-      doc = Document{};
-    }
+    docs.push_back(std::move(doc));
+    doc = Document{};
   }
   return docs;
 }

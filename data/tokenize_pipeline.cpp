@@ -18,7 +18,7 @@
 namespace strata {
 namespace {
 
-// A job: records in, their pieces in file form out (the writing thread only copies bytes).
+// A job: records in, their documents in file form out (the writing thread only copies bytes).
 struct Batch {
   std::vector<Record> records;
   uint64_t input_end = 0;  // input bytes consumed through the last record
@@ -75,18 +75,15 @@ TokenizeStats tokenize_to_token_file(const TokenizeOptions& opts, const Tokenize
       in_flight.pop_front();
       done.get();  // rethrows the batch's first error, which is the earliest bad record still unwritten
       for (size_t i = 0; i < batch->records.size(); ++i) {
-        const Record& r = batch->records[i];
-        if (r.last) ++st.records;
+        ++st.records;
         if (!batch->ok[i]) {
           ++st.skipped;
           continue;
         }
-        writer.append(batch->out[i]);
+        writer.append(batch->out[i]);  // a record is a whole document
+        writer.end_document();
         st.tokens += batch->out[i].tokens;
-        if (r.last) {
-          writer.end_document();
-          ++st.documents;
-        }
+        ++st.documents;
       }
       st.bytes = bytes_before + batch->input_end;
       const auto now = Clock::now();

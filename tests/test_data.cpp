@@ -117,7 +117,7 @@ TEST_F(Data, TextFileIsOneDocument) {
   EXPECT_EQ(empty[0].tokens, framed(""));
 }
 
-TEST_F(Data, BigTextFileStreamsInChunks) {
+TEST_F(Data, BigTextFileIsOneDocument) {
   std::string text;
   for (int i = 0; text.size() < 3u << 20; ++i) text += "sentence " + std::to_string(i) + (i % 7 ? " " : "\n");
   const auto docs = read_documents(write("big.txt", text), DataFormat::Text, tok_, "text");
