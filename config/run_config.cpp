@@ -446,6 +446,11 @@ class Validator {
   void at_least(const std::string& key, int v, int lo) const {
     require(v >= lo, key, "must be >= " + std::to_string(lo) + " (got " + std::to_string(v) + ")");
   }
+  // [lo, hi] for an integer key; `why` says what the upper bound protects.
+  void int_range(const std::string& key, long long v, long long lo, long long hi, const std::string& why) const {
+    require(v >= lo, key, "must be >= " + std::to_string(lo) + " (got " + std::to_string(v) + ")");
+    require(v <= hi, key, "must be at most " + std::to_string(hi) + " (got " + std::to_string(v) + "): " + why);
+  }
   void positive(const std::string& key, double v) const {
     require(v > 0 && std::isfinite(v), key, "must be > 0 and finite (got " + format_double(v) + ")");
   }
@@ -487,15 +492,19 @@ class Validator {
     in_range("data.eval_fraction", d.eval_fraction, 0, 0.5, false);
     not_empty("data.text_field", d.text_field, " (the JSONL field holding the text)");
     not_empty("data.tokenizer", d.tokenizer, " (byte, a tokenizer file or folder, or \"model\")");
-    at_least("data.seq_len", d.seq_len, 2);
+    int_range("data.seq_len", d.seq_len, 2, 1 << 20, "no model here has a context that long");
     at_least("data.synthetic_documents", d.synthetic_documents, 1);
   }
 
   void check_train() const {
     const auto& t = c_.train;
-    at_least("train.steps", t.steps, 1);
-    at_least("train.micro_batch", t.micro_batch, 1);
-    at_least("train.grad_accum", t.grad_accum, 1);
+    int_range("train.steps", t.steps, 1, 1'000'000'000, "a billion optimizer steps is the limit");
+    int_range("train.micro_batch", t.micro_batch, 1, 65536, "a larger micro-batch cannot fit any device");
+    int_range("train.grad_accum", t.grad_accum, 1, 65536, "use fewer micro-batches per step");
+    const long long step_tokens = (long long)t.micro_batch * t.grad_accum * c_.data.seq_len;
+    require(step_tokens <= (1LL << 31), "train.grad_accum",
+            "= " + std::to_string(t.grad_accum) + " makes one step " + std::to_string(step_tokens) +
+                " tokens (micro_batch x grad_accum x data.seq_len), beyond 2^31: lower one of them");
     positive("train.lr", t.lr);
     require(t.warmup_steps >= 0 && t.warmup_steps <= t.steps, "train.warmup_steps",
             "must be in [0, train.steps = " + std::to_string(t.steps) + "] (got " + std::to_string(t.warmup_steps) +
@@ -508,7 +517,7 @@ class Validator {
     non_negative("train.grad_clip", t.grad_clip);
     at_least("train.max_nonfinite_steps", t.max_nonfinite_steps, 1);
     at_least("train.eval_every", t.eval_every, 0);
-    at_least("train.eval_batches", t.eval_batches, 1);
+    int_range("train.eval_batches", t.eval_batches, 1, 1'000'000, "evaluate on fewer batches");
   }
 
   void check_lisa() const {
@@ -522,7 +531,7 @@ class Validator {
     not_empty("memory.backend", m.backend, " (e.g. \"cpu\", \"ref\" or \"cuda:0\"; see `strata backends`)");
     byte_size("memory.device_budget", m.device_budget);
     byte_size("memory.host_budget", m.host_budget);
-    at_least("memory.prefetch", m.prefetch, 1);
+    int_range("memory.prefetch", m.prefetch, 1, 64, "each block read ahead takes a device slot of a whole block");
   }
 
   void check_output() const {

@@ -1,8 +1,13 @@
-// MetricsLog implementation (plain stdio; nlohmann-json only to read "step" back when trimming on resume).
+// MetricsLog implementation: write(2) on an O_APPEND descriptor, every write checked; nlohmann-json only to read
+// "step" back when trimming on resume.
 #include "engine/metrics_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -26,18 +31,32 @@ MetricsLog::MetricsLog(const std::string& run_dir, int keep_up_to_step)
     in.close();
     write_file_atomic(path_, kept);
   }
-  f_ = std::fopen(path_.c_str(), "a");
-  STRATA_CHECK(f_, "cannot open " + path_ + " for writing");
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  STRATA_CHECK(fd_ >= 0, "cannot open " + path_ + " for writing: " + std::strerror(errno));
 }
 
 MetricsLog::~MetricsLog() {
-  if (f_) std::fclose(f_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
-void MetricsLog::write(const std::string& line) {
-  std::fputs(line.c_str(), f_);
-  std::fputc('\n', f_);
-  std::fflush(f_);
+void MetricsLog::write(const std::string& json_line) {
+  const std::string line = json_line + "\n";
+  struct stat st {};
+  const off_t before = ::fstat(fd_, &st) == 0 ? st.st_size : -1;
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n > 0) {
+      done += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const int err = n < 0 ? errno : ENOSPC;
+    // Never leave a torn line: cut the file back to where this line started.
+    if (done > 0 && before >= 0) (void)!::ftruncate(fd_, before);  // best effort: the line is reported lost anyway
+    STRATA_FAIL("cannot write " + path_ + ": " + std::strerror(err) +
+                " (the disk may be full: free some space, then resume the run)");
+  }
 }
 
 }  // namespace strata

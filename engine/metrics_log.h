@@ -14,12 +14,14 @@ class MetricsLog {
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
+  // Appends one line; throws StrataError naming the file when it cannot be written whole (the partial line is
+  // cut off again, so the file never holds a torn line).
   void write(const std::string& json_line);
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
-  FILE* f_ = nullptr;
+  int fd_ = -1;  // O_APPEND
 };
 
 }  // namespace strata

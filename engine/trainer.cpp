@@ -14,6 +14,7 @@
 
 #include "backend/backend_registry.h"
 #include "core/atomic_file.h"
+#include "core/folder_lock.h"
 #include "engine/active_set.h"
 #include "engine/batch_log.h"
 #include "engine/base_weights.h"
@@ -156,7 +157,9 @@ class TrainingRun {
 
   TrainResult run(const std::string& resume_from) {
     TrainResult r;
-    if (!resume_from.empty()) restore(resume_from);
+    if (!resume_from.empty() && !restore(resume_from))
+      log("%s has no checkpoint yet (the run stopped before its first one): starting it again at step 0\n",
+          resume_from.c_str());
     r.first_step = step_;
     metrics_ = std::make_unique<MetricsLog>(cfg_.output.dir, resume_from.empty() ? -1 : step_);
     if (cfg_.output.save_batches)
@@ -173,11 +176,16 @@ class TrainingRun {
     const int start = step_;
     io_prev_ = placement_->stats();  // per-step I/O figures exclude loading the base weights into the tiers
     while (step_ < cfg_.train.steps) {
-      if ((opts_.stop && opts_.stop->load()) || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step)) {
+      if (stop_requested() || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step)) {
         r.interrupted = true;
         break;
       }
-      const double loss = step(r);
+      const std::optional<double> stepped = step(r);
+      if (!stepped) {  // stopped between micro-batches: the step was dropped, its batches will be read again
+        r.interrupted = true;
+        break;
+      }
+      const double loss = *stepped;
       r.losses.push_back(loss);
       if (cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) evaluate();
       const bool last = step_ == cfg_.train.steps;
@@ -207,6 +215,7 @@ class TrainingRun {
 
  private:
   bool lisa() const { return cfg_.train.mode == TrainMode::Lisa; }
+  bool stop_requested() const { return opts_.stop && opts_.stop->load(); }
   const BlobIds& ids() const { return model_->ids(); }
 
   template <class... A>
@@ -228,6 +237,15 @@ class TrainingRun {
       if (model_->grads().has(blob)) opt_->activate(blob, model_->params());
   }
 
+  // For the non-finite message: blocks read back from a tier without a checksum on every read could be corrupt.
+  std::string tier_suspect() const {
+    if (!placement_->any_streamed() || cfg_.memory.verify == VerifyPolicy::Always) return "";
+    return std::string("; frozen blocks stream from a tier (") + placement_->describe() + ") checked only " +
+           (cfg_.memory.verify == VerifyPolicy::Never ? "never" : "on the first read after each write") +
+           " (memory.verify = \"" + std::string(enum_name(cfg_.memory.verify)) + "\"): if the data cannot explain it, rerun " +
+           "with memory.verify = \"always\" to rule out a corrupted tier";
+  }
+
   std::vector<int> blocks_for(int step) const {
     if (sampler_) return sampler_->active_at(step);
     std::vector<int> all(info_.config.n_layers);
@@ -235,24 +253,34 @@ class TrainingRun {
     return all;
   }
 
-  double step(TrainResult& r) {
+  // One optimizer step; the loss (NaN when skipped as non-finite), or nothing when a stop request arrived between
+  // micro-batches: then the step is dropped whole (gradients discarded, the loader rewound to the step's start), so
+  // a checkpoint saved now resumes bit-exactly, however long one step is.
+  std::optional<double> step(TrainResult& r) {
     const auto t0 = Clock::now();
     prof_.set_step(step_ + 1);
     Profiler::Scope step_span(&prof_, "step", "train", -1);
     const std::vector<int> blocks = blocks_for(step_);
     if (blocks != active_->blocks()) active_->switch_to(blocks);
-    r.active_blocks.push_back(active_->blocks());
+    const LoaderState loader_at_start = train_loader_->state();
     const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len, accum = cfg_.train.grad_accum;
     std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
     model_->zero_grads();
     double loss = 0.0;
     for (int a = 0; a < accum; ++a) {
+      if (a > 0 && (stop_requested() || (opts_.stop_at_micro_batch > 0 &&
+                                          micro_batches_run_ >= opts_.stop_at_micro_batch))) {
+        train_loader_->restore(loader_at_start);
+        return std::nullopt;
+      }
       train_loader_->next_batch(tokens.data(), targets.data());
       if (batches_) batches_->write(tokens, targets);
       loss += model_->forward(tokens.data(), targets.data(), B, T);
       model_->backward(1.0f / (float)accum);
+      ++micro_batches_run_;
     }
     loss /= accum;
+    r.active_blocks.push_back(active_->blocks());
     double norm2 = 0.0;
     for (BlobId blob : ids().all())
       if (model_->grads().has(blob)) norm2 += model_->grads().sum_squares(blob);
@@ -274,7 +302,8 @@ class TrainingRun {
       STRATA_CHECK(nonfinite_in_a_row_ < cfg_.train.max_nonfinite_steps,
                    "stopping: " + std::to_string(nonfinite_in_a_row_) +
                        " steps in a row had a non-finite loss or gradient (train.max_nonfinite_steps = " +
-                       std::to_string(cfg_.train.max_nonfinite_steps) + "); lower train.lr or check the data");
+                       std::to_string(cfg_.train.max_nonfinite_steps) + "); lower train.lr or check the data" +
+                       tier_suspect());
     }
     ++step_;
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -292,7 +321,7 @@ class TrainingRun {
     rec.memory = backend_->memory().snapshot();
     rec.io_before = io_prev_;
     rec.io_after = io_prev_ = placement_->stats();
-    metrics_->write(step_metrics_json(rec));
+    write_metrics(step_metrics_json(rec));
     return finite ? loss : NAN;
   }
 
@@ -312,8 +341,25 @@ class TrainingRun {
       count += model_->valid_targets();
     }
     const double loss = count ? sum / count : 0.0;
-    metrics_->write(eval_metrics_json({step_, loss, count}));
+    write_metrics(eval_metrics_json({step_, loss, count}));
     log("eval at step %d: loss %.4f | perplexity %.2f | %zu tokens\n", step_, loss, std::exp(loss), count);
+  }
+
+  // A metrics line that cannot be written stops the run, never silently: a checkpoint is attempted first (it is
+  // written to a temp folder and renamed, so a full disk cannot leave half of one), then the error names both.
+  void write_metrics(const std::string& line) {
+    try {
+      metrics_->write(line);
+    } catch (const StrataError& e) {
+      std::string saved;
+      try {
+        saved = "; saved a checkpoint at step " + std::to_string(step_) + " (" + save() + ")";
+      } catch (const StrataError& e2) {
+        saved = std::string("; the checkpoint at step ") + std::to_string(step_) + " failed too: " + e2.what();
+      }
+      STRATA_FAIL(std::string("stopping at step ") + std::to_string(step_) + ": " + e.what() + saved +
+                  "; resume with `strata train --resume " + cfg_.output.dir + "` once the disk has room");
+    }
   }
 
   std::string save() {
@@ -332,9 +378,10 @@ class TrainingRun {
     return ckpts_.save(s, weights, opt_->state_tensors());
   }
 
-  void restore(const std::string& run_dir) {
+  // Loads the newest complete checkpoint of run_dir; false (nothing changed) when the run has none yet.
+  bool restore(const std::string& run_dir) {
     const auto latest = CheckpointStore::latest(run_dir);
-    STRATA_CHECK(latest, "nothing to resume: " + run_dir + " has no complete checkpoint");
+    if (!latest) return false;
     const LoadedCheckpoint ck = CheckpointStore::load(*latest);
     const TrainerState& s = ck.state;
     validate_state(s, ids(), (fs::path(*latest) / "state.json").string());
@@ -359,6 +406,7 @@ class TrainingRun {
     step_ = s.step;
     nonfinite_in_a_row_ = s.nonfinite_in_a_row;
     nonfinite_total_ = s.nonfinite_total;
+    return true;
   }
 
   RunConfig cfg_;
@@ -381,25 +429,47 @@ class TrainingRun {
   std::unique_ptr<ActiveSet> active_;
   std::set<BlobId> dirty_;
   int step_ = 0;
+  long long micro_batches_run_ = 0;  // by this process (for TrainOptions::stop_at_micro_batch)
   int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
   uint64_t config_hash_ = 0;
   double last_lr_ = 0, last_tokens_per_s_ = 0;
   PlacementStats io_prev_;
 };
 
-// Creates the run folder for a fresh run and writes the resolved config into it (atomically).
-void prepare_run_dir(const RunConfig& cfg) {
-  const fs::path dir(cfg.output.dir);
+// True when `dir` holds nothing but (possibly) the lock file of an earlier process.
+bool holds_nothing(const fs::path& dir) {
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename() != FolderLock::kFileName) return false;
+  return !ec;
+}
+
+// Creates and locks the run folder for a fresh run and writes the resolved config into it (atomically). The folder
+// must be new or empty; the emptiness is checked again once the lock is held, so two fresh starts cannot both pass.
+std::unique_ptr<FolderLock> prepare_run_dir(const RunConfig& cfg) {
+  const fs::path dir(cfg.output.dir);
+  auto refuse_if_used = [&] {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return;
     STRATA_CHECK(fs::is_directory(dir, ec), "output.dir: " + dir.string() + " exists and is not a folder");
-    STRATA_CHECK(fs::is_empty(dir, ec), "output.dir: " + dir.string() +
-                                            " already holds a run; resume it with `strata train --resume " +
-                                            dir.string() + "` or choose another output.dir");
-  }
+    if (holds_nothing(dir)) return;
+    const bool is_run = fs::exists(dir / "config.toml", ec);
+    STRATA_CHECK(!is_run || CheckpointStore::latest(dir.string()),
+                 "output.dir: " + dir.string() + " holds a run that stopped before its first checkpoint; continue it "
+                 "with `strata train --resume " + dir.string() + "` (it starts again at step 0), or remove the folder "
+                 "to start over with a new config");
+    STRATA_FAIL("output.dir: " + dir.string() + " already holds " + (is_run ? "a run" : "other files") +
+                "; " + (is_run ? "resume it with `strata train --resume " + dir.string() + "` or " : "") +
+                "choose another output.dir");
+  };
+  refuse_if_used();
+  std::error_code ec;
   fs::create_directories(dir, ec);
   STRATA_CHECK(!ec, "output.dir: cannot create " + dir.string() + ": " + ec.message());
+  auto lock = std::make_unique<FolderLock>(dir.string(), "output.dir");
+  refuse_if_used();  // another fresh start may have filled it between the first check and the lock
   write_file_atomic((dir / "config.toml").string(), cfg.to_toml());
+  return lock;
 }
 
 }  // namespace
@@ -407,7 +477,9 @@ void prepare_run_dir(const RunConfig& cfg) {
 TrainResult train(const RunConfig& cfg, const TrainOptions& opts) {
   TrainingRun run(cfg, opts);  // validates config, model and data before anything is written
   const bool fresh = opts.resume_dir.empty();
-  if (fresh) prepare_run_dir(cfg);
+  // One process per run folder, for the whole run: held until this function returns (or the process dies).
+  const std::unique_ptr<FolderLock> lock =
+      fresh ? prepare_run_dir(cfg) : std::make_unique<FolderLock>(opts.resume_dir, "--resume");
   try {
     run.place();
   } catch (...) {

@@ -15,6 +15,7 @@ struct TrainOptions {
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT/SIGTERM): finish the step, save, return
   FILE* log = stdout;                       // progress lines; nullptr = silent
   int stop_at_step = 0;                     // > 0: behave as if stopped once this many steps are done
+  int stop_at_micro_batch = 0;              // > 0: as if a stop request came after this many micro-batches (tests)
 };
 
 struct TrainResult {

@@ -39,6 +39,7 @@ class BlockPlacement {
 
   // Blocks that live in a tier while frozen (the rest stay resident for the whole run).
   bool streamed(int layer) const { return tier_of_[layer] != nullptr; }
+  bool any_streamed() const { return n_host_ + n_disk_ > 0; }
   // Makes a streamed block resident (reads its tier copy; blocking). No-op for resident blocks.
   void promote(int layer);
   // Writes a streamed block's (updated) weights back to its tier and frees its device blob; the write completes
