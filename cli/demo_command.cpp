@@ -42,7 +42,7 @@ int run_demo(const DemoArgs& o) {
     folder = std::make_unique<HfModelFolder>(HfModelFolder::open(o.model));
     cfg = folder->config();
   }
-  STRATA_CHECK(o.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.seq_len) +
+  STRATA_USER_CHECK(o.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.seq_len) +
                                                  " exceeds the model's max_position_embeddings " +
                                                  std::to_string(cfg.max_seq_len));
   LlamaModel model(*backend, cfg, ModelOptions{o.checkpointing});

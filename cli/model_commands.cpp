@@ -18,7 +18,15 @@ static DType parse_dtype(const std::string& s) {
   if (s == "f32" || s == "float32" || s == "F32") return DType::F32;
   if (s == "bf16" || s == "bfloat16" || s == "BF16") return DType::BF16;
   if (s == "f16" || s == "float16" || s == "F16") return DType::F16;
-  STRATA_FAIL("--dtype: '" + s + "' is not one of f32, bf16, f16");
+  STRATA_USER_FAIL("--dtype: '" + s + "' is not one of f32, bf16, f16");
+}
+
+// --max-shard-size: a byte size above 0.
+static size_t parse_shard_size(const std::string& s) {
+  const size_t n = parse_byte_size(s, "--max-shard-size");
+  STRATA_USER_CHECK(n > 0, "--max-shard-size: '" + s + "' is not a usable shard size; give a size above 0, e.g. 5GB "
+                           "or 512MiB");
+  return n;
 }
 
 int run_presets() {
@@ -37,7 +45,7 @@ int run_init_model(const InitModelArgs& o) {
   const ModelInfo info = resolve_model_config(o.config);
   ExportOptions ex;
   ex.dtype = parse_dtype(o.dtype);
-  ex.max_shard_bytes = parse_byte_size(o.max_shard_size, "--max-shard-size");
+  ex.max_shard_bytes = parse_shard_size(o.max_shard_size);
   ex.overwrite = o.force;
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   const auto tensors = tensor_sources_from_init(layout, o.seed, info.initializer_range, ex.dtype);
@@ -54,7 +62,7 @@ int run_init_model(const InitModelArgs& o) {
 int run_export(const ExportArgs& o) {
   ExportOptions ex;
   ex.dtype = parse_dtype(o.dtype);
-  ex.max_shard_bytes = parse_byte_size(o.max_shard_size, "--max-shard-size");
+  ex.max_shard_bytes = parse_shard_size(o.max_shard_size);
   ex.overwrite = o.force;
   LoadOptions lo;
   lo.non_finite = parse_non_finite_policy(o.non_finite, "--non-finite");

@@ -15,7 +15,7 @@ namespace strata {
 ModelConfig plan_model_config(const ModelSection& m) {
   if (!m.preset.empty()) {
     const ModelPreset* p = find_preset(m.preset);
-    STRATA_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
+    STRATA_USER_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
     return p->info.config;
   }
   std::filesystem::path cfg(m.path);

@@ -54,7 +54,7 @@ double disk_read_gbps(const std::string& dir, size_t blob, int n) {
   auto tier = make_disk_tier(path, n, blob, VerifyPolicy::Never, DiskIo::Auto,
                              [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); });
   void* raw = nullptr;
-  STRATA_CHECK(posix_memalign(&raw, 4096, blob * 2) == 0, "probe: out of memory");
+  STRATA_USER_CHECK(posix_memalign(&raw, 4096, blob * 2) == 0, "probe: out of memory");
   std::unique_ptr<void, void (*)(void*)> buf(raw, std::free);
   std::memset(raw, 3, blob * 2);
   for (int i = 0; i < n; ++i) tier->wait(tier->write(i, raw));

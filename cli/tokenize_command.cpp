@@ -39,10 +39,10 @@ void check_output_path(const TokenizeArgs& o) {
   std::error_code ec;
   if (!fs::exists(o.out, ec)) return;
   for (const std::string& in : o.inputs)
-    STRATA_CHECK(!fs::equivalent(in, o.out, ec), "--out " + o.out + " is also an input (" + in +
+    STRATA_USER_CHECK(!fs::equivalent(in, o.out, ec), "--out " + o.out + " is also an input (" + in +
                                                     "); write the token file to another path");
-  STRATA_CHECK(o.force, "--out " + o.out + " already exists; pass --force to replace it, or choose another path");
-  STRATA_CHECK(fs::is_regular_file(o.out, ec), "--out " + o.out + " exists and is not a file; choose another path");
+  STRATA_USER_CHECK(o.force, "--out " + o.out + " already exists; pass --force to replace it, or choose another path");
+  STRATA_USER_CHECK(fs::is_regular_file(o.out, ec), "--out " + o.out + " exists and is not a file; choose another path");
 }
 
 }  // namespace

@@ -26,14 +26,14 @@ int run_train(const TrainArgs& o) {
   std::vector<std::string> overrides = o.overrides;
   if (o.profile) overrides.push_back("output.profile=true");
   if (!o.resume.empty()) {
-    STRATA_CHECK(o.config.empty(), "give either a config file or --resume RUN_DIR, not both");
+    STRATA_USER_CHECK(o.config.empty(), "give either a config file or --resume RUN_DIR, not both");
     const std::string path = (std::filesystem::path(o.resume) / "config.toml").string();
-    STRATA_CHECK(std::filesystem::exists(path), "--resume " + o.resume + ": no config.toml there (not a run folder)");
+    STRATA_USER_CHECK(std::filesystem::exists(path), "--resume " + o.resume + ": no config.toml there (not a run folder)");
     cfg = RunConfig::load(path, overrides);
     cfg.output.dir = o.resume;
     t.resume_dir = o.resume;
   } else {
-    STRATA_CHECK(!o.config.empty(), "strata train needs a config file (e.g. configs/tiny.toml) or --resume RUN_DIR");
+    STRATA_USER_CHECK(!o.config.empty(), "strata train needs a config file (e.g. configs/tiny.toml) or --resume RUN_DIR");
     cfg = RunConfig::load(o.config, overrides);
   }
   g_stop_requested.store(false);

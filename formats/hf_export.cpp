@@ -2,10 +2,12 @@
 // ParamStore or a seeded init into it without materialising a second copy of the model.
 #include "formats/hf_export.h"
 
+#include <signal.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -89,11 +91,11 @@ std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, ui
 
 static void write_text_file(const fs::path& p, const std::string& text) {
   FILE* f = std::fopen(p.c_str(), "wb");
-  STRATA_CHECK(f, "cannot create " + p.string());
+  STRATA_USER_CHECK(f, "cannot create " + p.string() + ": " + std::strerror(errno));
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
                   ::fsync(fileno(f)) == 0;
   std::fclose(f);
-  STRATA_CHECK(ok, "writing " + p.string() + " failed (disk full?)");
+  STRATA_USER_CHECK(ok, "writing " + p.string() + " failed (disk full?)");
 }
 
 // Removes the temp folder unless released (RAII cleanup on every error path).
@@ -107,17 +109,195 @@ struct TempDirGuard {
   }
 };
 
+namespace {
+
+// ---- leftovers of an interrupted earlier write ------------------------------------------------------------------
+// A write of OUT works in OUT.tmp-PID and, on a file system without RENAME_EXCHANGE, moves the old OUT aside to
+// OUT.old-PID (core/atomic_file.h: replace_folder). A process killed at the wrong moment leaves them behind; the
+// next write of OUT recognises them by name (a process id that no longer runs) and cleans them up or reports them.
+
+struct Leftover {
+  fs::path path;
+  bool old = false;  // OUT.old-PID: the previous OUT moved aside; OUT.tmp-PID: a new copy or, after the exchange,
+                     // the old one
+  long pid = 0;
+};
+
+bool process_running(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+// The folders next to `out` named OUT.tmp-PID or OUT.old-PID whose process no longer runs (our own PID counts as
+// gone when `own_pid_is_gone`: before this process created anything, such a name is an earlier process's).
+std::vector<Leftover> find_leftovers(const fs::path& out, bool own_pid_is_gone) {
+  std::vector<Leftover> found;
+  const std::string base = out.filename().string();
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(out.parent_path(), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= base.size() + 5 || name.compare(0, base.size(), base) != 0) continue;
+    const std::string kind = name.substr(base.size(), 5), digits = name.substr(base.size() + 5);
+    if ((kind != ".tmp-" && kind != ".old-") || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const long pid = std::stol(digits);
+    std::error_code sec;
+    if (pid <= 0 || !fs::is_directory(it->symlink_status(sec))) continue;
+    if (pid == ::getpid() ? !own_pid_is_gone : process_running(pid)) continue;  // a live write: not ours to touch
+    found.push_back({it->path(), kind == ".old-", pid});
+  }
+  std::sort(found.begin(), found.end(), [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
+  return found;
+}
+
+// True when `dir` holds only files write_hf_model writes (an interrupted write may have written only some).
+bool holds_only_our_files(const fs::path& dir) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code sec;
+    if (!fs::is_regular_file(it->symlink_status(sec))) return false;
+    const std::string n = it->path().filename().string();
+    const auto digits = [&n](size_t at) {
+      return std::all_of(n.begin() + at, n.begin() + at + 5, [](char c) { return c >= '0' && c <= '9'; });
+    };
+    const bool shard = n.size() == 32 && n.compare(0, 6, "model-") == 0 && digits(6) &&
+                       n.compare(11, 4, "-of-") == 0 && digits(15) && n.compare(20, 12, ".safetensors") == 0;
+    if (!shard && n != "config.json" && n != "model.safetensors" && n != "model.safetensors.index.json") return false;
+  }
+  return !ec;
+}
+
+bool is_complete_model_folder(const fs::path& dir) {
+  try {
+    HfModelFolder::open(dir.string());  // config.json and every safetensors file it needs, headers checked
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string pids_of(const std::vector<Leftover>& l) {
+  std::vector<long> pids;
+  for (const Leftover& x : l)
+    if (std::find(pids.begin(), pids.end(), x.pid) == pids.end()) pids.push_back(x.pid);
+  std::string s(pids.size() > 1 ? "processes " : "process ");
+  for (size_t i = 0; i < pids.size(); ++i) s.append(i ? ", " : "").append(std::to_string(pids[i]));
+  return s;
+}
+
+std::string paths_of(const std::vector<Leftover>& l) {
+  std::string s;
+  for (const Leftover& x : l) s += (s.empty() ? "" : ", ") + x.path.string();
+  return s;
+}
+
+// Cleans up or reports the leftovers of interrupted earlier writes of `out`, in at most one line per action:
+//  - `out` missing and one OUT.old-PID: a kill between the two renames of the fallback; the old folder is put back;
+//  - `out` missing and several OUT.old-PID (which no run of this version leaves): reported and kept;
+//  - `out` a complete model folder: leftovers holding only files we write are removed (they are a temp copy or an
+//    old copy that was being replaced); any other is reported, with what to do;
+//  - `out` present but not a complete model folder: every leftover is reported (one of them may be the copy to keep);
+//  - OUT.tmp-PID with `out` missing: nothing yet (the write that follows publishes `out`, and the check after it
+//    decides).
+// Leftovers listed in `seen` are skipped; the ones reported and kept are added to it (a second call after the
+// write neither repeats nor deletes them).
+void tidy_leftovers(const fs::path& out, bool own_pid_is_gone, const std::function<void(const std::string&)>& warn,
+                    std::vector<fs::path>& seen) {
+  std::vector<Leftover> left = find_leftovers(out, own_pid_is_gone);
+  left.erase(std::remove_if(left.begin(), left.end(),
+                            [&](const Leftover& l) { return std::find(seen.begin(), seen.end(), l.path) != seen.end(); }),
+             left.end());
+  if (left.empty()) return;
+  std::error_code ec;
+  const std::string tail = ": check what is inside, keep what you need (rename it to " + out.string() +
+                           " if that is missing or broken) and delete the rest with rm -r";
+  std::vector<Leftover> kept;
+  if (!fs::exists(fs::symlink_status(out, ec))) {
+    std::vector<Leftover> olds;
+    for (const Leftover& l : left)
+      if (l.old) olds.push_back(l);
+    if (olds.size() == 1) {
+      fs::rename(olds[0].path, out, ec);
+      if (!ec)
+        warn("restored " + out.string() + " from " + olds[0].path.string() + ", where an interrupted replace (" +
+             pids_of(olds) + ", no longer running) had moved it aside");
+      else
+        kept = olds;
+    } else {
+      kept = olds;
+    }
+    left.erase(std::remove_if(left.begin(), left.end(), [](const Leftover& l) { return l.old; }), left.end());
+    if (!kept.empty()) {
+      warn("found " + paths_of(kept) + ", left by an interrupted earlier write of " + out.string() + " (" +
+           pids_of(kept) + ", no longer running), and kept " + (kept.size() > 1 ? "them" : "it") + " because " +
+           out.string() + " is missing" + tail);
+      for (const Leftover& l : kept) seen.push_back(l.path);
+    }
+    if (!fs::exists(fs::symlink_status(out, ec))) return;  // the temp copies: after the write
+    kept.clear();
+  }
+  if (left.empty()) return;
+  const bool complete = is_complete_model_folder(out);
+  std::vector<Leftover> removed;
+  for (const Leftover& l : left) {
+    if (complete && holds_only_our_files(l.path) && (fs::remove_all(l.path, ec), !ec)) removed.push_back(l);
+    else kept.push_back(l);
+  }
+  if (!removed.empty())
+    warn("removed " + paths_of(removed) + ", left by an interrupted earlier write of " + out.string() + " (" +
+         pids_of(removed) + ", no longer running)");
+  if (!kept.empty()) {
+    warn("found " + paths_of(kept) + ", left by an interrupted earlier write of " + out.string() + " (" +
+         pids_of(kept) + ", no longer running), and kept " + (kept.size() > 1 ? "them" : "it") + " because " +
+         (complete ? std::string(kept.size() > 1 ? "they hold" : "it holds") + " files Strata does not write"
+                   : out.string() + " is not a complete model folder") +
+         tail);
+    for (const Leftover& l : kept) seen.push_back(l.path);
+  }
+}
+
+// The absolute, normalised output folder `dir` ("out/" is the folder "out"); refuses paths that cannot be a new
+// model folder: empty, the root, the current folder or one above it.
+fs::path output_folder(const std::string& dir) {
+  STRATA_USER_CHECK(!dir.empty(), "the output folder path is empty; give the folder to write, e.g. --out runs/model-hf");
+  fs::path out = fs::absolute(fs::path(dir)).lexically_normal();
+  if (!out.has_filename() && out.has_parent_path() && out != out.root_path()) out = out.parent_path();
+  STRATA_USER_CHECK(out.has_filename() && out != out.root_path(),
+                    "cannot write the output folder '" + dir + "': it is the root folder; choose a new folder");
+  std::error_code ec;
+  const fs::path cwd = fs::weakly_canonical(fs::current_path(ec), ec);
+  const fs::path rel = cwd.lexically_relative(fs::weakly_canonical(out, ec));
+  STRATA_USER_CHECK(ec || rel.empty() || *rel.begin() == "..",
+                    "cannot write the output folder '" + dir + "' (" + out.string() +
+                        "): it is the current folder or one above it; choose a new folder");
+  return out;
+}
+
+}  // namespace
+
 void write_hf_model(const std::string& dir, const ModelInfo& info, const std::vector<TensorSource>& tensors,
                     const ExportOptions& opts) {
-  STRATA_CHECK(opts.max_shard_bytes > 0, "the maximum shard size must be > 0");
-  const fs::path out = fs::absolute(fs::path(dir)).lexically_normal();
+  STRATA_USER_CHECK(opts.max_shard_bytes > 0, "the maximum shard size (--max-shard-size) must be > 0");
+  const auto warn = opts.warn ? opts.warn
+                              : [](const std::string& m) { std::fprintf(stderr, "strata: warning: %s\n", m.c_str()); };
+  const fs::path out = output_folder(dir);
   const fs::path parent = out.parent_path();
   std::error_code ec;
-  STRATA_CHECK(fs::is_directory(parent, ec), "cannot write " + out.string() + ": its parent folder " +
-                                                 parent.string() + " does not exist");
-  const bool exists = fs::exists(out, ec);
-  STRATA_CHECK(!exists || opts.overwrite, "output folder " + out.string() +
-                                              " already exists; choose another --out or pass --force to replace it");
+  STRATA_USER_CHECK(fs::is_directory(parent, ec), "cannot write " + out.string() + ": its parent folder " +
+                                                      parent.string() + " does not exist");
+  std::vector<fs::path> reported;  // leftovers reported and kept: not reported twice, never removed by this run
+  tidy_leftovers(out, /*own_pid_is_gone=*/true, warn, reported);
+  const fs::file_status st = fs::symlink_status(out, ec);
+  const bool exists = fs::exists(st);
+  STRATA_USER_CHECK(!exists || opts.overwrite, "output folder " + out.string() +
+                                                   " already exists; choose another --out or pass --force to replace it");
+  if (exists && !fs::is_symlink(st)) {  // a symbolic link is replaced itself, never what it points to
+    STRATA_USER_CHECK(fs::is_directory(st), "cannot replace " + out.string() +
+                                                ": it exists and is not a folder; choose another --out");
+    const bool empty = fs::is_empty(out, ec);
+    STRATA_USER_CHECK(empty || fs::exists(out / "config.json", ec),
+                      "--force replaces only a model folder (one with config.json) or an empty folder, and " +
+                          out.string() + " is neither; move or delete it yourself, or choose another --out");
+  }
 
   // Shard plan: greedy in order.
   std::vector<std::vector<size_t>> shards(1);
@@ -135,14 +315,21 @@ void write_hf_model(const std::string& dir, const ModelInfo& info, const std::ve
   struct statvfs vfs;
   if (::statvfs(parent.c_str(), &vfs) == 0) {
     const double avail = (double)vfs.f_bavail * vfs.f_frsize;
-    STRATA_CHECK(avail >= (double)total * 1.01 + (1 << 20),
-                 "not enough disk space for " + out.string() + ": needs " + format_bytes(total) + ", " +
-                     format_bytes((size_t)avail) + " available");
+    STRATA_USER_CHECK(avail >= (double)total * 1.01 + (1 << 20),
+                      "not enough disk space for " + out.string() + ": needs " + format_bytes(total) + ", " +
+                          format_bytes((size_t)avail) + " available");
   }
 
-  TempDirGuard tmp{parent / (out.filename().string() + ".tmp-" + std::to_string(::getpid()))};
-  fs::remove_all(tmp.path, ec);
-  STRATA_CHECK(fs::create_directory(tmp.path, ec), "cannot create " + tmp.path.string() + ": " + ec.message());
+  const std::string pid = std::to_string(::getpid());
+  const fs::path old = parent / (out.filename().string() + ".old-" + pid);
+  TempDirGuard tmp{parent / (out.filename().string() + ".tmp-" + pid)};
+  if (fs::is_directory(fs::symlink_status(tmp.path, ec)) && holds_only_our_files(tmp.path))
+    fs::remove_all(tmp.path, ec);  // an earlier process's temp copy under our process id (ids are reused)
+  for (const fs::path& p : {tmp.path, old})
+    STRATA_USER_CHECK(!fs::exists(fs::symlink_status(p, ec)),
+                      "cannot write " + out.string() + ": " + p.string() +
+                          " is in the way (left by an earlier run?); delete it or choose another --out");
+  STRATA_USER_CHECK(fs::create_directory(tmp.path, ec), "cannot create " + tmp.path.string() + ": " + ec.message());
 
   write_text_file(tmp.path / "config.json", hf_config_json(info, opts.dtype));
   const std::map<std::string, std::string> meta{{"format", "pt"}};
@@ -164,20 +351,25 @@ void write_hf_model(const std::string& dir, const ModelInfo& info, const std::ve
     write_text_file(tmp.path / "model.safetensors.index.json", index.dump(2) + "\n");
   }
 
-  // Publish: move any old folder aside, publish the new one (fsync, rename, parent fsync), then drop the old one.
-  const fs::path old = parent / (out.filename().string() + ".old-" + std::to_string(::getpid()));
-  if (exists) {
-    fs::rename(out, old, ec);
-    STRATA_CHECK(!ec, "cannot move the existing " + out.string() + " aside: " + ec.message());
-  }
-  try {
+  // Publish: a plain rename into place, or an atomic exchange with the existing folder (replace_folder: at every
+  // moment `out` is the complete old or the complete new folder), then the old copy removed.
+  if (!exists) {
     publish_folder(tmp.path.string(), out.string());
-  } catch (...) {
-    if (exists) fs::rename(old, out);
-    throw;
+    tmp.armed = false;
+  } else {
+    tmp.armed = false;  // from the exchange on, tmp holds the old folder, which replace_folder removes itself
+    std::string note;
+    try {
+      note = replace_folder(tmp.path.string(), out.string(), old.string());
+    } catch (...) {
+      // Failed before anything moved (or moved back): tmp is the new, unpublished copy, removed. Failed with the
+      // old folder stranded at `old` (the error says so): both are kept, and the next run restores `old`.
+      tmp.armed = !fs::exists(fs::symlink_status(old, ec));
+      throw;
+    }
+    if (!note.empty()) warn(note);
   }
-  tmp.armed = false;
-  if (exists) fs::remove_all(old, ec);
+  tidy_leftovers(out, /*own_pid_is_gone=*/false, warn, reported);
 }
 
 }  // namespace strata

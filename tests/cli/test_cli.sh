@@ -30,6 +30,30 @@ expect 1 "already exists" -- "$STRATA" init-model --config tiny-tied --seed 3 --
 expect 0 "wrote" -- "$STRATA" export "$tmp/m" --out "$tmp/e" --dtype bf16 --max-shard-size 256KiB
 [ -f "$tmp/e/model.safetensors.index.json" ] || { echo "FAIL: export did not shard"; fails=$((fails + 1)); }
 expect 0 "loss" -- "$STRATA" demo --model "$tmp/e" --steps 1 --seq-len 16 --batch 1
+# export --force over a folder: leftovers of a killed earlier run (made by hand here; process 999999999 and its
+# neighbours cannot run: they are above the kernel's pid_max) are removed when they hold only files Strata writes,
+# reported in one line and kept otherwise, and a folder a killed run had moved aside is put back.
+cp -r "$tmp/e" "$tmp/e.tmp-999999999"
+mkdir "$tmp/e.old-999999998" && echo "keep me" > "$tmp/e.old-999999998/notes.txt"
+out=$("$STRATA" export "$tmp/m" --out "$tmp/e" --force --dtype bf16 --max-shard-size 256KiB 2>&1); rc=$?
+if [ "$rc" = 0 ] && grep -qF "strata: warning: removed $tmp/e.tmp-999999999, left by an interrupted earlier write of $tmp/e (process 999999999, no longer running)" <<<"$out" &&
+   grep -qF "strata: warning: found $tmp/e.old-999999998, left by an interrupted earlier write of $tmp/e (process 999999998, no longer running), and kept it because it holds files Strata does not write: check what is inside" <<<"$out" &&
+   [ "$(grep -c "e.old-999999998" <<<"$out")" = 1 ] && [ ! -e "$tmp/e.tmp-999999999" ] && [ -f "$tmp/e.old-999999998/notes.txt" ] &&
+   [ -f "$tmp/e/model.safetensors.index.json" ]; then
+  echo "ok: export --force removes its own leftovers and reports the others once"
+else
+  echo "FAIL: export --force with leftovers: rc $rc"; echo "$out"; ls "$tmp"; fails=$((fails + 1))
+fi
+rm -r "$tmp/e.old-999999998"
+mv "$tmp/e" "$tmp/e.old-999999997"  # killed between the two renames of the fallback: only the moved-aside copy
+expect 1 "strata: warning: restored $tmp/e from $tmp/e.old-999999997" -- "$STRATA" init-model --config tiny-tied --out "$tmp/e"
+[ -f "$tmp/e/model.safetensors.index.json" ] && [ ! -e "$tmp/e.old-999999997" ] || { echo "FAIL: $tmp/e not restored"; fails=$((fails + 1)); }
+# --force never replaces the current folder, one above it, or a folder that is not a model folder.
+mkdir -p "$tmp/notmodel/sub" && echo x > "$tmp/notmodel/sub/f"
+expect 1 "--force replaces only a model folder (one with config.json) or an empty folder" -- "$STRATA" init-model --config tiny --out "$tmp/notmodel" --force
+expect 1 "it is the current folder or one above it" -- bash -c "cd '$tmp/notmodel/sub' && '$(realpath "$STRATA")' init-model --config tiny --out .. --force"
+[ -f "$tmp/notmodel/sub/f" ] || { echo "FAIL: --force deleted a folder that is not a model folder"; fails=$((fails + 1)); }
+expect 0 "wrote $tmp/slash/" -- "$STRATA" init-model --config tiny --out "$tmp/slash/"
 expect 1 "does not exist" -- "$STRATA" export "$tmp/nope" --out "$tmp/f"
 head -c 100 "$tmp/m/model.safetensors" > "$tmp/m/model.safetensors.cut" && mv "$tmp/m/model.safetensors.cut" "$tmp/m/model.safetensors"
 expect 1 "model.safetensors" -- "$STRATA" export "$tmp/m" --out "$tmp/g"
@@ -37,6 +61,43 @@ lines=$("$STRATA" export "$tmp/m" --out "$tmp/g" 2>&1 | wc -l)
 [ "$lines" = 1 ] || { echo "FAIL: an error must be one line, got $lines"; fails=$((fails + 1)); }
 [ ! -e "$tmp/g" ] || { echo "FAIL: a failed export left $tmp/g behind"; fails=$((fails + 1)); }
 expect 1 "exceeds the model's max_position_embeddings" -- "$STRATA" demo --seq-len 100000
+
+# Numbers are parsed strictly (the whole value, in range, no wrap-around, no nan/inf) and no value may be empty:
+# bad arguments, exit 2, naming the flag, the value and what is valid.
+expect 2 "--seed: '-1' is not a whole number from 0 to 18446744073709551615" -- "$STRATA" init-model --config tiny --seed -1 --out "$tmp/x"
+expect 2 "--seed: '99999999999999999999' is not a whole number from 0 to 18446744073709551615" -- "$STRATA" init-model --config tiny --seed 99999999999999999999 --out "$tmp/x"
+expect 2 "--seed: '-1' is not a whole number" -- "$STRATA" demo --seed -1
+expect 2 "--batch: '0x10' is not a whole number from 1 to 4096" -- "$STRATA" demo --batch 0x10
+expect 2 "--steps: '1e3' is not a whole number from 1 to 1000000" -- "$STRATA" demo --steps 1e3
+expect 2 "--threads: '-1' is not a whole number from 0 to 1024 (0: one per hardware thread)" -- "$STRATA" tokenize --tokenizer byte --threads -1 "$tmp/x.txt" --out "$tmp/x.tok"
+expect 2 "--batches: '-1' is not a whole number from 0 to 1000000 (0: all of the dataset)" -- "$STRATA" eval "$tmp/m" --data synthetic --batches -1
+expect 2 "--micro-batch: ' 4' is not a whole number from 1 to 65536" -- "$STRATA" eval "$tmp/m" --data synthetic --micro-batch " 4"
+expect 2 "--device-tflops: '-5' is not a finite number greater than 0" -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --device-tflops -5
+expect 2 "--device-tflops: 'nan' is not a finite number greater than 0" -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --device-tflops nan
+expect 2 "--h2d-gbps: 'inf' is not a finite number greater than 0" -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --h2d-gbps inf
+expect 2 "--disk-gbps: '0' is not a finite number greater than 0" -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --disk-gbps 0
+expect 2 "--out: the value is empty; give the folder to write" -- "$STRATA" init-model --config tiny --out ""
+expect 2 "--out: the value is empty; give the folder to write" -- "$STRATA" export "$tmp/m" --out ""
+expect 2 "--model: the value is empty" -- "$STRATA" demo --model ""
+expect 1 "--max-shard-size: '0' is not a usable shard size" -- "$STRATA" init-model --config tiny --out "$tmp/x" --max-shard-size 0
+expect 0 "seed 18446744073709551615" -- "$STRATA" init-model --config tiny --seed 18446744073709551615 --out "$tmp/seedmax"
+# Errors about the user's input carry no "file.cpp:NNN:" source location (that is for internal errors).
+no_location() {  # no_location -- command...
+  shift
+  local out
+  out=$("$@" 2>&1)
+  if grep -qE '[A-Za-z_]+\.(cpp|h|cu):[0-9]+:' <<<"$out"; then
+    echo "FAIL: $* -> a source location in a user error:"; echo "$out" | head -3; fails=$((fails + 1))
+  else
+    echo "ok (no source location): $*"
+  fi
+}
+no_location -- "$STRATA" init-model --config tiny-tied --seed 3 --out "$tmp/m"
+no_location -- "$STRATA" init-model --config tiny --out "$tmp/x" --dtype f8
+no_location -- "$STRATA" init-model --config tiny --out "$tmp/x" --max-shard-size 0
+no_location -- "$STRATA" demo --seq-len 100000
+no_location -- "$STRATA" train
+no_location -- "$STRATA" report "$tmp/nothing"
 
 # strata train / eval / export of a run
 cat > "$tmp/run.toml" <<TOML
