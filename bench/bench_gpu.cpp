@@ -1,5 +1,5 @@
 // Benchmark on a CUDA device: cuBLAS bf16 GEMM peak, one LLaMA-2-7B block forward + backward (bf16 engine) as a
-// fraction of that peak, pinned H2D/D2H GB/s, and an 8-block LISA step streamed from host vs all resident.
+// fraction of that peak and per op, pinned H2D/D2H GB/s, and an 8-block LISA step streamed from host vs all resident.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <unistd.h>
@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/gpu_op_breakdown.h"
 #include "bench/train_timing.h"
 #include "backend/backend_registry.h"
 #include "core/check.h"
@@ -420,6 +421,9 @@ int main(int argc, char** argv) {
       const BlockResult b = block_fwd_bwd("cpu", one, 1, 2);
       std::printf("bench_gpu --cpu-dry-run: 1 tiny block, bf16, cpu: %.2f ms, %.3f GFLOP per iteration\n", b.ms,
                   b.flops / 1e9);
+      const bench::OpBreakdown ops = bench::block_op_breakdown("cpu", one, 1, one.max_seq_len, fill_values);
+      std::printf("bench_gpu --cpu-dry-run: per-op breakdown of that block step, cpu:\n");
+      bench::print_op_breakdown(ops, b.ms);
       const LisaResult r = lisa_streamed_vs_resident("cpu", tiny, 256, steps, scratch.path);
       std::printf("bench_gpu --cpu-dry-run: 8 tiny blocks, LISA 2/8, cpu: resident %.4f s, streamed %.4f s (read "
                   "%.2f MB/step), ratio %.3f\n",
@@ -499,6 +503,17 @@ int main(int argc, char** argv) {
                     {"flop_formula", "6*tokens*block_matrix_params + 6*B*T^2*dim"}};
     save_json();
 
+    // b2. (after b's backend has released the device; its own backend is gone before d)
+    const bench::OpBreakdown ops =
+        bench::block_op_breakdown("cuda:0", llama2_7b_blocks(1, 512, seq), 1, seq, fill_values);
+    std::printf("b2. per-op breakdown of the block step in b (the same calls and shapes, each distinct call timed "
+                "alone on cuda:0: %d warm-ups, median of %d batches of ~1 ms; GB/s = minimum traffic) [%.0f s]\n",
+                ops.warmup, ops.reps, elapsed());
+    bench::print_op_breakdown(ops, b.ms);
+    std::fflush(stdout);
+    out["block_breakdown"] = bench::op_breakdown_json(ops, b.ms);
+    save_json();
+
     // d.
     ScratchDir scratch(pick_scratch_base(dir, size_t{12} << 30) + "/strata-bench-gpu-" + std::to_string(::getpid()));
     const LisaResult l = lisa_streamed_vs_resident("cuda:0", llama2_7b_blocks(8, 512, seq), seq, steps, scratch.path);
@@ -527,6 +542,7 @@ int main(int argc, char** argv) {
     std::printf("  bf16 GEMM 8192^3:               %.1f TFLOP/s (peak for the ratios below)\n", g.peak());
     std::printf("  7B block fwd+bwd, %d tok:     %.1f ms, %.1f TFLOP/s = %.2fx GEMM peak (target >= 0.5)%s\n", seq,
                 b.ms, b.tflops, block_ratio, block_ratio >= 0.5 ? "" : "  MISSED");
+    std::printf("  top 3 ops of that block step:   %s\n", bench::top_ops(ops, b.ms, 3).c_str());
     std::printf("  pinned H2D / D2H:               %.1f / %.1f GB/s\n", c.h2d_gbps, c.d2h_gbps);
     std::printf("  8-block LISA streamed/resident: %.2fx (target <= 1.15)%s\n", l.ratio(),
                 l.ratio() <= 1.15 ? "" : "  MISSED");

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
       {"host tier, prefetch 2", {st, "memory.frozen_tier=host"}},
       {"disk tier io_uring, prefetch 2", {st, "memory.frozen_tier=disk", "memory.io=uring"}},
       {"disk tier pread, prefetch 2", {st, "memory.frozen_tier=disk", "memory.io=pread"}},
+      // The cost of checking every read's checksum (memory.verify = "always") against the default (after each write).
+      {"host tier, verify always", {st, "memory.frozen_tier=host", "memory.verify=always"}},
+      {"disk tier io_uring, verify always", {st, "memory.frozen_tier=disk", "memory.io=uring", "memory.verify=always"}},
   };
   std::printf("bench_offload: preset small (8 blocks of 11.6 MB), LISA 2/8, 4 x 256 tokens/step, CPU, %d steps\n", steps);
   double base = 0;

@@ -14,7 +14,7 @@ class Backend;
 
 // The bf16 linear's weight gradient is summed in fp32 scratch of at most this many floats (whole rows of dw at a
 // time) and then added to the bf16 dw with one rounding; the planner counts this scratch.
-inline constexpr size_t kBf16WeightGradChunkFloats = size_t{8} << 20;  // 32 MiB
+inline constexpr size_t kBf16WeightGradChunkFloats = size_t{32} << 20;  // 128 MiB: 2 GEMMs for a 7B MLP weight
 
 namespace cuda_real {
 // Number of usable CUDA devices; 0 (with the reason in *why) when the driver or a device is missing.
