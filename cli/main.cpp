@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/openmp_wait_policy.h"
 #include "core/check.h"
 
 namespace {
@@ -269,6 +270,7 @@ Command add_export(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  strata::adopt_openmp_wait_policy(argv);  // first: it may re-execute the program
   CLI::App app{"strata: fine-tune LLaMA-family models on one GPU with LISA and tiered memory"};
   app.set_version_flag("--version", std::string("strata ") + STRATA_VERSION);
   app.require_subcommand(0, 1);

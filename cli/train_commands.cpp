@@ -1,5 +1,5 @@
-// `strata train` (fresh or --resume) and `strata eval`. SIGINT/SIGTERM during training finish the current step,
-// save a checkpoint and exit 0; a second signal is left to the default handler (immediate exit).
+// `strata train` (fresh or --resume) and `strata eval`. SIGINT/SIGTERM during training stop at the next micro-batch
+// boundary (the unfinished step is dropped), save a checkpoint and exit 0; a second signal kills at once.
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
