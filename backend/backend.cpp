@@ -23,8 +23,9 @@ Buffer Backend::alloc(MemoryKind kind, size_t bytes, MemoryCategory category, si
   }
   if (!p) {
     memory_.on_free(kind, category, rounded);
-    STRATA_FAIL(name() + ": out of " + to_string(kind) + " memory allocating " + format_bytes(rounded) + " for " +
-                to_string(category));
+    STRATA_USER_FAIL(name() + ": out of " + to_string(kind) + " memory allocating " + format_bytes(rounded) + " for " +
+                     to_string(category) + "; free memory on this machine or make the run need less (e.g. a " +
+                     "smaller train.micro_batch or data.seq_len)");
   }
   return Buffer(this, p, rounded, kind, category);
 }

@@ -47,22 +47,23 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
       try {
         device = std::stoi(name.substr(5));
       } catch (...) {
-        STRATA_FAIL("backend '" + name + "': expected cuda:N with N a device number");
+        STRATA_USER_FAIL("backend '" + name + "': expected cuda:N with N a device number");
       }
     }
 #ifdef STRATA_HAVE_CUDA
     std::string why;
     const int n = cuda_real::cuda_device_count(&why);
-    STRATA_CHECK(device >= 0 && device < n, "backend '" + name + "' is not available: " +
-                                                (n == 0 ? why : std::to_string(n) + " CUDA device(s) present"));
+    STRATA_USER_CHECK(device >= 0 && device < n, "backend '" + name + "' is not available: " +
+                                                     (n == 0 ? why : std::to_string(n) + " CUDA device(s) present"));
     return cuda_real::make_cuda_backend(device);
 #else
     (void)device;
-    STRATA_FAIL("backend '" + name + "' is not available: this build has no CUDA backend "
-                "(reconfigure with -DSTRATA_CUDA=ON on a machine with the CUDA toolkit)");
+    STRATA_USER_FAIL("backend '" + name +
+                     "' is not available: this build has no CUDA backend "
+                     "(reconfigure with -DSTRATA_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
   }
-  STRATA_FAIL("unknown backend '" + name + "'; choose one of: cpu, ref, cuda:N, cuda-emu");
+  STRATA_USER_FAIL("unknown backend '" + name + "'; choose one of: cpu, ref, cuda:N, cuda-emu");
 }
 
 }  // namespace strata

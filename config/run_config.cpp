@@ -139,7 +139,7 @@ std::string one_line(std::string s) {
   return s;
 }
 
-[[noreturn]] void fail_line(const std::string& message) { STRATA_FAIL(one_line(message)); }
+[[noreturn]] void fail_line(const std::string& message) { STRATA_USER_FAIL(one_line(message)); }
 
 // A TOML basic string: quoted, with escapes, so it never spans lines and parses back to the same text.
 std::string toml_quote(std::string_view s) {
@@ -471,7 +471,7 @@ class Validator {
     try {
       parse_byte_size(v, at(key));
     } catch (const StrataError& e) {
-      throw StrataError(one_line(e.what()));
+      throw UserError(one_line(e.what()));
     }
   }
 

@@ -9,8 +9,8 @@ namespace strata {
 
 void fail_unknown_name(const std::string& what, std::string_view got, const std::vector<std::string>& allowed) {
   const std::string close = closest_match(got, allowed);
-  STRATA_FAIL(what + ": '" + std::string(got) + "' is not one of " + join_alternatives(allowed) +
-              (close.empty() ? "" : "; did you mean '" + close + "'?"));
+  STRATA_USER_FAIL(what + ": '" + std::string(got) + "' is not one of " + join_alternatives(allowed) +
+                   (close.empty() ? "" : "; did you mean '" + close + "'?"));
 }
 
 }  // namespace strata

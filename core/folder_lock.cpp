@@ -29,7 +29,7 @@ std::string read_holder(int fd) {
 FolderLock::FolderLock(const std::string& folder, const std::string& role) {
   const std::string path = (std::filesystem::path(folder) / kFileName).string();
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  STRATA_CHECK(fd_ >= 0, role + ": cannot create the lock file " + path + ": " + std::strerror(errno));
+  STRATA_USER_CHECK(fd_ >= 0, role + ": cannot create the lock file " + path + ": " + std::strerror(errno));
   int rc;
   do rc = ::flock(fd_, LOCK_EX | LOCK_NB);
   while (rc != 0 && errno == EINTR);
@@ -38,9 +38,9 @@ FolderLock::FolderLock(const std::string& folder, const std::string& role) {
     const std::string holder = err == EWOULDBLOCK ? read_holder(fd_) : "";
     ::close(fd_);
     fd_ = -1;
-    STRATA_CHECK(err != EWOULDBLOCK, role + ": " + folder + " is in use by another strata process (PID " + holder +
-                                         "); one process per run folder: wait for it to finish, or stop it first");
-    STRATA_FAIL(role + ": cannot lock " + path + ": " + std::strerror(err));
+    STRATA_USER_CHECK(err != EWOULDBLOCK, role + ": " + folder + " is in use by another strata process (PID " + holder +
+                                              "); one process per run folder: wait for it to finish, or stop it first");
+    STRATA_USER_FAIL(role + ": cannot lock " + path + ": " + std::strerror(err));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   const bool ok = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) == (ssize_t)pid.size();
@@ -48,7 +48,7 @@ FolderLock::FolderLock(const std::string& folder, const std::string& role) {
     const int err = errno;
     ::close(fd_);
     fd_ = -1;
-    STRATA_FAIL(role + ": cannot write the lock file " + path + ": " + std::strerror(err));
+    STRATA_USER_FAIL(role + ": cannot write the lock file " + path + ": " + std::strerror(err));
   }
 }
 

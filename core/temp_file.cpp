@@ -35,7 +35,7 @@ TempFile::~TempFile() {
   if (!tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
-void TempFile::fail(const std::string& what) const { STRATA_FAIL(prefix_ + ": " + what); }
+void TempFile::fail(const std::string& what) const { STRATA_USER_FAIL(prefix_ + ": " + what); }
 
 void TempFile::write(const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);

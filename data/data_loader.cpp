@@ -22,8 +22,9 @@ void shuffle(std::vector<size_t>& v, Rng& rng) {  // Fisher-Yates
 DataLoader::DataLoader(const PackedDataset& data, std::vector<size_t> indices, int micro_batch, uint64_t seed,
                        bool shuffle)
     : data_(data), indices_(std::move(indices)), micro_batch_(micro_batch), seed_(seed), shuffle_(shuffle) {
-  STRATA_CHECK(micro_batch >= 1, "train.micro_batch must be >= 1, got " + std::to_string(micro_batch));
-  STRATA_CHECK(!indices_.empty(), "a data loader needs at least one window; use more data or a smaller data.seq_len");
+  STRATA_USER_CHECK(micro_batch >= 1, "train.micro_batch must be >= 1, got " + std::to_string(micro_batch));
+  STRATA_USER_CHECK(!indices_.empty(),
+                    "a data loader needs at least one window; use more data or a smaller data.seq_len");
   for (const size_t i : indices_)
     STRATA_CHECK(i < data.size(), "window index " + std::to_string(i) + " is out of range: the dataset has " +
                                       std::to_string(data.size()) + " windows");
@@ -53,16 +54,16 @@ void DataLoader::next_batch(int32_t* tokens, int32_t* targets) {
 }
 
 void DataLoader::restore(const LoaderState& s) {
-  STRATA_CHECK(s.cursor <= indices_.size(),
-               "data loader state: cursor " + std::to_string(s.cursor) + " is past the " +
-                   std::to_string(indices_.size()) +
-                   " windows of this dataset; the checkpoint was written with other data or another data.seq_len");
+  STRATA_USER_CHECK(s.cursor <= indices_.size(),
+                    "data loader state: cursor " + std::to_string(s.cursor) + " is past the " +
+                        std::to_string(indices_.size()) +
+                        " windows of this dataset; the checkpoint was written with other data or another data.seq_len");
   state_ = s;
 }
 
 Split split_windows(size_t n, double eval_fraction, uint64_t seed) {
-  STRATA_CHECK(eval_fraction >= 0.0 && eval_fraction < 1.0,
-               "data.eval_fraction must be in [0, 1), got " + std::to_string(eval_fraction));
+  STRATA_USER_CHECK(eval_fraction >= 0.0 && eval_fraction < 1.0,
+                    "data.eval_fraction must be in [0, 1), got " + std::to_string(eval_fraction));
   std::vector<size_t> perm(n);
   for (size_t i = 0; i < n; ++i) perm[i] = i;
   Rng rng(seed ^ 0x5851F42D4C957F2Dull);  // salted: not the train loader's first-epoch order

@@ -74,23 +74,26 @@ class JsonSource final : public RecordSource {
   JsonSource(const std::string& path, DataFormat expect) : path_(path), r_(path) {
     if (!r_.is_open()) {
       const int err = errno;
-      STRATA_FAIL("cannot open " + path + ": " + (err ? std::strerror(err) : "unreadable") +
-                  "; check the path and its permissions");
+      STRATA_USER_FAIL("cannot open " + path + ": " + (err ? std::strerror(err) : "unreadable") +
+                       "; check the path and its permissions");
     }
     skip_ws();
     const int c = r_.peek();
     if (c == '[') {
-      STRATA_CHECK(expect != DataFormat::Lmflow,
-                   path + ": an LMFlow dataset is a JSON object " + kLmflowShape + ", found an array (an Alpaca "
-                   "dataset is an array: use data.format = \"alpaca\" or \"auto\"; for one JSON object per line use "
-                   "a .jsonl file or data.format = \"jsonl\")");
+      STRATA_USER_CHECK(
+          expect != DataFormat::Lmflow,
+          path + ": an LMFlow dataset is a JSON object " + kLmflowShape +
+              ", found an array (an Alpaca "
+              "dataset is an array: use data.format = \"alpaca\" or \"auto\"; for one JSON object per line use "
+              "a .jsonl file or data.format = \"jsonl\")");
       kind_ = RecordKind::kAlpaca;
       r_.get();
       state_ = State::kFirst;
     } else if (c == '{') {
-      STRATA_CHECK(expect != DataFormat::Alpaca, path + ": an Alpaca dataset is a JSON array " + kAlpacaShape +
-                                           ", found an object (an LMFlow dataset is an object: use data.format = "
-                                           "\"lmflow\" or \"auto\")");
+      STRATA_USER_CHECK(expect != DataFormat::Alpaca,
+                        path + ": an Alpaca dataset is a JSON array " + kAlpacaShape +
+                            ", found an object (an LMFlow dataset is an object: use data.format = "
+                            "\"lmflow\" or \"auto\")");
       object_ = true;
       r_.get();
       read_lmflow_header();
@@ -129,7 +132,7 @@ class JsonSource final : public RecordSource {
   enum class State { kFirst, kNext, kDone };
 
   [[noreturn]] void fail(const std::string& what) const {
-    STRATA_FAIL(path_ + ":" + std::to_string(r_.line()) + " (byte " + std::to_string(r_.offset()) + "): " + what);
+    STRATA_USER_FAIL(path_ + ":" + std::to_string(r_.line()) + " (byte " + std::to_string(r_.offset()) + "): " + what);
   }
   std::string element_name() const { return kind_ == RecordKind::kAlpaca ? "record" : "instance"; }
 
@@ -243,8 +246,8 @@ class JsonSource final : public RecordSource {
         if (c != ',') fail("not valid JSON: expected ',' or '}' after the value of \"" + key + "\", found " +
                            describe_char(c));
       }
-    STRATA_CHECK(type, path_ + ": missing \"type\"; an LMFlow dataset is " + kLmflowShape);
-    STRATA_CHECK(seen_instances, path_ + ": missing \"instances\" array; an LMFlow dataset is " + kLmflowShape);
+    STRATA_USER_CHECK(type, path_ + ": missing \"type\"; an LMFlow dataset is " + kLmflowShape);
+    STRATA_USER_CHECK(seen_instances, path_ + ": missing \"instances\" array; an LMFlow dataset is " + kLmflowShape);
     check_trailing();
     r_.seek(instances_at_, instances_line_);
     start_instances(*type);
@@ -255,9 +258,9 @@ class JsonSource final : public RecordSource {
     else if (type == "text2text") kind_ = RecordKind::kText2Text;
     else if (type == "conversation") kind_ = RecordKind::kConversation;
     else
-      STRATA_FAIL(path_ + ": LMFlow type \"" + type + "\" is not supported" +
-                  (type == "paired_conversation" ? " (it holds preference pairs for DPO-style training)" : "") +
-                  "; use \"text_only\", \"text2text\" or \"conversation\"");
+      STRATA_USER_FAIL(path_ + ": LMFlow type \"" + type + "\" is not supported" +
+                       (type == "paired_conversation" ? " (it holds preference pairs for DPO-style training)" : "") +
+                       "; use \"text_only\", \"text2text\" or \"conversation\"");
     r_.get();  // '['
     state_ = State::kFirst;
   }
@@ -287,7 +290,7 @@ class JsonSource final : public RecordSource {
       fail("not valid JSON: more data after the top-level value, found " + describe_char(r_.peek()) +
            " (a .json dataset is one JSON value; for one JSON object per line use a .jsonl file or data.format = "
            "\"jsonl\")");
-    if (r_.bad()) STRATA_FAIL("cannot read " + path_ + ": read error");
+    if (r_.bad()) STRATA_USER_FAIL("cannot read " + path_ + ": read error");
   }
 
   std::string path_;

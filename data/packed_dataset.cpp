@@ -10,7 +10,7 @@
 namespace strata {
 
 PackedDataset::PackedDataset(const std::vector<Document>& docs, int seq_len, bool pack) : seq_len_(seq_len) {
-  STRATA_CHECK(seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(seq_len));
+  STRATA_USER_CHECK(seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(seq_len));
   const size_t window = static_cast<size_t>(seq_len) + 1;
   size_t total = 0;
   for (size_t d = 0; d < docs.size(); ++d) {

@@ -21,10 +21,10 @@ std::string type_name(const json& j) {  // "an array", "a number", ...
 }
 
 const std::string& string_field(const json& inst, const char* key, const std::string& where, const char* shape) {
-  STRATA_CHECK(inst.is_object(), where + "expected an object " + shape + ", found " + type_name(inst));
+  STRATA_USER_CHECK(inst.is_object(), where + "expected an object " + shape + ", found " + type_name(inst));
   const auto it = inst.find(key);
-  STRATA_CHECK(it != inst.end(), where + "missing \"" + key + "\"; instances of this type look like " + shape);
-  STRATA_CHECK(it->is_string(), where + "\"" + key + "\" is " + type_name(*it) + ", expected a string");
+  STRATA_USER_CHECK(it != inst.end(), where + "missing \"" + key + "\"; instances of this type look like " + shape);
+  STRATA_USER_CHECK(it->is_string(), where + "\"" + key + "\" is " + type_name(*it) + ", expected a string");
   return it->get_ref<const std::string&>();
 }
 
@@ -85,21 +85,21 @@ RecordEncoder::Checked RecordEncoder::check(const Record& r, nlohmann::json& j) 
   try {
     j = json::parse(r.text);
   } catch (const json::parse_error& e) {
-    STRATA_FAIL(at + "not valid JSON (" + e.what() + ")" +
-                (kind_ == RecordKind::kJsonl
-                     ? "; each line must be one JSON object like {\"" + opts_.text_field + "\": \"...\"}"
-                     : ""));
+    STRATA_USER_FAIL(at + "not valid JSON (" + e.what() + ")" +
+                     (kind_ == RecordKind::kJsonl
+                          ? "; each line must be one JSON object like {\"" + opts_.text_field + "\": \"...\"}"
+                          : ""));
   }
   Checked c;
   switch (kind_) {
     case RecordKind::kJsonl: {
       const std::string& field = opts_.text_field;
-      STRATA_CHECK(j.is_object(), at + "expected a JSON object with a string field \"" + field + "\", found " +
-                                      type_name(j));
+      STRATA_USER_CHECK(j.is_object(),
+                        at + "expected a JSON object with a string field \"" + field + "\", found " + type_name(j));
       const auto it = j.find(field);
-      STRATA_CHECK(it != j.end(), at + "the object has no field \"" + field + "\"; set data.text_field " +
-                                      "(tokenize: --text-field) to the field that holds the text");
-      STRATA_CHECK(it->is_string(), at + "field \"" + field + "\" is " + type_name(*it) + ", expected a string");
+      STRATA_USER_CHECK(it != j.end(), at + "the object has no field \"" + field + "\"; set data.text_field " +
+                                           "(tokenize: --text-field) to the field that holds the text");
+      STRATA_USER_CHECK(it->is_string(), at + "field \"" + field + "\" is " + type_name(*it) + ", expected a string");
       c.text = &it->get_ref<const std::string&>();
       break;
     }

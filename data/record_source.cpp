@@ -18,8 +18,8 @@ std::ifstream open_input(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    STRATA_FAIL("cannot open " + path + ": " + (err ? std::strerror(err) : "unreadable") +
-                "; check the path and its permissions");
+    STRATA_USER_FAIL("cannot open " + path + ": " + (err ? std::strerror(err) : "unreadable") +
+                     "; check the path and its permissions");
   }
   return in;
 }
@@ -31,9 +31,9 @@ std::string size_text(uint64_t bytes) {  // "16 MiB" when whole, else bytes
 }
 
 [[noreturn]] void text_file_too_large(const std::string& path, const std::string& size, size_t max_bytes) {
-  STRATA_FAIL(path + ": " + size + " of text, but a text file may hold at most " + size_text(max_bytes) +
-              " (it is one document, tokenized as one string); split it into several text files (one document "
-              "each) or write it as JSONL with one document per line (a .jsonl name, or format jsonl)");
+  STRATA_USER_FAIL(path + ": " + size + " of text, but a text file may hold at most " + size_text(max_bytes) +
+                   " (it is one document, tokenized as one string); split it into several text files (one document "
+                   "each) or write it as JSONL with one document per line (a .jsonl name, or format jsonl)");
 }
 
 // The whole file is one document and so one record: read in 1 MiB reads into one string, which the encoder
@@ -65,7 +65,7 @@ class TextSource final : public RecordSource {
       bytes_ += got;
       if (r.text.size() > max_bytes_) text_file_too_large(path_, "more than " + size_text(max_bytes_), max_bytes_);
     }
-    STRATA_CHECK(in_.eof(), "cannot read " + path_ + ": read error after " + std::to_string(bytes_) + " bytes");
+    STRATA_USER_CHECK(in_.eof(), "cannot read " + path_ + ": read error after " + std::to_string(bytes_) + " bytes");
     r.index = 0;
     r.line = 1;
     return true;
@@ -92,7 +92,7 @@ class JsonlSource final : public RecordSource {
       r.line = line_;
       return true;
     }
-    STRATA_CHECK(in_.eof(), "cannot read " + path_ + ": read error after line " + std::to_string(line_));
+    STRATA_USER_CHECK(in_.eof(), "cannot read " + path_ + ": read error after line " + std::to_string(line_));
     return false;
   }
 
@@ -122,7 +122,8 @@ std::unique_ptr<RecordSource> open_jsonl_source(const std::string& path) {
 }
 
 std::unique_ptr<RecordSource> open_record_source(const std::string& path, DataFormat f) {
-  STRATA_CHECK(f != DataFormat::Tokens, path + " is a token file: it holds ids already and has no records to tokenize");
+  STRATA_USER_CHECK(f != DataFormat::Tokens,
+                    path + " is a token file: it holds ids already and has no records to tokenize");
   if (f == DataFormat::Text) return open_text_source(path);
   if (f == DataFormat::Jsonl) return open_jsonl_source(path);
   return open_json_source(path, f);

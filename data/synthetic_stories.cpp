@@ -106,7 +106,7 @@ std::string story(Rng& rng) {
 }  // namespace
 
 std::vector<Document> synthetic_documents(int n, uint64_t seed, const Tokenizer& tok) {
-  STRATA_CHECK(n >= 0, "data.synthetic_documents must be >= 0, got " + std::to_string(n));
+  STRATA_USER_CHECK(n >= 0, "data.synthetic_documents must be >= 0, got " + std::to_string(n));
   Rng rng(seed ^ 0x243F6A8885A308D3ull);
   std::vector<Document> docs;
   docs.reserve(static_cast<size_t>(n));

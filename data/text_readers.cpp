@@ -18,10 +18,11 @@ std::vector<Document> read_tokens(const std::string& path, const Tokenizer& tok)
   const int vocab = tok.vocab_size();
   for (size_t d = 0; d < docs.size(); ++d)
     for (size_t t = 0; t < docs[d].tokens.size(); ++t)
-      STRATA_CHECK(docs[d].tokens[t] < vocab,
-                   path + ": document " + std::to_string(d) + " token " + std::to_string(t) + " is id " +
-                       std::to_string(docs[d].tokens[t]) + ", outside the " + std::to_string(vocab) + " ids of the " +
-                       tok.name() + " tokenizer; set data.tokenizer to the one the file was written with");
+      STRATA_USER_CHECK(docs[d].tokens[t] < vocab,
+                        path + ": document " + std::to_string(d) + " token " + std::to_string(t) + " is id " +
+                            std::to_string(docs[d].tokens[t]) + ", outside the " + std::to_string(vocab) +
+                            " ids of the " + tok.name() +
+                            " tokenizer; set data.tokenizer to the one the file was written with");
   return docs;
 }
 

@@ -47,13 +47,13 @@ void write_token_file(const std::string& path, const std::vector<Document>& docs
 
 std::vector<Document> read_token_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  STRATA_CHECK(in, "cannot open " + path + ": " + std::strerror(errno) + "; check the path and its permissions");
+  STRATA_USER_CHECK(in, "cannot open " + path + ": " + std::strerror(errno) + "; check the path and its permissions");
   std::error_code ec;
   const uint64_t file_size = std::filesystem::file_size(path, ec);
-  STRATA_CHECK(!ec, "cannot read the size of " + path + ": " + ec.message());
+  STRATA_USER_CHECK(!ec, "cannot read the size of " + path + ": " + ec.message());
   auto bad = [&](uint64_t offset, const std::string& what) {
-    STRATA_FAIL(path + ": byte " + std::to_string(offset) + ": " + what +
-                "; the token file is corrupt or truncated, write it again");
+    STRATA_USER_FAIL(path + ": byte " + std::to_string(offset) + ": " + what +
+                     "; the token file is corrupt or truncated, write it again");
   };
   uint64_t pos = 0;
   auto read_exact = [&](void* dst, uint64_t n, const char* what) {

@@ -41,15 +41,15 @@ struct Batch {
 TokenizeStats tokenize_to_token_file(const TokenizeOptions& opts, const Tokenizer& tok,
                                      const std::function<void(const TokenizeStats&)>& progress,
                                      double progress_every_s) {
-  STRATA_CHECK(!opts.inputs.empty(), "tokenize: no input files; name at least one dataset file");
-  STRATA_CHECK(opts.threads >= 1, "tokenize: threads must be >= 1, got " + std::to_string(opts.threads));
-  STRATA_CHECK(!opts.out.empty(), "tokenize: no output file; set --out to the token file to write");
+  STRATA_USER_CHECK(!opts.inputs.empty(), "tokenize: no input files; name at least one dataset file");
+  STRATA_USER_CHECK(opts.threads >= 1, "tokenize: threads must be >= 1, got " + std::to_string(opts.threads));
+  STRATA_USER_CHECK(!opts.out.empty(), "tokenize: no output file; set --out to the token file to write");
   std::vector<DataFormat> formats;
   for (const std::string& in : opts.inputs) {  // every input's format before any work
     formats.push_back(resolve_format(in, opts.read.format));
-    STRATA_CHECK(formats.back() != DataFormat::Tokens,
-                 in + " is a token file already (data.format = \"tokens\" reads it); tokenize reads text, JSONL, "
-                      "LMFlow and Alpaca files");
+    STRATA_USER_CHECK(formats.back() != DataFormat::Tokens,
+                      in + " is a token file already (data.format = \"tokens\" reads it); tokenize reads text, JSONL, "
+                           "LMFlow and Alpaca files");
   }
 
   using Clock = std::chrono::steady_clock;

@@ -23,13 +23,15 @@ std::string human_count(size_t n) {
 
 std::vector<Document> read_source(const DataSection& cfg, const std::string& key, const std::string& path,
                                   const Tokenizer& tok) {
-  STRATA_CHECK(!path.empty(), key + " is empty: set it to a data file (text, .jsonl, LMFlow .json, .tok) or to "
-                                    "\"synthetic\"");
+  STRATA_USER_CHECK(!path.empty(), key +
+                                       " is empty: set it to a data file (text, .jsonl, LMFlow .json, .tok) or to "
+                                       "\"synthetic\"");
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
-  STRATA_CHECK(std::filesystem::exists(st), key + ": file '" + path + "' does not exist; check the path (relative "
-                                                "paths are taken from the current folder)");
-  STRATA_CHECK(!std::filesystem::is_directory(st), key + ": '" + path + "' is a folder; it must name a data file");
+  STRATA_USER_CHECK(std::filesystem::exists(st), key + ": file '" + path +
+                                                     "' does not exist; check the path (relative "
+                                                     "paths are taken from the current folder)");
+  STRATA_USER_CHECK(!std::filesystem::is_directory(st), key + ": '" + path + "' is a folder; it must name a data file");
   ReadOptions ro;
   ro.format = cfg.format;
   ro.text_field = cfg.text_field;
@@ -54,9 +56,10 @@ PackedDataset pack(const std::vector<Document>& docs, const DataSection& cfg, co
                    const std::string& src) {
   const int seq_len = cfg.seq_len;
   PackedDataset set(docs, seq_len, cfg.pack);
-  STRATA_CHECK(set.size() > 0, key + ": '" + src + "' has " + std::to_string(count_tokens(docs)) +
-                                   " tokens, fewer than one sequence (data.seq_len + 1 = " +
-                                   std::to_string(seq_len + 1) + " tokens); use more data or a smaller data.seq_len");
+  STRATA_USER_CHECK(set.size() > 0,
+                    key + ": '" + src + "' has " + std::to_string(count_tokens(docs)) +
+                        " tokens, fewer than one sequence (data.seq_len + 1 = " + std::to_string(seq_len + 1) +
+                        " tokens); use more data or a smaller data.seq_len");
   return set;
 }
 
@@ -72,26 +75,28 @@ std::string TrainingData::describe() const {
 }
 
 TrainingData load_training_data(const DataSection& cfg, int micro_batch, int model_vocab, const std::string& model_dir) {
-  STRATA_CHECK(cfg.tokenizer != "model" || !model_dir.empty(),
-               "data.tokenizer = \"model\" needs model.path (a model folder with tokenizer.model or tokenizer.json); "
-               "a preset has no tokenizer");
-  STRATA_CHECK(cfg.seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(cfg.seq_len));
-  STRATA_CHECK(micro_batch >= 1, "train.micro_batch must be >= 1, got " + std::to_string(micro_batch));
+  STRATA_USER_CHECK(
+      cfg.tokenizer != "model" || !model_dir.empty(),
+      "data.tokenizer = \"model\" needs model.path (a model folder with tokenizer.model or tokenizer.json); "
+      "a preset has no tokenizer");
+  STRATA_USER_CHECK(cfg.seq_len >= 1, "data.seq_len must be >= 1, got " + std::to_string(cfg.seq_len));
+  STRATA_USER_CHECK(micro_batch >= 1, "train.micro_batch must be >= 1, got " + std::to_string(micro_batch));
   TrainingData td;
   td.tokenizer = make_tokenizer(cfg.tokenizer == "model" ? model_dir : cfg.tokenizer);
   const Tokenizer& tok = *td.tokenizer;
-  STRATA_CHECK(tok.vocab_size() <= model_vocab,
-               "data.tokenizer: the " + tok.name() + " tokenizer has " + std::to_string(tok.vocab_size()) +
-                   " ids but the model's vocab_size is " + std::to_string(model_vocab) +
-                   "; use a model with vocab_size >= " + std::to_string(tok.vocab_size()) + " or another tokenizer");
+  STRATA_USER_CHECK(tok.vocab_size() <= model_vocab,
+                    "data.tokenizer: the " + tok.name() + " tokenizer has " + std::to_string(tok.vocab_size()) +
+                        " ids but the model's vocab_size is " + std::to_string(model_vocab) +
+                        "; use a model with vocab_size >= " + std::to_string(tok.vocab_size()) +
+                        " or another tokenizer");
   td.train_source = cfg.train;
   td.eval_source = cfg.eval;
 
   {  // the documents are dropped once packed
     std::vector<Document> docs;
     if (cfg.train == "synthetic") {
-      STRATA_CHECK(cfg.synthetic_documents >= 1, "data.synthetic_documents must be >= 1, got " +
-                                                     std::to_string(cfg.synthetic_documents));
+      STRATA_USER_CHECK(cfg.synthetic_documents >= 1,
+                        "data.synthetic_documents must be >= 1, got " + std::to_string(cfg.synthetic_documents));
       docs = synthetic_documents(cfg.synthetic_documents, cfg.shuffle_seed, tok);
     } else {
       docs = read_source(cfg, "data.train", cfg.train, tok);
@@ -113,11 +118,11 @@ TrainingData load_training_data(const DataSection& cfg, int micro_batch, int mod
     td.eval_set = td.train_set;  // shares the packed stream
   }
 
-  STRATA_CHECK(td.train_windows.size() >= static_cast<size_t>(micro_batch),
-               "data.train: '" + cfg.train + "' gives " + std::to_string(td.train_windows.size()) +
-                   " training sequences of data.seq_len = " + std::to_string(cfg.seq_len) +
-                   " tokens, fewer than one micro-batch (train.micro_batch = " + std::to_string(micro_batch) +
-                   "); use more data, a smaller data.seq_len or a smaller train.micro_batch");
+  STRATA_USER_CHECK(td.train_windows.size() >= static_cast<size_t>(micro_batch),
+                    "data.train: '" + cfg.train + "' gives " + std::to_string(td.train_windows.size()) +
+                        " training sequences of data.seq_len = " + std::to_string(cfg.seq_len) +
+                        " tokens, fewer than one micro-batch (train.micro_batch = " + std::to_string(micro_batch) +
+                        "); use more data, a smaller data.seq_len or a smaller train.micro_batch");
   return td;
 }
 

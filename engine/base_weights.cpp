@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 ModelInfo base_model_info(const ModelSection& m) {
   if (!m.preset.empty()) {
     const ModelPreset* p = find_preset(m.preset);
-    STRATA_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
+    STRATA_USER_CHECK(p, "model.preset: unknown preset '" + m.preset + "' (see `strata presets`)");
     return p->info;
   }
   return HfModelFolder::open(m.path).info();
@@ -46,15 +46,15 @@ void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backe
 
 void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<BlobId>& blobs) {
   for (BlobId blob : blobs) {
-    STRATA_CHECK(params.ids().valid(blob), file.path() + ": blob id " + to_string(blob) +
-                                                               " is outside this model");
+    STRATA_USER_CHECK(params.ids().valid(blob),
+                      file.path() + ": blob id " + to_string(blob) + " is outside this model");
     const BlobLayout& layout = params.layout_of(blob);
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {
       const std::string name = hf_tensor_name(params, blob, i);
       const SafetensorsTensor* t = file.find(name);
       const TensorSpec& spec = layout.tensors[i];
-      STRATA_CHECK(t && (t->dtype == DType::F32 || t->dtype == DType::BF16) && t->shape == spec.shape,
-                   file.path() + ": tensor '" + name + "' is missing or not F32/BF16 of the model's shape");
+      STRATA_USER_CHECK(t && (t->dtype == DType::F32 || t->dtype == DType::BF16) && t->shape == spec.shape,
+                        file.path() + ": tensor '" + name + "' is missing or not F32/BF16 of the model's shape");
       if (t->dtype == spec.dtype) {
         backend.copy(params.tensor(blob, i), file.data(*t), spec.bytes());
         continue;
@@ -72,7 +72,7 @@ void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& b
 std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& backend, const LoadOptions& opts) {
   auto out = std::make_unique<LoadedModel>();
   std::error_code ec;
-  STRATA_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
+  STRATA_USER_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
   if (fs::exists(fs::path(path) / "config.json", ec)) {
     const HfModelFolder folder = HfModelFolder::open(path);
     out->info = folder.info();
@@ -91,8 +91,9 @@ std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& ba
     run_dir = path;
     ckpt_dir = CheckpointStore::latest(run_dir).value_or("");
   } else {
-    STRATA_FAIL("'" + path + "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
-                "folder (state.json)");
+    STRATA_USER_FAIL("'" + path +
+                     "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
+                     "folder (state.json)");
   }
   const RunConfig cfg = RunConfig::load((fs::path(run_dir) / "config.toml").string());
   out->base_path = cfg.model.path;

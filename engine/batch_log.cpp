@@ -21,7 +21,7 @@ BatchLog::BatchLog(const std::string& run_dir, int B, int T, int accum, int keep
     const uint32_t h[4] = {1, (uint32_t)B, (uint32_t)T, (uint32_t)accum};
     if (f_) std::fwrite("STRBATCH", 1, 8, f_), std::fwrite(h, sizeof h, 1, f_);
   }
-  STRATA_CHECK(f_, "cannot open " + path_ + " for writing");
+  STRATA_USER_CHECK(f_, "cannot open " + path_ + " for writing");
 }
 
 BatchLog::~BatchLog() { std::fclose(f_); }
@@ -29,7 +29,7 @@ BatchLog::~BatchLog() { std::fclose(f_); }
 void BatchLog::write(const std::vector<int32_t>& tokens, const std::vector<int32_t>& targets) {
   const bool ok = std::fwrite(tokens.data(), sizeof(int32_t), tokens.size(), f_) == tokens.size() &&
                   std::fwrite(targets.data(), sizeof(int32_t), targets.size(), f_) == targets.size();
-  STRATA_CHECK(ok && std::fflush(f_) == 0, "writing " + path_ + " failed (disk full?)");
+  STRATA_USER_CHECK(ok && std::fflush(f_) == 0, "writing " + path_ + " failed (disk full?)");
 }
 
 }  // namespace strata

@@ -24,8 +24,8 @@ namespace {
 
 // A 16-digit lower-case hex XXH3, as hex64 writes it; throws naming `what` for anything else.
 uint64_t parse_hex64(const std::string& text, const std::string& what) {
-  STRATA_CHECK(text.size() == 16 && text.find_first_not_of("0123456789abcdef") == std::string::npos,
-               what + " = \"" + text + "\" is not a 16-digit hex checksum");
+  STRATA_USER_CHECK(text.size() == 16 && text.find_first_not_of("0123456789abcdef") == std::string::npos,
+                    what + " = \"" + text + "\" is not a 16-digit hex checksum");
   return std::stoull(text, nullptr, 16);
 }
 
@@ -46,11 +46,23 @@ std::vector<BlobId> blob_ids(const std::vector<int>& values) {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// What to do about a checkpoint that cannot be used: `strata train --resume` takes the run folder and resumes from
+// its newest complete checkpoint, so the bad one has to leave RUN/checkpoints/ for the previous one to be used.
+static std::string unusable_checkpoint_advice(const std::string& dir) {
+  fs::path d(dir);
+  if (!d.has_filename()) d = d.parent_path();  // "RUN/checkpoints/step_00000002/"
+  const fs::path root = d.parent_path();
+  if (root.filename() != "checkpoints") return "use another checkpoint or start the run again";
+  const std::string run = root.has_parent_path() ? root.parent_path().string() : ".";
+  return "move " + d.filename().string() + " out of " + root.string() + "/ so that `strata train --resume " + run +
+         "` uses the previous checkpoint (or starts again at step 0 when there is none)";
+}
+
 uint64_t xxh3_of_text(const std::string& text) { return XXH3_64bits(text.data(), text.size()); }
 
 uint64_t xxh3_of_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
-  STRATA_CHECK(fd >= 0, "cannot open " + path + " to verify its checksum");
+  STRATA_USER_CHECK(fd >= 0, "cannot open " + path + " to verify its checksum");
   struct stat st;
   ::fstat(fd, &st);
   uint64_t h = XXH3_64bits(nullptr, 0);
@@ -58,7 +70,7 @@ uint64_t xxh3_of_file(const std::string& path) {
     void* p = ::mmap(nullptr, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       ::close(fd);
-      STRATA_FAIL("cannot map " + path + " to verify its checksum");
+      STRATA_USER_FAIL("cannot map " + path + " to verify its checksum");
     }
     h = XXH3_64bits(p, (size_t)st.st_size);
     ::munmap(p, (size_t)st.st_size);
@@ -86,12 +98,12 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
   const fs::path root = fs::path(run_dir_) / "checkpoints";
   std::error_code ec;
   fs::create_directories(root, ec);
-  STRATA_CHECK(!ec, "cannot create " + root.string() + ": " + ec.message());
+  STRATA_USER_CHECK(!ec, "cannot create " + root.string() + ": " + ec.message());
   const fs::path final_dir = root / step_name(s.step);
   const fs::path tmp = root / (step_name(s.step) + ".tmp");
   fs::remove_all(tmp, ec);
   fs::create_directory(tmp, ec);
-  STRATA_CHECK(!ec, "cannot create " + tmp.string() + ": " + ec.message());
+  STRATA_USER_CHECK(!ec, "cannot create " + tmp.string() + ": " + ec.message());
   try {
     write_safetensors((tmp / "weights.safetensors").string(), weights, {{"format", "pt"}});
     write_safetensors((tmp / "optimizer.safetensors").string(), optimizer);
@@ -114,7 +126,7 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
       std::ofstream f(state);
       f << j.dump(2) << "\n";
       f.flush();
-      STRATA_CHECK(f.good(), "writing " + state.string() + " failed (disk full?)");
+      STRATA_USER_CHECK(f.good(), "writing " + state.string() + " failed (disk full?)");
     }
     fs::remove_all(final_dir, ec);  // a checkpoint of the same step from an interrupted earlier attempt
     publish_folder(tmp.string(), final_dir.string());  // fsync of the files and of tmp, rename, fsync of root
@@ -150,58 +162,58 @@ std::optional<std::string> CheckpointStore::latest(const std::string& run_dir) {
 
 void validate_state(const TrainerState& s, const BlobIds& ids, const std::string& origin) {
   const std::string at = origin + ": ";
-  STRATA_CHECK(s.step >= 0, at + "step = " + std::to_string(s.step) + " is negative");
+  STRATA_USER_CHECK(s.step >= 0, at + "step = " + std::to_string(s.step) + " is negative");
   for (const auto* list : {&s.active_blobs, &s.dirty_blobs}) {
     const char* name = list == &s.active_blobs ? "active_blobs" : "dirty_blobs";
     std::vector<BlobId> sorted = *list;
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 0; i < sorted.size(); ++i) {
-      STRATA_CHECK(ids.valid(sorted[i]), at + name + " holds blob id " + to_string(sorted[i]) + ", outside this "
-                                             "model's 0.." + std::to_string(ids.count() - 1));
-      STRATA_CHECK(i == 0 || sorted[i] != sorted[i - 1], at + name + " holds blob id " + to_string(sorted[i]) +
-                                                             " twice");
+      STRATA_USER_CHECK(ids.valid(sorted[i]), at + name + " holds blob id " + to_string(sorted[i]) +
+                                                  ", outside this model's 0.." + std::to_string(ids.count() - 1));
+      STRATA_USER_CHECK(i == 0 || sorted[i] != sorted[i - 1],
+                        at + name + " holds blob id " + to_string(sorted[i]) + " twice");
     }
   }
-  STRATA_CHECK((int)s.adam_steps.size() == ids.count(),
-               at + "adam_steps has " + std::to_string(s.adam_steps.size()) + " entries, the model has " +
-                   std::to_string(ids.count()) + " blobs");
+  STRATA_USER_CHECK((int)s.adam_steps.size() == ids.count(),
+                    at + "adam_steps has " + std::to_string(s.adam_steps.size()) + " entries, the model has " +
+                        std::to_string(ids.count()) + " blobs");
   for (size_t i = 0; i < s.adam_steps.size(); ++i)
-    STRATA_CHECK(s.adam_steps[i] >= 0 && s.adam_steps[i] <= s.step,
-                 at + "adam_steps[" + std::to_string(i) + "] = " + std::to_string(s.adam_steps[i]) +
-                     " is outside 0..step (" + std::to_string(s.step) + ")");
-  STRATA_CHECK(s.nonfinite_in_a_row >= 0 && s.nonfinite_total >= s.nonfinite_in_a_row,
-               at + "nonfinite_in_a_row / nonfinite_total (" + std::to_string(s.nonfinite_in_a_row) + " / " +
-                   std::to_string(s.nonfinite_total) + ") are inconsistent");
+    STRATA_USER_CHECK(s.adam_steps[i] >= 0 && s.adam_steps[i] <= s.step,
+                      at + "adam_steps[" + std::to_string(i) + "] = " + std::to_string(s.adam_steps[i]) +
+                          " is outside 0..step (" + std::to_string(s.step) + ")");
+  STRATA_USER_CHECK(s.nonfinite_in_a_row >= 0 && s.nonfinite_total >= s.nonfinite_in_a_row,
+                    at + "nonfinite_in_a_row / nonfinite_total (" + std::to_string(s.nonfinite_in_a_row) + " / " +
+                        std::to_string(s.nonfinite_total) + ") are inconsistent");
 }
 
 LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
   const fs::path state = fs::path(dir) / "state.json";
   std::ifstream f(state);
-  STRATA_CHECK(f.good(), "checkpoint " + dir + " has no state.json (incomplete or not a checkpoint folder)");
+  STRATA_USER_CHECK(f.good(), "checkpoint " + dir + " has no state.json (incomplete or not a checkpoint folder)");
   std::stringstream ss;
   ss << f.rdbuf();
   json j;
   try {
     j = json::parse(ss.str());
   } catch (const json::exception& e) {
-    STRATA_FAIL(state.string() + ": not valid JSON (" + e.what() + ")");
+    STRATA_USER_FAIL(state.string() + ": not valid JSON (" + e.what() + "); " + unusable_checkpoint_advice(dir));
   }
   LoadedCheckpoint ck;
   ck.dir = dir;
   try {
-    STRATA_CHECK(j.at("format") == "strata-checkpoint" && j.at("version") == 1,
-                 state.string() + ": not a version-1 strata checkpoint");
+    STRATA_USER_CHECK(j.at("format") == "strata-checkpoint" && j.at("version") == 1,
+                      state.string() + ": not a version-1 strata checkpoint");
     // Its own checksum first: a field edited by hand or flipped on disk is caught before any of it is used.
-    STRATA_CHECK(j.contains("state_xxh3") && j["state_xxh3"].is_string(),
-                 state.string() + ": no state_xxh3 checksum (written by an older Strata, or edited): it cannot be "
-                                  "trusted; resume from another checkpoint or start the run again");
+    STRATA_USER_CHECK(j.contains("state_xxh3") && j["state_xxh3"].is_string(),
+                      state.string() + ": no state_xxh3 checksum (written by an older Strata, or edited): it "
+                                       "cannot be trusted; " + unusable_checkpoint_advice(dir));
     const std::string stored = j["state_xxh3"].get<std::string>();
     json rest = j;
     rest.erase("state_xxh3");
     const std::string actual = hex64(xxh3_of_text(rest.dump()));
-    STRATA_CHECK(stored == actual, state.string() + ": checksum mismatch (state_xxh3 " + stored + ", content " +
-                                       actual + "): the file was edited or corrupted; resume from an older "
-                                       "checkpoint (move this step_ folder away) or start the run again");
+    STRATA_USER_CHECK(stored == actual, state.string() + ": checksum mismatch (state_xxh3 " + stored + ", content " +
+                                            actual + "): the file was edited or corrupted; " +
+                                            unusable_checkpoint_advice(dir));
     TrainerState& s = ck.state;
     s.step = j.at("step").get<int>();
     s.loader.epoch = j.at("loader").at("epoch").get<uint64_t>();
@@ -216,11 +228,12 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
       const std::string path = (fs::path(dir) / name).string();
       const std::string want = j.at("files").at(name).get<std::string>();
       const std::string got = hex64(xxh3_of_file(path));
-      STRATA_CHECK(got == want, path + ": checksum mismatch (xxh3 " + got + ", state.json says " + want +
-                                    "); the checkpoint is corrupted, resume from an older one");
+      STRATA_USER_CHECK(got == want, path + ": checksum mismatch (xxh3 " + got + ", state.json says " + want +
+                                         "); the checkpoint is corrupted: " + unusable_checkpoint_advice(dir));
     }
   } catch (const json::exception& e) {
-    STRATA_FAIL(state.string() + ": missing or malformed field (" + e.what() + ")");
+    STRATA_USER_FAIL(state.string() + ": missing or malformed field (" + e.what() + "); " +
+                     unusable_checkpoint_advice(dir));
   }
   ck.weights = std::make_unique<SafetensorsFile>(SafetensorsFile::open((fs::path(dir) / "weights.safetensors").string()));
   ck.optimizer =

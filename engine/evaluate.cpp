@@ -16,9 +16,9 @@ EvalResult evaluate_model(const EvalOptions& o) {
   auto backend = make_backend(o.backend);
   const auto loaded = load_any_model(o.model, *backend);
   const ModelConfig& cfg = loaded->info.config;
-  STRATA_CHECK(o.data.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.data.seq_len) +
-                                                      " exceeds the model's max_position_embeddings " +
-                                                      std::to_string(cfg.max_seq_len));
+  STRATA_USER_CHECK(o.data.seq_len <= cfg.max_seq_len, "--seq-len " + std::to_string(o.data.seq_len) +
+                                                           " exceeds the model's max_position_embeddings " +
+                                                           std::to_string(cfg.max_seq_len));
   DataSection d = o.data;
   d.eval.clear();
   d.eval_fraction = 0.0;
@@ -35,7 +35,7 @@ EvalResult evaluate_model(const EvalOptions& o) {
   const int B = o.micro_batch, T = d.seq_len;
   size_t batches = loader.num_windows() / B;
   if (o.max_batches) batches = std::min(batches, o.max_batches);
-  STRATA_CHECK(batches > 0, "the dataset has fewer windows than one micro-batch of " + std::to_string(B));
+  STRATA_USER_CHECK(batches > 0, "the dataset has fewer windows than one micro-batch of " + std::to_string(B));
   std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
   EvalResult r;
   double sum = 0;

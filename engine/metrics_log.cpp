@@ -32,7 +32,7 @@ MetricsLog::MetricsLog(const std::string& run_dir, int keep_up_to_step)
     write_file_atomic(path_, kept);
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  STRATA_CHECK(fd_ >= 0, "cannot open " + path_ + " for writing: " + std::strerror(errno));
+  STRATA_USER_CHECK(fd_ >= 0, "cannot open " + path_ + " for writing: " + std::strerror(errno));
 }
 
 MetricsLog::~MetricsLog() {
@@ -54,8 +54,8 @@ void MetricsLog::write(const std::string& json_line) {
     const int err = n < 0 ? errno : ENOSPC;
     // Never leave a torn line: cut the file back to where this line started.
     if (done > 0 && before >= 0) (void)!::ftruncate(fd_, before);  // best effort: the line is reported lost anyway
-    STRATA_FAIL("cannot write " + path_ + ": " + std::strerror(err) +
-                " (the disk may be full: free some space, then resume the run)");
+    STRATA_USER_FAIL("cannot write " + path_ + ": " + std::strerror(err) +
+                     " (the disk may be full: free some space, then resume the run)");
   }
 }
 

@@ -81,10 +81,12 @@ class TrainingRun {
     cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
     // The disk tier's scratch file is created, truncated and deleted by Strata: never a file it did not create.
     std::error_code ec;
-    STRATA_CHECK(cfg.memory.disk_path.empty() || !fs::exists(cfg.memory.disk_path, ec),
-                 "memory.disk_path: " + cfg.memory.disk_path + " already exists; Strata creates the disk tier's file "
-                 "itself and never overwrites or deletes a file it did not create: choose a path that does not exist "
-                 "yet (or delete it if it is left over from an interrupted run)");
+    STRATA_USER_CHECK(
+        cfg.memory.disk_path.empty() || !fs::exists(cfg.memory.disk_path, ec),
+        "memory.disk_path: " + cfg.memory.disk_path +
+            " already exists; Strata creates the disk tier's file "
+            "itself and never overwrites or deletes a file it did not create: choose a path that does not exist "
+            "yet (or delete it if it is left over from an interrupted run)");
     if (!cfg.memory.device_budget.empty())
       backend_->memory().set_budget(MemoryKind::Device, parse_byte_size(cfg.memory.device_budget, "memory.device_budget"));
     if (!cfg.memory.host_budget.empty()) {
@@ -127,7 +129,7 @@ class TrainingRun {
       if (!plan_.suggestions.empty()) msg += "; changes that would help: ";
       for (size_t i = 0; i < plan_.suggestions.size(); ++i) msg += (i ? "; " : "") + plan_.suggestions[i];
       msg += " (see `strata plan`)";
-      STRATA_FAIL(msg);
+      STRATA_USER_FAIL(msg);
     }
     setup_trainability();
     model_->reserve_activations(cfg.train.micro_batch, cfg.data.seq_len);
@@ -299,11 +301,11 @@ class TrainingRun {
       ++nonfinite_total_;
       log("step %d: non-finite %s (%g); step skipped (%d in a row)\n", step_ + 1,
           std::isfinite(loss) ? "gradient norm" : "loss", std::isfinite(loss) ? norm : loss, nonfinite_in_a_row_);
-      STRATA_CHECK(nonfinite_in_a_row_ < cfg_.train.max_nonfinite_steps,
-                   "stopping: " + std::to_string(nonfinite_in_a_row_) +
-                       " steps in a row had a non-finite loss or gradient (train.max_nonfinite_steps = " +
-                       std::to_string(cfg_.train.max_nonfinite_steps) + "); lower train.lr or check the data" +
-                       tier_suspect());
+      STRATA_USER_CHECK(nonfinite_in_a_row_ < cfg_.train.max_nonfinite_steps,
+                        "stopping: " + std::to_string(nonfinite_in_a_row_) +
+                            " steps in a row had a non-finite loss or gradient (train.max_nonfinite_steps = " +
+                            std::to_string(cfg_.train.max_nonfinite_steps) + "); lower train.lr or check the data" +
+                            tier_suspect());
     }
     ++step_;
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -357,8 +359,8 @@ class TrainingRun {
       } catch (const StrataError& e2) {
         saved = std::string("; the checkpoint at step ") + std::to_string(step_) + " failed too: " + e2.what();
       }
-      STRATA_FAIL(std::string("stopping at step ") + std::to_string(step_) + ": " + e.what() + saved +
-                  "; resume with `strata train --resume " + cfg_.output.dir + "` once the disk has room");
+      STRATA_USER_FAIL(std::string("stopping at step ") + std::to_string(step_) + ": " + e.what() + saved +
+                       "; resume with `strata train --resume " + cfg_.output.dir + "` once the disk has room");
     }
   }
 
@@ -385,11 +387,12 @@ class TrainingRun {
     const LoadedCheckpoint ck = CheckpointStore::load(*latest);
     const TrainerState& s = ck.state;
     validate_state(s, ids(), (fs::path(*latest) / "state.json").string());
-    STRATA_CHECK(s.config_hash == config_hash_,
-                 *latest + " was written with a different configuration; resume only changes train.steps and "
-                           "[output] settings");
-    STRATA_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
-                                                  ", beyond train.steps = " + std::to_string(cfg_.train.steps));
+    STRATA_USER_CHECK(s.config_hash == config_hash_,
+                      *latest +
+                          " was written with a different configuration; resume only changes train.steps and "
+                          "[output] settings");
+    STRATA_USER_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
+                                                      ", beyond train.steps = " + std::to_string(cfg_.train.steps));
     // Trained blocks that belong to a tier go there; the rest are overlaid on the device. The active ones are
     // promoted below, after their tier copy is up to date.
     restore_trained_weights(*ck.weights, *model_, *placement_, *backend_, s.dirty_blobs);
@@ -451,21 +454,21 @@ std::unique_ptr<FolderLock> prepare_run_dir(const RunConfig& cfg) {
   auto refuse_if_used = [&] {
     std::error_code ec;
     if (!fs::exists(dir, ec)) return;
-    STRATA_CHECK(fs::is_directory(dir, ec), "output.dir: " + dir.string() + " exists and is not a folder");
+    STRATA_USER_CHECK(fs::is_directory(dir, ec), "output.dir: " + dir.string() + " exists and is not a folder");
     if (holds_nothing(dir)) return;
     const bool is_run = fs::exists(dir / "config.toml", ec);
-    STRATA_CHECK(!is_run || CheckpointStore::latest(dir.string()),
-                 "output.dir: " + dir.string() + " holds a run that stopped before its first checkpoint; continue it "
-                 "with `strata train --resume " + dir.string() + "` (it starts again at step 0), or remove the folder "
-                 "to start over with a new config");
-    STRATA_FAIL("output.dir: " + dir.string() + " already holds " + (is_run ? "a run" : "other files") +
-                "; " + (is_run ? "resume it with `strata train --resume " + dir.string() + "` or " : "") +
-                "choose another output.dir");
+    STRATA_USER_CHECK(!is_run || CheckpointStore::latest(dir.string()),
+                      "output.dir: " + dir.string() + " holds a run that stopped before its first checkpoint; "
+                          "continue it with `strata train --resume " + dir.string() + "` (it starts again at step "
+                          "0), or remove the folder to start over with a new config");
+    STRATA_USER_FAIL("output.dir: " + dir.string() + " already holds " + (is_run ? "a run" : "other files") + "; " +
+                     (is_run ? "resume it with `strata train --resume " + dir.string() + "` or " : "") +
+                     "choose another output.dir");
   };
   refuse_if_used();
   std::error_code ec;
   fs::create_directories(dir, ec);
-  STRATA_CHECK(!ec, "output.dir: cannot create " + dir.string() + ": " + ec.message());
+  STRATA_USER_CHECK(!ec, "output.dir: cannot create " + dir.string() + ": " + ec.message());
   auto lock = std::make_unique<FolderLock>(dir.string(), "output.dir");
   refuse_if_used();  // another fresh start may have filled it between the first check and the lock
   write_file_atomic((dir / "config.toml").string(), cfg.to_toml());

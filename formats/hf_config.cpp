@@ -23,7 +23,7 @@ class KeyReader {
   KeyReader(const json& j, const std::string& origin) : j_(j), origin_(origin) {}
 
   [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    STRATA_FAIL(origin_ + ": key '" + key + "' " + what);
+    STRATA_USER_FAIL(origin_ + ": key '" + key + "' " + what);
   }
   const json* get(const std::string& key) const {
     auto it = j_.find(key);
@@ -72,9 +72,9 @@ ModelInfo parse_hf_config(const std::string& text, const std::string& origin) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    STRATA_FAIL(origin + ": not valid JSON (" + e.what() + ")");
+    STRATA_USER_FAIL(origin + ": not valid JSON (" + e.what() + ")");
   }
-  STRATA_CHECK(j.is_object(), origin + ": config.json must hold a JSON object");
+  STRATA_USER_CHECK(j.is_object(), origin + ": config.json must hold a JSON object");
   KeyReader r(j, origin);
 
   if (const json* mt = r.get("model_type")) {
@@ -136,14 +136,14 @@ ModelInfo parse_hf_config(const std::string& text, const std::string& origin) {
   try {
     c.validate();
   } catch (const StrataError& e) {
-    STRATA_FAIL(origin + ": " + e.what());
+    STRATA_USER_FAIL(origin + ": " + e.what());
   }
   return info;
 }
 
 ModelInfo read_hf_config(const std::string& path) {
   std::ifstream f(path);
-  STRATA_CHECK(f.good(), "cannot open " + path + ": a model folder needs a config.json");
+  STRATA_USER_CHECK(f.good(), "cannot open " + path + ": a model folder needs a config.json");
   std::stringstream ss;
   ss << f.rdbuf();
   return parse_hf_config(ss.str(), path);
@@ -195,7 +195,7 @@ ModelInfo resolve_model_config(const std::string& s) {
   if (fs::exists(s, ec)) return read_hf_config(s);
   std::string names;
   for (const auto& p : model_presets()) names += (names.empty() ? "" : ", ") + p.name;
-  STRATA_FAIL("'" + s + "' is neither a model preset nor a config.json file or model folder; presets: " + names);
+  STRATA_USER_FAIL("'" + s + "' is neither a model preset nor a config.json file or model folder; presets: " + names);
 }
 
 }  // namespace strata

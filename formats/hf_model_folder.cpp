@@ -22,7 +22,7 @@ NonFinitePolicy parse_non_finite_policy(const std::string& s, const std::string&
   if (s == "error") return NonFinitePolicy::Error;
   if (s == "warn") return NonFinitePolicy::Warn;
   if (s == "ignore") return NonFinitePolicy::Ignore;
-  STRATA_FAIL(what + ": '" + s + "' is not one of error, warn, ignore");
+  STRATA_USER_FAIL(what + ": '" + s + "' is not one of error, warn, ignore");
 }
 
 std::string hf_tensor_name(const ParamStore& store, BlobId blob, int index) {
@@ -33,7 +33,7 @@ std::string hf_tensor_name(const ParamStore& store, BlobId blob, int index) {
 
 static std::string read_text(const fs::path& p) {
   std::ifstream f(p);
-  STRATA_CHECK(f.good(), "cannot open " + p.string());
+  STRATA_USER_CHECK(f.good(), "cannot open " + p.string());
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
@@ -41,7 +41,7 @@ static std::string read_text(const fs::path& p) {
 
 HfModelFolder HfModelFolder::open(const std::string& dir) {
   std::error_code ec;
-  STRATA_CHECK(fs::is_directory(dir, ec), "model folder '" + dir + "' does not exist or is not a folder");
+  STRATA_USER_CHECK(fs::is_directory(dir, ec), "model folder '" + dir + "' does not exist or is not a folder");
   HfModelFolder folder;
   folder.dir_ = dir;
   folder.info_ = read_hf_config((fs::path(dir) / "config.json").string());
@@ -53,38 +53,38 @@ HfModelFolder HfModelFolder::open(const std::string& dir) {
     try {
       j = nlohmann::json::parse(read_text(index));
     } catch (const nlohmann::json::parse_error& e) {
-      STRATA_FAIL(index.string() + ": not valid JSON (" + e.what() + ")");
+      STRATA_USER_FAIL(index.string() + ": not valid JSON (" + e.what() + ")");
     }
-    STRATA_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(),
-                 index.string() + ": expected an object with a \"weight_map\" object {tensor name: shard file}");
+    STRATA_USER_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(),
+                      index.string() + ": expected an object with a \"weight_map\" object {tensor name: shard file}");
     std::set<std::string> seen;
     for (auto& [name, file] : j["weight_map"].items()) {
-      STRATA_CHECK(file.is_string(), index.string() + ": weight_map entry '" + name + "' must name a file");
+      STRATA_USER_CHECK(file.is_string(), index.string() + ": weight_map entry '" + name + "' must name a file");
       const std::string f = file.get<std::string>();
-      STRATA_CHECK(!f.empty() && f.find('/') == std::string::npos && f != "." && f != "..",
-                   index.string() + ": weight_map entry '" + name + "' names '" + f +
-                       "', which is not a plain file name in the model folder");
+      STRATA_USER_CHECK(!f.empty() && f.find('/') == std::string::npos && f != "." && f != "..",
+                        index.string() + ": weight_map entry '" + name + "' names '" + f +
+                            "', which is not a plain file name in the model folder");
       if (seen.insert(f).second) shard_names.push_back(f);
     }
-    STRATA_CHECK(!shard_names.empty(), index.string() + ": weight_map is empty");
+    STRATA_USER_CHECK(!shard_names.empty(), index.string() + ": weight_map is empty");
     for (const auto& f : shard_names) {
       const fs::path p = fs::path(dir) / f;
-      STRATA_CHECK(fs::exists(p, ec), index.string() + " lists shard " + f + ", which is missing from " + dir);
+      STRATA_USER_CHECK(fs::exists(p, ec), index.string() + " lists shard " + f + ", which is missing from " + dir);
       folder.files_.push_back(SafetensorsFile::open(p.string()));
     }
     // Every tensor must sit in the shard the index names.
     for (auto& [name, file] : j["weight_map"].items()) {
       const size_t fi = std::find(shard_names.begin(), shard_names.end(), file.get<std::string>()) - shard_names.begin();
       const SafetensorsTensor* t = folder.files_[fi].find(name);
-      STRATA_CHECK(t, index.string() + " places tensor '" + name + "' in " + shard_names[fi] +
-                          ", but that shard has no such tensor");
+      STRATA_USER_CHECK(t, index.string() + " places tensor '" + name + "' in " + shard_names[fi] +
+                               ", but that shard has no such tensor");
       folder.index_[name] = {fi, t};
     }
   } else if (fs::exists(single, ec)) {
     folder.files_.push_back(SafetensorsFile::open(single.string()));
     for (const auto& [name, t] : folder.files_[0].tensors()) folder.index_[name] = {0, &t};
   } else {
-    STRATA_FAIL("model folder '" + dir + "' has neither model.safetensors nor model.safetensors.index.json");
+    STRATA_USER_FAIL("model folder '" + dir + "' has neither model.safetensors nor model.safetensors.index.json");
   }
   return folder;
 }
@@ -118,11 +118,11 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
     const TensorSpec& spec = layout.tensors[i];
     const std::string name = hf_tensor_name(params, blob, i);
     const Located loc = find(name);
-    STRATA_CHECK(loc.file, "tensor '" + name + "' is missing from " + dir_ + " (the config.json describes " +
-                               config().describe() + ")");
-    STRATA_CHECK(loc.tensor->shape == spec.shape,
-                 loc.file->path() + ": tensor '" + name + "' has shape " + shape_str(loc.tensor->shape) +
-                     " but config.json implies " + shape_str(spec.shape));
+    STRATA_USER_CHECK(loc.file, "tensor '" + name + "' is missing from " + dir_ + " (the config.json describes " +
+                                    config().describe() + ")");
+    STRATA_USER_CHECK(loc.tensor->shape == spec.shape, loc.file->path() + ": tensor '" + name + "' has shape " +
+                                                           shape_str(loc.tensor->shape) + " but config.json implies " +
+                                                           shape_str(spec.shape));
     const size_t n = (size_t)spec.numel();
     // fp32 first (the non-finite check reads it), then the blob's storage dtype.
     if (spec.dtype != DType::F32) values.resize(n);
@@ -138,7 +138,8 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
       if (bad) {
         const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
                                 " NaN/Inf value(s), the first at element " + std::to_string(first);
-        if (opts.non_finite == NonFinitePolicy::Error) STRATA_FAIL(msg + " (pass --non-finite warn to load it anyway)");
+        if (opts.non_finite == NonFinitePolicy::Error)
+          STRATA_USER_FAIL(msg + " (pass --non-finite warn to load it anyway)");
         warn(msg);
       }
     }
@@ -160,9 +161,10 @@ void HfModelFolder::load_into(ParamStore& params, Backend& backend, const LoadOp
   if (!unknown.empty()) {
     std::string list;
     for (size_t i = 0; i < unknown.size() && i < 3; ++i) list += (i ? ", " : "") + unknown[i];
-    STRATA_FAIL(dir_ + " holds " + std::to_string(unknown.size()) + " tensor(s) a model with this config.json (" +
-                config().describe() + ") does not have, e.g. " + list + "; check num_hidden_layers and "
-                "tie_word_embeddings");
+    STRATA_USER_FAIL(dir_ + " holds " + std::to_string(unknown.size()) + " tensor(s) a model with this config.json (" +
+                     config().describe() + ") does not have, e.g. " + list +
+                     "; check num_hidden_layers and "
+                     "tie_word_embeddings");
   }
 }
 

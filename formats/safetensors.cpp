@@ -30,7 +30,7 @@ constexpr const char* kCorruptHint =
     " The file is corrupt, truncated or not a safetensors file: re-download or re-export it.";
 
 [[noreturn]] void bad_file(const std::string& path, const std::string& what) {
-  STRATA_FAIL("safetensors file '" + path + "': " + what);
+  STRATA_USER_FAIL("safetensors file '" + path + "': " + what);
 }
 
 std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
@@ -183,13 +183,13 @@ void write_all(int fd, const std::string& path, const void* data, size_t n, size
     if (w < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
-      STRATA_FAIL("cannot write safetensors file '" + path + "': writing " + what + " failed at file offset " +
-                  std::to_string(file_offset + done) + ": " + errno_text(err) +
-                  ". Check free disk space and permissions of the output directory.");
+      STRATA_USER_FAIL("cannot write safetensors file '" + path + "': writing " + what + " failed at file offset " +
+                       std::to_string(file_offset + done) + ": " + errno_text(err) +
+                       ". Check free disk space and permissions of the output directory.");
     }
     if (w == 0)
-      STRATA_FAIL("cannot write safetensors file '" + path + "': write() made no progress on " + what +
-                  " at file offset " + std::to_string(file_offset + done) + ". Check free disk space.");
+      STRATA_USER_FAIL("cannot write safetensors file '" + path + "': write() made no progress on " + what +
+                       " at file offset " + std::to_string(file_offset + done) + ". Check free disk space.");
     done += static_cast<size_t>(w);
   }
 }
@@ -260,8 +260,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO must not hang us
   if (f.fd_ < 0) {
     const int err = errno;
-    STRATA_FAIL("cannot open safetensors file '" + path + "': " + errno_text(err) +
-                ". Check the path and its read permission.");
+    STRATA_USER_FAIL("cannot open safetensors file '" + path + "': " + errno_text(err) +
+                     ". Check the path and its read permission.");
   }
   struct stat st {};
   if (::fstat(f.fd_, &st) != 0) {
@@ -420,8 +420,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorSource>&
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     const int err = errno;
-    STRATA_FAIL(where + "open failed: " + errno_text(err) +
-                ". Check that the directory exists and is writable.");
+    STRATA_USER_FAIL(where + "open failed: " + errno_text(err) + ". Check that the directory exists and is writable.");
   }
   PartialFileGuard guard(path);
   struct stat st {};
@@ -439,12 +438,12 @@ void write_safetensors(const std::string& path, const std::vector<TensorSource>&
   }
   if (::fsync(fd.get()) != 0 && errno != EINVAL) {  // EINVAL: the target (a device, a pipe) cannot sync
     const int err = errno;
-    STRATA_FAIL(where + "fsync failed: " + errno_text(err) + ". Check free disk space and the storage device.");
+    STRATA_USER_FAIL(where + "fsync failed: " + errno_text(err) + ". Check free disk space and the storage device.");
   }
   if (::close(fd.release()) != 0) {
     const int err = errno;
     if (err != EINTR)
-      STRATA_FAIL(where + "close failed: " + errno_text(err) + ". Check free disk space and the storage device.");
+      STRATA_USER_FAIL(where + "close failed: " + errno_text(err) + ". Check free disk space and the storage device.");
   }
   guard.disarm();
 }

@@ -44,12 +44,19 @@ std::string format_bytes(size_t bytes) {
   return buf;
 }
 
+namespace {
+// The run config key that sets the budget of `kind`.
+const char* budget_key(MemoryKind kind) {
+  return kind == MemoryKind::Device ? "memory.device_budget" : "memory.host_budget";
+}
+}  // namespace
+
 void MemoryTracker::set_budget(MemoryKind kind, size_t bytes) {
   std::lock_guard lock(mu_);
   const int k = static_cast<int>(kind);
-  STRATA_CHECK(s_.kind_current[k] <= bytes,
-               std::string("cannot set the ") + to_string(kind) + " budget to " + format_bytes(bytes) + ": " +
-                   format_bytes(s_.kind_current[k]) + " are already allocated");
+  STRATA_USER_CHECK(s_.kind_current[k] <= bytes, std::string("cannot set the ") + to_string(kind) + " budget to " +
+                                                     format_bytes(bytes) + ": " + format_bytes(s_.kind_current[k]) +
+                                                     " are already allocated; set a larger " + budget_key(kind));
   budget_[k] = bytes;
 }
 
@@ -89,10 +96,10 @@ void MemoryTracker::record_alloc(MemoryKind kind, MemoryCategory category, size_
   std::lock_guard lock(mu_);
   const int k = static_cast<int>(kind), c = static_cast<int>(category);
   if (budget_[k] != kUnlimited && s_.kind_current[k] + bytes > budget_[k]) {
-    STRATA_FAIL(std::string(to_string(kind)) + " budget exceeded: " + to_string(category) + " asked for " +
-                format_bytes(bytes) + " with " + format_bytes(s_.kind_current[k]) + " of " +
-                format_bytes(budget_[k]) + " in use; raise the " + to_string(kind) +
-                " budget or reduce what the run keeps there");
+    STRATA_USER_FAIL(std::string(to_string(kind)) + " budget exceeded: " + to_string(category) + " asked for " +
+                     format_bytes(bytes) + " with " + format_bytes(s_.kind_current[k]) + " of " +
+                     format_bytes(budget_[k]) + " in use; raise the " + to_string(kind) + " budget (" +
+                     budget_key(kind) + ") or reduce what the run keeps there");
   }
   s_.current[k][c] += bytes;
   s_.kind_current[k] += bytes;

@@ -10,7 +10,7 @@
 namespace strata {
 
 static void require_positive(const char* field, int64_t v) {
-  STRATA_CHECK(v > 0, std::string("model config: ") + field + " must be > 0, got " + std::to_string(v));
+  STRATA_USER_CHECK(v > 0, std::string("model config: ") + field + " must be > 0, got " + std::to_string(v));
 }
 
 void ModelConfig::validate() const {
@@ -21,18 +21,18 @@ void ModelConfig::validate() const {
   require_positive("ffn_dim", ffn_dim);
   require_positive("vocab", vocab);
   require_positive("max_seq_len", max_seq_len);
-  STRATA_CHECK(dim % n_heads == 0, "model config: dim (" + std::to_string(dim) + ") must be divisible by n_heads (" +
-                                       std::to_string(n_heads) + ")");
-  STRATA_CHECK(n_heads % n_kv_heads == 0, "model config: n_kv_heads (" + std::to_string(n_kv_heads) +
-                                              ") must divide n_heads (" + std::to_string(n_heads) + ")");
-  STRATA_CHECK(head_dim() % 2 == 0, "model config: head size dim/n_heads = " + std::to_string(head_dim()) +
-                                        " must be even for rotary embeddings");
-  STRATA_CHECK(head_dim() <= 1024, "model config: head size dim/n_heads = " + std::to_string(head_dim()) +
-                                       " is above the supported maximum of 1024");
-  STRATA_CHECK(std::isfinite(rope_theta) && rope_theta > 0.0f,
-               "model config: rope_theta must be a finite number > 0, got " + std::to_string(rope_theta));
-  STRATA_CHECK(std::isfinite(norm_eps) && norm_eps > 0.0f,
-               "model config: norm_eps must be a finite number > 0, got " + std::to_string(norm_eps));
+  STRATA_USER_CHECK(dim % n_heads == 0, "model config: dim (" + std::to_string(dim) +
+                                            ") must be divisible by n_heads (" + std::to_string(n_heads) + ")");
+  STRATA_USER_CHECK(n_heads % n_kv_heads == 0, "model config: n_kv_heads (" + std::to_string(n_kv_heads) +
+                                                   ") must divide n_heads (" + std::to_string(n_heads) + ")");
+  STRATA_USER_CHECK(head_dim() % 2 == 0, "model config: head size dim/n_heads = " + std::to_string(head_dim()) +
+                                             " must be even for rotary embeddings");
+  STRATA_USER_CHECK(head_dim() <= 1024, "model config: head size dim/n_heads = " + std::to_string(head_dim()) +
+                                            " is above the supported maximum of 1024");
+  STRATA_USER_CHECK(std::isfinite(rope_theta) && rope_theta > 0.0f,
+                    "model config: rope_theta must be a finite number > 0, got " + std::to_string(rope_theta));
+  STRATA_USER_CHECK(std::isfinite(norm_eps) && norm_eps > 0.0f,
+                    "model config: norm_eps must be a finite number > 0, got " + std::to_string(norm_eps));
 }
 
 std::string ModelConfig::describe() const {

@@ -89,8 +89,9 @@ const void* AsyncTier::map(int id) {
     stats_.bytes_read += blob_bytes_;
   }
   if (verify && XXH3_64bits(p, blob_bytes_) != expected)
-    STRATA_FAIL(blob_name(id) + ": checksum mismatch " + where_ + " at byte offset " + std::to_string(offset_of(id)) +
-                " (blob of " + std::to_string(blob_bytes_) + " bytes); " + remedy_);
+    STRATA_USER_FAIL(blob_name(id) + ": checksum mismatch " + where_ + " at byte offset " +
+                     std::to_string(offset_of(id)) + " (blob of " + std::to_string(blob_bytes_) + " bytes); " +
+                     remedy_);
   return p;
 }
 
@@ -174,7 +175,7 @@ void AsyncTier::wait(Ticket t) {
     error = std::move(op->error);
     ops_.erase(t);  // not `it`: other threads may have inserted (and rehashed) while we waited
   }
-  if (!error.empty()) STRATA_FAIL(error);
+  if (!error.empty()) STRATA_USER_FAIL(error);
 }
 
 void AsyncTier::wait_idle() {

@@ -47,7 +47,7 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSo
     host_tier_ = make_host_tier(backend, n_host, blob, opts.verify,
                                 [n_device](int id) { return "block " + std::to_string(n_device + id); });
   if (n_disk > 0) {
-    STRATA_CHECK(!opts.disk_path.empty(), "memory.disk_path: no file for the disk tier");
+    STRATA_USER_CHECK(!opts.disk_path.empty(), "memory.disk_path: no file for the disk tier");
     const int first = n_device + n_host;
     disk_tier_ = make_disk_tier(opts.disk_path, n_disk, blob, opts.verify, opts.io, opts.warn,
                                 [first](int id) { return "block " + std::to_string(first + id); });

@@ -24,10 +24,10 @@ std::unique_ptr<TierStore> make_disk_tier_with(const DiskRefusals& refusals, con
   }
   const int uring_errno = refusals.io_uring != 0 ? refusals.io_uring : probe_io_uring();
   if (io == DiskIo::Uring) {
-    STRATA_CHECK(uring_errno == 0, "io_uring unavailable (" + std::string(std::strerror(uring_errno)) +
-                                       ") for the offload file " + path +
-                                       "; use the pread disk I/O or auto (seccomp or kernel.io_uring_disabled may "
-                                       "refuse it)");
+    STRATA_USER_CHECK(uring_errno == 0, "io_uring unavailable (" + std::string(std::strerror(uring_errno)) +
+                                            ") for the offload file " + path +
+                                            "; use the pread disk I/O or auto (seccomp or kernel.io_uring_disabled may "
+                                            "refuse it)");
     return make_uring_tier(ScratchFile(path, bytes, ScratchFile::Direct::Require, refusals.o_direct), n_blobs,
                            blob_bytes, verify, std::move(namer));
   }

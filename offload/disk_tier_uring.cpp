@@ -29,8 +29,8 @@ struct Ring {
   io_uring ring{};
   explicit Ring(const std::string& path) {
     const int r = io_uring_queue_init(kRingEntries, &ring, 0);
-    STRATA_CHECK(r == 0, "io_uring unavailable (" + std::string(std::strerror(-r)) + ") for the offload file " + path +
-                             "; use the pread disk I/O (or auto)");
+    STRATA_USER_CHECK(r == 0, "io_uring unavailable (" + std::string(std::strerror(-r)) + ") for the offload file " +
+                                  path + "; use the pread disk I/O (or auto)");
   }
   ~Ring() { io_uring_queue_exit(&ring); }
   Ring(const Ring&) = delete;

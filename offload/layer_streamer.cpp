@@ -12,7 +12,7 @@ using Clock = std::chrono::steady_clock;
 
 LayerStreamer::LayerStreamer(Backend& backend, size_t blob_bytes, int prefetch, std::function<Location(int)> locate)
     : backend_(backend), blob_bytes_(blob_bytes), locate_(std::move(locate)), direct_(backend.caps().device_is_host) {
-  STRATA_CHECK(prefetch >= 1, "memory.prefetch must be >= 1, got " + std::to_string(prefetch));
+  STRATA_USER_CHECK(prefetch >= 1, "memory.prefetch must be >= 1, got " + std::to_string(prefetch));
   slots_.resize(prefetch + 1);
   for (Slot& s : slots_) {
     s.device = backend_.alloc(MemoryKind::Device, blob_bytes_, MemoryCategory::Streaming, 4096);

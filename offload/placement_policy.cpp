@@ -19,12 +19,13 @@ PlacementCounts decide_auto(int L, size_t blob, size_t device_room, size_t host_
     return c;
   }
   const size_t reserve = (size_t)trained * blob * 4 + (size_t)(prefetch + 1) * blob;
-  STRATA_CHECK(device_room >= reserve,
-               "memory.device_budget is too small: after the embedding, head and activations only " +
-                   format_bytes(device_room) + " remain, but training " + std::to_string(trained) +
-                   " block(s) at a time with prefetch " + std::to_string(prefetch) + " needs " +
-                   format_bytes(reserve) + "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
-                   "train.micro_batch, or set memory.activation_checkpointing = true");
+  STRATA_USER_CHECK(device_room >= reserve,
+                    "memory.device_budget is too small: after the embedding, head and activations only " +
+                        format_bytes(device_room) + " remain, but training " + std::to_string(trained) +
+                        " block(s) at a time with prefetch " + std::to_string(prefetch) + " needs " +
+                        format_bytes(reserve) +
+                        "; raise memory.device_budget, lower lisa.layers, data.seq_len or "
+                        "train.micro_batch, or set memory.activation_checkpointing = true");
   c.device = (int)std::min<size_t>(L, (device_room - reserve) / blob);
   c.host = host_room == SIZE_MAX ? L - c.device : (int)std::min<size_t>(L - c.device, host_room / blob);
   c.disk = L - c.device - c.host;

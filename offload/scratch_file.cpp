@@ -57,8 +57,9 @@ void ScratchFile::close_and_remove() noexcept {
 void ScratchFile::open_and_preallocate(Direct direct, int simulate_direct_errno) {
   struct stat st {};
   if (::stat(path_.c_str(), &st) == 0) {
-    STRATA_CHECK(S_ISREG(st.st_mode), path_ + ": the offload file path exists and is not a regular file; "
-                                             "point the disk tier at a file in a writable directory");
+    STRATA_USER_CHECK(S_ISREG(st.st_mode), path_ +
+                                               ": the offload file path exists and is not a regular file; "
+                                               "point the disk tier at a file in a writable directory");
   } else {
     remove_ = true;  // whatever a failed open leaves there is ours
   }
@@ -73,12 +74,12 @@ void ScratchFile::open_and_preallocate(Direct direct, int simulate_direct_errno)
       direct_ = true;
       remove_ = true;
     } else if (err != EINVAL) {
-      STRATA_FAIL(path_ + ": cannot create the offload file (" + std::strerror(err) +
-                  "); check that the directory exists and is writable, or choose another one");
+      STRATA_USER_FAIL(path_ + ": cannot create the offload file (" + std::strerror(err) +
+                       "); check that the directory exists and is writable, or choose another one");
     } else {
-      STRATA_CHECK(direct != Direct::Require, "O_DIRECT not supported on " + path_ + " (" + std::strerror(err) +
-                                                  "); put the offload file on a file system that supports it "
-                                                  "(ext4, xfs) or use the pread disk I/O");
+      STRATA_USER_CHECK(direct != Direct::Require, "O_DIRECT not supported on " + path_ + " (" + std::strerror(err) +
+                                                       "); put the offload file on a file system that supports it "
+                                                       "(ext4, xfs) or use the pread disk I/O");
       direct_refusal_ = std::strerror(err);
     }
   }
@@ -86,8 +87,8 @@ void ScratchFile::open_and_preallocate(Direct direct, int simulate_direct_errno)
     fd_ = ::open(path_.c_str(), base_flags, 0600);
     if (fd_ < 0) {
       const int err = errno;
-      STRATA_FAIL(path_ + ": cannot create the offload file (" + std::strerror(err) +
-                  "); check that the directory exists and is writable, or choose another one");
+      STRATA_USER_FAIL(path_ + ": cannot create the offload file (" + std::strerror(err) +
+                       "); check that the directory exists and is writable, or choose another one");
     }
     remove_ = true;
   }
@@ -96,23 +97,24 @@ void ScratchFile::open_and_preallocate(Direct direct, int simulate_direct_errno)
   struct statvfs vfs {};
   if (::fstatvfs(fd_, &vfs) == 0) {
     const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    STRATA_CHECK(bytes_ <= free_bytes,
-                 path_ + ": cannot preallocate the offload file: it needs " + describe_bytes(bytes_) +
-                     " but its file system has only " + describe_bytes(free_bytes) + " free (" +
-                     std::strerror(ENOSPC) + "); free space, choose another directory, or keep fewer layers on disk");
+    STRATA_USER_CHECK(bytes_ <= free_bytes,
+                      path_ + ": cannot preallocate the offload file: it needs " + describe_bytes(bytes_) +
+                          " but its file system has only " + describe_bytes(free_bytes) + " free (" +
+                          std::strerror(ENOSPC) +
+                          "); free space, choose another directory, or keep fewer layers on disk");
   }
   if (bytes_ > 0 && ::fallocate(fd_, 0, 0, static_cast<off_t>(bytes_)) != 0) {
     const int err = errno;
     if (err == EOPNOTSUPP) {
-      STRATA_CHECK(::ftruncate(fd_, static_cast<off_t>(bytes_)) == 0,
-                   path_ + ": cannot size the offload file to " + describe_bytes(bytes_) + " (" +
-                       std::strerror(errno) + "); choose another directory");
+      STRATA_USER_CHECK(::ftruncate(fd_, static_cast<off_t>(bytes_)) == 0,
+                        path_ + ": cannot size the offload file to " + describe_bytes(bytes_) + " (" +
+                            std::strerror(errno) + "); choose another directory");
     } else {
       uint64_t free_bytes = 0;
       if (::fstatvfs(fd_, &vfs) == 0) free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-      STRATA_FAIL(path_ + ": cannot preallocate the offload file: fallocate of " + describe_bytes(bytes_) +
-                  " failed (" + std::strerror(err) + ") with " + describe_bytes(free_bytes) +
-                  " free on its file system; free space, choose another directory, or keep fewer layers on disk");
+      STRATA_USER_FAIL(path_ + ": cannot preallocate the offload file: fallocate of " + describe_bytes(bytes_) +
+                       " failed (" + std::strerror(err) + ") with " + describe_bytes(free_bytes) +
+                       " free on its file system; free space, choose another directory, or keep fewer layers on disk");
     }
   }
 
@@ -123,12 +125,12 @@ void ScratchFile::open_and_preallocate(Direct direct, int simulate_direct_errno)
     std::memset(page.get(), 0, 4096);
     if (::pwrite(fd_, page.get(), 4096, 0) != 4096) {
       const int err = errno;
-      STRATA_CHECK(err == EINVAL && direct != Direct::Require,
-                   path_ + ": an O_DIRECT write to the offload file failed (" + std::strerror(err) +
-                       "); put it on a file system that supports O_DIRECT (ext4, xfs) or use the pread disk I/O");
+      STRATA_USER_CHECK(err == EINVAL && direct != Direct::Require,
+                        path_ + ": an O_DIRECT write to the offload file failed (" + std::strerror(err) +
+                            "); put it on a file system that supports O_DIRECT (ext4, xfs) or use the pread disk I/O");
       ::close(fd_);
       fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-      STRATA_CHECK(fd_ >= 0, path_ + ": cannot reopen the offload file (" + std::strerror(errno) + ")");
+      STRATA_USER_CHECK(fd_ >= 0, path_ + ": cannot reopen the offload file (" + std::strerror(errno) + ")");
       direct_ = false;
       direct_refusal_ = std::strerror(err);
     }

@@ -128,18 +128,19 @@ std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
 
 void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<BlobId>& active,
                                 const std::vector<int64_t>& steps) {
-  STRATA_CHECK(steps.size() == steps_.size(), file.path() + ": optimizer step counts are for " +
-                                                  std::to_string(steps.size()) + " blobs, the model has " +
-                                                  std::to_string(steps_.size()));
+  STRATA_USER_CHECK(steps.size() == steps_.size(), file.path() + ": optimizer step counts are for " +
+                                                       std::to_string(steps.size()) + " blobs, the model has " +
+                                                       std::to_string(steps_.size()));
   for (BlobId blob : device_m_.ids().all()) {
     const SafetensorsTensor* tm = file.find("m." + to_string(blob));
     const SafetensorsTensor* tv = file.find("v." + to_string(blob));
     if (!tm && !tv) continue;
     const size_t bytes = device_m_.blob_bytes(blob);
-    STRATA_CHECK(tm && tv && tm->dtype == DType::F32 && tv->dtype == DType::F32 && tm->end - tm->begin == bytes &&
-                     tv->end - tv->begin == bytes,
-                 file.path() + ": optimizer state of " + device_m_.blob_name(blob) +
-                     " is incomplete or has the wrong size (expected m and v of " + std::to_string(bytes) + " bytes)");
+    STRATA_USER_CHECK(tm && tv && tm->dtype == DType::F32 && tv->dtype == DType::F32 && tm->end - tm->begin == bytes &&
+                          tv->end - tv->begin == bytes,
+                      file.path() + ": optimizer state of " + device_m_.blob_name(blob) +
+                          " is incomplete or has the wrong size (expected m and v of " + std::to_string(bytes) +
+                          " bytes)");
     const bool on_device = std::find(active.begin(), active.end(), blob) != active.end();
     ParamStore& m = on_device ? device_m_ : host_m_;
     ParamStore& v = on_device ? device_v_ : host_v_;
@@ -149,9 +150,9 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<B
     backend_.copy(v.blob(blob), file.data(*tv), bytes);
     if (has_master(blob)) {
       const SafetensorsTensor* tw = file.find("master." + to_string(blob));
-      STRATA_CHECK(tw && tw->dtype == DType::F32 && tw->end - tw->begin == bytes,
-                   file.path() + ": the fp32 master weights of " + device_m_.blob_name(blob) +
-                       " are missing or have the wrong size (expected " + std::to_string(bytes) + " bytes)");
+      STRATA_USER_CHECK(tw && tw->dtype == DType::F32 && tw->end - tw->begin == bytes,
+                        file.path() + ": the fp32 master weights of " + device_m_.blob_name(blob) +
+                            " are missing or have the wrong size (expected " + std::to_string(bytes) + " bytes)");
       ParamStore& w = on_device ? device_master_ : host_master_;
       w.allocate(blob);
       backend_.copy(w.blob(blob), file.data(*tw), bytes);

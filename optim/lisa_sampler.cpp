@@ -11,9 +11,9 @@ namespace strata {
 
 LisaSampler::LisaSampler(int n_layers, int gamma, int interval, uint64_t seed)
     : n_layers_(n_layers), gamma_(gamma), interval_(interval), seed_(seed) {
-  STRATA_CHECK(gamma >= 1 && gamma <= n_layers, "lisa.layers must be in [1, " + std::to_string(n_layers) +
-                                                    "] (the model's blocks), got " + std::to_string(gamma));
-  STRATA_CHECK(interval >= 1, "lisa.interval must be >= 1, got " + std::to_string(interval));
+  STRATA_USER_CHECK(gamma >= 1 && gamma <= n_layers, "lisa.layers must be in [1, " + std::to_string(n_layers) +
+                                                         "] (the model's blocks), got " + std::to_string(gamma));
+  STRATA_USER_CHECK(interval >= 1, "lisa.interval must be >= 1, got " + std::to_string(interval));
 }
 
 std::vector<int> LisaSampler::active_at(int step) const {

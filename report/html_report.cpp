@@ -157,7 +157,8 @@ std::string page(const RunData& d) {
 }  // namespace
 
 std::string write_html_report(const std::string& run_dir) {
-  STRATA_CHECK(fs::is_directory(run_dir), "report: " + run_dir + " is not a folder; pass a run folder (output.dir)");
+  STRATA_USER_CHECK(fs::is_directory(run_dir),
+                    "report: " + run_dir + " is not a folder; pass a run folder (output.dir)");
   const RunData d = load_run_data(run_dir);
   const fs::path out = fs::path(run_dir) / "report.html";
   write_file_atomic(out.string(), page(d));

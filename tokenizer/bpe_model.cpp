@@ -17,8 +17,8 @@ BpeModel::BpeModel(TokenVocab vocab, const std::vector<std::pair<std::string, st
     : vocab_(std::move(vocab)), options_(std::move(options)) {
   int32_t max_id = -1;
   for (const auto& [token, id] : vocab_) {
-    STRATA_CHECK(id >= 0, where + ": model.vocab[\"" + token + "\"] is negative (" + std::to_string(id) +
-                              "); token ids must be >= 0");
+    STRATA_USER_CHECK(id >= 0, where + ": model.vocab[\"" + token + "\"] is negative (" + std::to_string(id) +
+                                   "); token ids must be >= 0");
     max_id = std::max(max_id, id);
   }
   id_to_token_.resize(static_cast<size_t>(max_id + 1));
@@ -35,9 +35,9 @@ BpeModel::BpeModel(TokenVocab vocab, const std::vector<std::pair<std::string, st
              "\", which is not in model.vocab; the file is inconsistent (re-export the tokenizer)";
     };
     const int32_t ia = token_to_id(a), ib = token_to_id(b), ic = token_to_id(a + b);
-    STRATA_CHECK(ia >= 0, missing(a));
-    STRATA_CHECK(ib >= 0, missing(b));
-    STRATA_CHECK(ic >= 0, missing(a + b));
+    STRATA_USER_CHECK(ia >= 0, missing(a));
+    STRATA_USER_CHECK(ib >= 0, missing(b));
+    STRATA_USER_CHECK(ic >= 0, missing(a + b));
     merges_[pair_key(ia, ib)] = Merge{static_cast<int32_t>(rank), ic};  // a repeated pair keeps its last rank
   }
   if (!options_.unk_token.empty()) unk_id_ = token_to_id(options_.unk_token);
@@ -101,9 +101,9 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids,
       }
     }
     if (options_.unk_token.empty()) continue;
-    STRATA_CHECK(unk_id_ >= 0, "tokenizer.json: model.unk_token \"" + options_.unk_token +
-                                   "\" is not in model.vocab but the text has a character the vocab lacks; fix "
-                                   "the file's unk_token");
+    STRATA_USER_CHECK(unk_id_ >= 0, "tokenizer.json: model.unk_token \"" + options_.unk_token +
+                                        "\" is not in model.vocab but the text has a character the vocab lacks; fix "
+                                        "the file's unk_token");
     if (pending_unk_len > 0 && !options_.fuse_unk) flush_unk();
     pending_unk_len += static_cast<int32_t>(len);
   }

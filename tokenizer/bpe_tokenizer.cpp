@@ -44,7 +44,7 @@ BpeTokenizer::BpeTokenizer(BpeModel model, PreTokenizer pre, bool nfc, std::vect
     max_id = std::max(max_id, t.id);
   }
   vocab_size_ = max_id + 1;
-  STRATA_CHECK(vocab_size_ > 0, path + ": the tokenizer has no tokens (model.vocab and added_tokens are empty)");
+  STRATA_USER_CHECK(vocab_size_ > 0, path + ": the tokenizer has no tokens (model.vocab and added_tokens are empty)");
 
   const auto first_of = [&](std::initializer_list<const char*> names) {
     for (const char* n : names)
@@ -53,9 +53,10 @@ BpeTokenizer::BpeTokenizer(BpeModel model, PreTokenizer pre, bool nfc, std::vect
   };
   bos_ = first_of({"<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>"});
   eos_ = first_of({"<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"});
-  STRATA_CHECK(bos_ >= 0 || eos_ >= 0,
-               path + ": no BOS/EOS token found (none of <|begin_of_text|>, <s>, <bos>, <|end_of_text|>, </s>, "
-                      "<eos>, <|endoftext|> is in added_tokens or model.vocab); add one to added_tokens");
+  STRATA_USER_CHECK(bos_ >= 0 || eos_ >= 0,
+                    path +
+                        ": no BOS/EOS token found (none of <|begin_of_text|>, <s>, <bos>, <|end_of_text|>, </s>, "
+                        "<eos>, <|endoftext|> is in added_tokens or model.vocab); add one to added_tokens");
   if (bos_ < 0) bos_ = eos_;
   if (eos_ < 0) eos_ = bos_;
 }

@@ -18,7 +18,7 @@ using nlohmann::json;
 struct Reader {
   std::string path;
 
-  [[noreturn]] void fail(const std::string& msg) const { STRATA_FAIL(path + ": " + msg); }
+  [[noreturn]] void fail(const std::string& msg) const { STRATA_USER_FAIL(path + ": " + msg); }
   [[noreturn]] void unsupported(const std::string& key, const json& value, const std::string& what) const {
     fail(key + " " + value.dump() + " is not supported (" + what + "); use a byte-level BPE tokenizer.json "
          "(GPT-2 / LLaMA-3 / Qwen2 style)");
@@ -163,8 +163,9 @@ struct Reader {
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const std::string& path) {
   const Reader r{path};
   std::ifstream in(path, std::ios::binary);
-  STRATA_CHECK(in.good(), "tokenizer.json '" + path + "' cannot be opened: check data.tokenizer (a tokenizer.json "
-                          "or a folder holding one)");
+  STRATA_USER_CHECK(in.good(), "tokenizer.json '" + path +
+                                   "' cannot be opened: check data.tokenizer (a tokenizer.json "
+                                   "or a folder holding one)");
   std::stringstream buf;
   buf << in.rdbuf();
   json root;

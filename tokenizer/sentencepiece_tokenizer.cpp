@@ -23,8 +23,8 @@ class SentencePieceTokenizer final : public Tokenizer {
       : name_("sentencepiece:" + std::filesystem::path(path).filename().string()) {
     // The library throws (std::ios_failure) on a folder instead of returning a status, so folders are caught here.
     std::error_code ec;
-    STRATA_CHECK(!std::filesystem::exists(path, ec) || std::filesystem::is_regular_file(path, ec),
-                 "SentencePiece model '" + path + "' is not a file: point data.tokenizer at a tokenizer.model");
+    STRATA_USER_CHECK(!std::filesystem::exists(path, ec) || std::filesystem::is_regular_file(path, ec),
+                      "SentencePiece model '" + path + "' is not a file: point data.tokenizer at a tokenizer.model");
     std::string why;
     try {
       const auto status = sp_.Load(path);
@@ -35,16 +35,17 @@ class SentencePieceTokenizer final : public Tokenizer {
     for (char& c : why)
       if (c == '\n' || c == '\r') c = ' ';
     while (!why.empty() && why.back() == ' ') why.pop_back();
-    STRATA_CHECK(why.empty(), "SentencePiece model '" + path + "' could not be loaded (" + why +
-                                  "): check the path and that the file is a SentencePiece tokenizer.model");
+    STRATA_USER_CHECK(why.empty(), "SentencePiece model '" + path + "' could not be loaded (" + why +
+                                       "): check the path and that the file is a SentencePiece tokenizer.model");
     vocab_ = sp_.GetPieceSize();
     bos_ = sp_.bos_id();
     eos_ = sp_.eos_id();
     unk_ = sp_.unk_id();
-    STRATA_CHECK(vocab_ > 0, "SentencePiece model '" + path + "' has an empty vocabulary: use another tokenizer.model");
-    STRATA_CHECK(bos_ >= 0 && bos_ < vocab_ && eos_ >= 0 && eos_ < vocab_,
-                 "SentencePiece model '" + path + "' defines no BOS or EOS piece (bos_id " + std::to_string(bos_) +
-                     ", eos_id " + std::to_string(eos_) + "): training needs both; use a model that has them");
+    STRATA_USER_CHECK(vocab_ > 0,
+                      "SentencePiece model '" + path + "' has an empty vocabulary: use another tokenizer.model");
+    STRATA_USER_CHECK(bos_ >= 0 && bos_ < vocab_ && eos_ >= 0 && eos_ < vocab_,
+                      "SentencePiece model '" + path + "' defines no BOS or EOS piece (bos_id " + std::to_string(bos_) +
+                          ", eos_id " + std::to_string(eos_) + "): training needs both; use a model that has them");
   }
 
   std::string name() const override { return name_; }

@@ -15,10 +15,12 @@ std::unique_ptr<Tokenizer> make_tokenizer(const std::string& spec) {
   if (fs::is_directory(p, ec)) {
     if (fs::exists(p / "tokenizer.json", ec)) p /= "tokenizer.json";
     else if (fs::exists(p / "tokenizer.model", ec)) p /= "tokenizer.model";
-    else STRATA_FAIL("data.tokenizer: folder '" + spec + "' has neither tokenizer.json nor tokenizer.model");
+    else
+      STRATA_USER_FAIL("data.tokenizer: folder '" + spec + "' has neither tokenizer.json nor tokenizer.model");
   }
-  STRATA_CHECK(fs::exists(p, ec), "data.tokenizer: '" + spec + "' is not \"byte\", \"model\", a tokenizer file or a "
-                                  "folder holding tokenizer.json / tokenizer.model");
+  STRATA_USER_CHECK(fs::exists(p, ec), "data.tokenizer: '" + spec +
+                                           "' is not \"byte\", \"model\", a tokenizer file or a "
+                                           "folder holding tokenizer.json / tokenizer.model");
   if (p.extension() == ".json") return make_bpe_tokenizer(p.string());
   return make_sentencepiece_tokenizer(p.string());
 }

@@ -71,9 +71,9 @@ struct UnicodeRegex::Impl {
       pcre2_jit_stack_assign(data.ctx, nullptr, data.stack);
       rc = pcre2_match(code, subject, text.size(), start, options, data.md, data.ctx);
     }
-    STRATA_CHECK(rc >= 0 || rc == PCRE2_ERROR_NOMATCH,
-                 where + ": regex matching failed (" + pcre2_message(rc) + ") on a text of " +
-                     std::to_string(text.size()) + " bytes; simplify the pattern or split the text");
+    STRATA_USER_CHECK(rc >= 0 || rc == PCRE2_ERROR_NOMATCH, where + ": regex matching failed (" + pcre2_message(rc) +
+                                                                ") on a text of " + std::to_string(text.size()) +
+                                                                " bytes; simplify the pattern or split the text");
     return rc;
   }
 };
@@ -92,9 +92,9 @@ UnicodeRegex::UnicodeRegex(const std::string& pattern, Syntax syntax, const std:
   PCRE2_SIZE offset = 0;
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(), options, &err, &offset,
                               nullptr);
-  STRATA_CHECK(impl_->code != nullptr, where + ": the regex \"" + pattern + "\" does not compile with PCRE2 (" +
-                                           pcre2_message(err) + " at offset " + std::to_string(offset) +
-                                           "); rewrite it in PCRE2 syntax");
+  STRATA_USER_CHECK(impl_->code != nullptr, where + ": the regex \"" + pattern + "\" does not compile with PCRE2 (" +
+                                                pcre2_message(err) + " at offset " + std::to_string(offset) +
+                                                "); rewrite it in PCRE2 syntax");
   // JIT is an optimisation: without it (unsupported CPU, no executable memory) the interpreter is used.
   (void)pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);
 }

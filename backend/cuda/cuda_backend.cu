@@ -133,14 +133,15 @@ DeviceArena& CudaBackend::device_arena() {
       budget >= avail ? avail : std::min(avail, (budget + kArenaAlign - 1) / kArenaAlign * kArenaAlign);
   const std::string gpu_state = format_bytes(free_bytes) + " of " + format_bytes(total_bytes) + " free, " +
                                 format_bytes(reserve) + " kept for the CUDA context, cuBLAS and kernel launches";
-  STRATA_CHECK(capacity > 0, name() + ": no device memory left for the device arena (" + gpu_state +
-                                 "): stop other processes on this GPU or use one with more memory");
+  STRATA_USER_CHECK(capacity > 0, name() + ": no device memory left for the device arena (" + gpu_state +
+                                      "): stop other processes on this GPU or use one with more memory");
   void* base = nullptr;
   const cudaError_t err = cudaMalloc(&base, capacity);
   if (err != cudaSuccess) {
     cudaGetLastError();
-    STRATA_FAIL(name() + ": cudaMalloc of the " + format_bytes(capacity) + " device arena failed: " +
-                cudaGetErrorString(err) + " (" + gpu_state + "): set a smaller memory.device_budget or free the GPU");
+    STRATA_USER_FAIL(name() + ": cudaMalloc of the " + format_bytes(capacity) +
+                     " device arena failed: " + cudaGetErrorString(err) + " (" + gpu_state +
+                     "): set a smaller memory.device_budget or free the GPU");
   }
   arena_base_ = base;  // the destructor frees it even if the arena cannot be built
   arena_ = std::make_unique<DeviceArena>(base, capacity);
@@ -162,10 +163,11 @@ void* CudaBackend::raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) {
             ? " (smaller than memory.device_budget = " + format_bytes(budget) +
                   ": the GPU had less free memory when the arena was created)"
             : "";
-    STRATA_FAIL(name() + " device arena: cannot place " + format_bytes(bytes) + " (largest free range " +
-                format_bytes(arena.largest_free()) + "; arena " + format_bytes(arena.capacity()) + clamped + ", " +
-                format_bytes(arena.used()) + " used): keep less on the device (smaller train.micro_batch, "
-                "memory.activation_checkpointing = true, memory.frozen_tier = \"host\")");
+    STRATA_USER_FAIL(name() + " device arena: cannot place " + format_bytes(bytes) + " (largest free range " +
+                     format_bytes(arena.largest_free()) + "; arena " + format_bytes(arena.capacity()) + clamped + ", " +
+                     format_bytes(arena.used()) +
+                     " used): keep less on the device (smaller train.micro_batch, "
+                     "memory.activation_checkpointing = true, memory.frozen_tier = \"host\")");
   }
   void* p = nullptr;
   cudaError_t err;

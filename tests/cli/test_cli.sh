@@ -98,6 +98,10 @@ no_location -- "$STRATA" init-model --config tiny --out "$tmp/x" --max-shard-siz
 no_location -- "$STRATA" demo --seq-len 100000
 no_location -- "$STRATA" train
 no_location -- "$STRATA" report "$tmp/nothing"
+no_location -- "$STRATA" train "$tmp/nothing.toml"
+no_location -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --device-budget 1e19
+no_location -- "$STRATA" plan "$(dirname "$0")/../../configs/tiny.toml" --host-optimizer --precision fp32
+no_location -- "$STRATA" demo --backend tpu
 
 # strata train / eval / export of a run
 cat > "$tmp/run.toml" <<TOML
