@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: training tokens/s of the tiny demo on a quiet machine and next to a competing busy process (one core
-# taken), with libgomp's default wait (spin 300,000) and with the short spin strata adopts (GOMP_SPINCOUNT=10000),
+# taken), with libgomp's default wait (spin 300,000) and with the passive wait strata adopts (OMP_WAIT_POLICY=PASSIVE),
 # printed as ratios measured in one run. Usage: bench/contention.sh [STRATA] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,20 +24,20 @@ run() {  # run NAME ENV...: one training run, echoes its tokens/s
 
 echo "bench contention: tiny preset, $STEPS steps, $(nproc) cores, OpenMP threads = cores"
 q_gomp=$(run quiet_gomp GOMP_SPINCOUNT=300000)
-q_strata=$(run quiet_strata GOMP_SPINCOUNT=10000)
+q_strata=$(run quiet_strata OMP_WAIT_POLICY=PASSIVE)
 q_one=$(run quiet_one OMP_NUM_THREADS=1)
 (while :; do :; done) &
 busy_pid=$!
 b_gomp=$(run busy_gomp GOMP_SPINCOUNT=300000)
-b_strata=$(run busy_strata GOMP_SPINCOUNT=10000)
+b_strata=$(run busy_strata OMP_WAIT_POLICY=PASSIVE)
 b_one=$(run busy_one OMP_NUM_THREADS=1)
 kill "$busy_pid"
 busy_pid=""
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf "  %-44s %8s tok/s\n" "quiet, libgomp default spin" "$q_gomp" "quiet, strata spin (10000)" "$q_strata" \
+printf "  %-44s %8s tok/s\n" "quiet, libgomp default spin" "$q_gomp" "quiet, strata passive wait" "$q_strata" \
   "quiet, 1 thread" "$q_one" "one core busy, libgomp default spin" "$b_gomp" \
-  "one core busy, strata spin (10000)" "$b_strata" "one core busy, 1 thread" "$b_one"
-echo "  quiet cost of the short spin:        strata / libgomp = $(ratio "$q_strata" "$q_gomp")x"
+  "one core busy, strata passive wait" "$b_strata" "one core busy, 1 thread" "$b_one"
+echo "  quiet cost of the passive wait:      strata / libgomp = $(ratio "$q_strata" "$q_gomp")x"
 echo "  busy / quiet, libgomp default spin:  $(ratio "$b_gomp" "$q_gomp")x"
-echo "  busy / quiet, strata spin:           $(ratio "$b_strata" "$q_strata")x (one of the cores is taken: 0.5x is the fair share)"
+echo "  busy / quiet, strata passive wait:   $(ratio "$b_strata" "$q_strata")x (one of the cores is taken: 0.5x is the fair share)"
 echo "  busy, strata / libgomp:              $(ratio "$b_strata" "$b_gomp")x"

@@ -11,9 +11,9 @@ namespace strata {
 void adopt_openmp_wait_policy(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("STRATA_OPENMP_ADOPTED"))
     return;
-  if (setenv("GOMP_SPINCOUNT", kStrataSpinCount, 1) != 0 || setenv("STRATA_OPENMP_ADOPTED", "1", 1) != 0) return;
+  if (setenv("OMP_WAIT_POLICY", kStrataWaitPolicy, 1) != 0 || setenv("STRATA_OPENMP_ADOPTED", "1", 1) != 0) return;
   execv("/proc/self/exe", argv);  // returns only on failure: carry on with libgomp's default
-  unsetenv("GOMP_SPINCOUNT");
+  unsetenv("OMP_WAIT_POLICY");
 }
 
 }  // namespace strata
