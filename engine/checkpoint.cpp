@@ -118,6 +118,7 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
     j["nonfinite_in_a_row"] = s.nonfinite_in_a_row;
     j["nonfinite_total"] = s.nonfinite_total;
     j["config_xxh3"] = hex64(s.config_hash);
+    j["cpu_threads"] = s.cpu_threads;
     j["files"] = {{"weights.safetensors", hex64(xxh3_of_file((tmp / "weights.safetensors").string()))},
                   {"optimizer.safetensors", hex64(xxh3_of_file((tmp / "optimizer.safetensors").string()))}};
     j["state_xxh3"] = hex64(xxh3_of_text(j.dump()));  // of every other field, as compact JSON
@@ -184,6 +185,8 @@ void validate_state(const TrainerState& s, const BlobIds& ids, const std::string
   STRATA_USER_CHECK(s.nonfinite_in_a_row >= 0 && s.nonfinite_total >= s.nonfinite_in_a_row,
                     at + "nonfinite_in_a_row / nonfinite_total (" + std::to_string(s.nonfinite_in_a_row) + " / " +
                         std::to_string(s.nonfinite_total) + ") are inconsistent");
+  STRATA_USER_CHECK(s.cpu_threads >= 0 && s.cpu_threads <= 65536,
+                    at + "cpu_threads = " + std::to_string(s.cpu_threads) + " is outside 0..65536");
 }
 
 LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
@@ -224,6 +227,7 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
     s.nonfinite_in_a_row = j.at("nonfinite_in_a_row").get<int>();
     s.nonfinite_total = j.at("nonfinite_total").get<int>();
     s.config_hash = parse_hex64(j.at("config_xxh3").get<std::string>(), state.string() + ": config_xxh3");
+    s.cpu_threads = j.value("cpu_threads", 0);  // absent in checkpoints written before it was recorded
     for (const char* name : {"weights.safetensors", "optimizer.safetensors"}) {
       const std::string path = (fs::path(dir) / name).string();
       const std::string want = j.at("files").at(name).get<std::string>();

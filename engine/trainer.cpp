@@ -2,6 +2,8 @@
 // LISA re-sample -> micro-batches (forward, backward) -> global grad norm -> skip or clip -> AdamW -> metrics.
 #include "engine/trainer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -376,6 +378,7 @@ class TrainingRun {
     s.nonfinite_in_a_row = nonfinite_in_a_row_;
     s.nonfinite_total = nonfinite_total_;
     s.config_hash = config_hash_;
+    s.cpu_threads = omp_get_max_threads();
     const auto weights = trained_weight_sources(*model_, *placement_, *backend_, s.dirty_blobs);
     return ckpts_.save(s, weights, opt_->state_tensors());
   }
@@ -391,6 +394,11 @@ class TrainingRun {
                       *latest +
                           " was written with a different configuration; resume only changes train.steps and "
                           "[output] settings");
+    // CPU results are bitwise reproducible only at one OpenMP thread count (1 and 2 threads differ): say so.
+    if (s.cpu_threads > 0 && s.cpu_threads != omp_get_max_threads() && cfg_.memory.backend.rfind("cuda:", 0) != 0)
+      log("strata: warning: %s was saved by a process with %d OpenMP threads, this one has %d: the run goes on, but "
+          "not bit for bit as it would have; set OMP_NUM_THREADS=%d to keep it exact\n",
+          latest->c_str(), s.cpu_threads, omp_get_max_threads(), s.cpu_threads);
     STRATA_USER_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
                                                       ", beyond train.steps = " + std::to_string(cfg_.train.steps));
     // Trained blocks that belong to a tier go there; the rest are overlaid on the device. The active ones are

@@ -3,10 +3,12 @@
 // micro-batches drops the unfinished step and resumes bit-exactly, and a non-finite stop names an unchecked tier
 // (issue 14, items 3, 5, 6, 8 and 9).
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -202,6 +204,34 @@ TEST(RunFolder, NonFiniteStopNamesAnUncheckedTierAsASuspect) {
   EXPECT_EQ(checked.find("memory.verify"), std::string::npos) << checked;
   const std::string resident = error_of([&] { train(config(tmp / "r", with({"memory.frozen_tier=device"})), quiet()); });
   EXPECT_EQ(resident.find("memory.verify"), std::string::npos) << resident;
+}
+
+// CPU results are bitwise reproducible at one OpenMP thread count only: the checkpoint records it, and a resume with
+// another count says so (naming the setting that keeps the run exact).
+TEST(RunFolder, ResumeWithAnotherThreadCountIsNamed) {
+  test::TempDir tmp;
+  TrainOptions first = quiet();
+  first.stop_at_step = 2;
+  train(config(tmp / "run"), first);
+  const int threads = omp_get_max_threads();
+  std::ifstream state(fs::path(*CheckpointStore::latest(tmp / "run")) / "state.json");
+  EXPECT_EQ(nlohmann::json::parse(state).at("cpu_threads").get<int>(), threads);
+  const int other = threads == 1 ? 2 : 1;
+  omp_set_num_threads(other);
+  FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  TrainOptions again = resuming(tmp / "run");
+  again.log = log;
+  train(config(tmp / "run"), again);
+  omp_set_num_threads(threads);
+  std::rewind(log);
+  std::string text;
+  for (int c; (c = std::fgetc(log)) != EOF;) text += (char)c;
+  std::fclose(log);
+  EXPECT_NE(text.find("with " + std::to_string(threads) + " OpenMP threads, this one has " + std::to_string(other)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("OMP_NUM_THREADS=" + std::to_string(threads)), std::string::npos) << text;
 }
 
 TEST(RunFolder, AbsurdConfigValuesAreRefused) {
