@@ -23,6 +23,7 @@
 #include "engine/trainer.h"
 #include "tests/support/run_weights.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/training_run.h"
 
 namespace strata {
 namespace {
@@ -53,21 +54,10 @@ checkpoint_every = 0
 )";
 
 RunConfig config(const std::string& dir, std::vector<std::string> sets = {}) {
-  sets.push_back("output.dir=" + dir);
-  return RunConfig::parse(kBase, "test.toml", sets);
+  return test::run_config_in(kBase, dir, std::move(sets));
 }
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.log = nullptr;
-  return o;
-}
-
-TrainOptions resuming(const std::string& dir) {
-  TrainOptions o = quiet();
-  o.resume_dir = dir;
-  return o;
-}
+using test::quiet;
+using test::resuming;
 
 std::vector<int> metric_steps(const std::string& dir) {
   std::ifstream in(fs::path(dir) / "metrics.jsonl");

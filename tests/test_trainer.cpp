@@ -20,6 +20,7 @@
 #include "tests/support/backends.h"
 #include "tests/support/run_weights.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/training_run.h"
 #include "engine/checkpoint.h"
 #include "engine/trainer.h"
 
@@ -54,15 +55,9 @@ checkpoint_every = 0
 )";
 
 RunConfig config(const std::string& dir, std::vector<std::string> sets = {}) {
-  sets.push_back("output.dir=" + dir);
-  return RunConfig::parse(kBase, "test.toml", sets);
+  return test::run_config_in(kBase, dir, std::move(sets));
 }
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.log = nullptr;
-  return o;
-}
+using test::quiet;
 
 using test::final_weights;
 

@@ -37,6 +37,7 @@
 #include "plan/planner.h"
 #include "report/html_report.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/training_run.h"
 #include "tokenizer/tokenizer.h"
 
 namespace strata {
@@ -88,15 +89,9 @@ checkpoint_every = 0
 )";
 
 RunConfig run_config(const std::string& dir, std::vector<std::string> sets = {}) {
-  sets.push_back("output.dir=" + dir);
-  return RunConfig::parse(kRun, "run.toml", sets);
+  return test::run_config_in(kRun, dir, std::move(sets));
 }
-
-TrainOptions quiet() {
-  TrainOptions o;
-  o.log = nullptr;
-  return o;
-}
+using test::quiet;
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
