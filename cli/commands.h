@@ -60,7 +60,6 @@ struct PlanArgs {
   std::vector<std::string> overrides;
   std::string device_budget, host_budget;
   std::string precision;  // fp32 | bf16; empty: by backend
-  bool host_optimizer = false;
   bool json = false;
   double device_tflops = 0, h2d_gbps = 0, disk_gbps = 0;
 };

@@ -157,7 +157,6 @@ Command add_plan(CLI::App& app) {
       ->transform(non_empty("give a size, e.g. 256GiB, or leave the flag out"));
   c->add_option("--precision", a->precision, "fp32 or bf16 (default: the config's train.precision)")
       ->transform(non_empty("give fp32 or bf16, or leave the flag out"));
-  c->add_flag("--host-optimizer", a->host_optimizer, "bf16: AdamW state and master weights on the host");
   c->add_flag("--json", a->json, "machine-readable output");
   c->add_option("--device-tflops", a->device_tflops, "achieved GEMM TFLOP/s (default: strata probe's figure)")
       ->transform(positive_number());

@@ -103,6 +103,7 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"memory", "prefetch", &c.memory.prefetch},
       {"memory", "verify", enum_ref(&c.memory.verify)},
       {"memory", "io", enum_ref(&c.memory.io)},
+      {"memory", "optimizer", enum_ref(&c.memory.optimizer)},
       {"output", "dir", &c.output.dir},
       {"output", "log_every", &c.output.log_every},
       {"output", "checkpoint_every", &c.output.checkpoint_every},

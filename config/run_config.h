@@ -68,6 +68,8 @@ struct MemorySection {           // [memory]
   int prefetch = 2;              // streamed blocks read ahead of compute, >= 1
   VerifyPolicy verify = VerifyPolicy::First;  // checksum on tier reads: first (after each write), always, never
   DiskIo io = DiskIo::Auto;      // disk tier I/O: auto (io_uring + O_DIRECT, else pread), uring, pread
+  OptimizerPlacement optimizer = OptimizerPlacement::Device;  // fp32 masters + AdamW moments of trained tensors
+                                                               // and their update: device, or host (threads)
 };
 
 struct OutputSection {           // [output]

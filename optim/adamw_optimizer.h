@@ -19,6 +19,14 @@ constexpr std::array<EnumName<InactiveStatePolicy>, 2> enum_names(InactiveStateP
   return {{{InactiveStatePolicy::Reset, "reset"}, {InactiveStatePolicy::Keep, "keep"}}};
 }
 
+// memory.optimizer: where the fp32 masters and AdamW moments of the trained tensors live and where the update runs.
+// device: on the device, updated by the backend; host: in (pinned) host memory, updated by host threads from
+// gradients copied off the device, the new weights copied back (ZeRO-Offload's idea for LISA).
+enum class OptimizerPlacement { Device, Host };
+constexpr std::array<EnumName<OptimizerPlacement>, 2> enum_names(OptimizerPlacement) {
+  return {{{OptimizerPlacement::Device, "device"}, {OptimizerPlacement::Host, "host"}}};
+}
+
 struct AdamWHyper {
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   float weight_decay = 0.0f;  // applied to matrices; norm weights (1-D tensors) are not decayed

@@ -21,6 +21,7 @@ struct PlanInputs {
   int micro_batch = 0, seq_len = 0;
   bool checkpointing = false;
   bool tied = false, train_embedding = false, train_head = false, train_final_norm = false;
+  bool host_optimizer = false;  // memory.optimizer = "host": masters, moments and their staging in pinned host memory
 };
 PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts);
 

@@ -33,8 +33,14 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
   // fp32 engine: the working weights are the master weights; bf16: fp32 masters + moments of trained parameters.
   dev[G] = trained;
   p.bytes[opt_tier][O] = 2 * trained32;
-  // fp32 masters exist for blobs holding bf16 tensors: not for the (all-F32) final norm.
-  if (in.bf16) p.bytes[opt_tier][M] = trained32 - (in.train_final_norm ? lay32.final_norm.bytes : 0);
+  // fp32 masters exist for blobs holding bf16 tensors: not for the (all-F32) final norm. The host optimizer keeps one
+  // of every trained blob (it has no other copy to update) and stages each blob's gradient and new weights.
+  if (in.host_optimizer) {
+    p.bytes[opt_tier][M] = trained32;
+    p.bytes[kPinned][G] = trained;
+  } else if (in.bf16) {
+    p.bytes[opt_tier][M] = trained32 - (in.train_final_norm ? lay32.final_norm.bytes : 0);
+  }
   // Both engines keep fp32 activations, except the bf16 engine's checkpointed block inputs (bf16).
   const int B = in.micro_batch, T = in.seq_len;
   dev[A] = Activations::saved_bytes(mc, B, T, in.checkpointing, in.bf16);
@@ -80,7 +86,8 @@ void size_blocks(const PlanInputs& in, const RunConfig& cfg, int opt_tier, Plan&
   dev[W] += (size_t)(p.placement.device + promoted) * blob;
   dev[G] += (size_t)gamma * blob;
   p.bytes[opt_tier][O] += (size_t)gamma * 2 * blob32;
-  if (in.bf16) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
+  if (in.bf16 || in.host_optimizer) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
+  if (in.host_optimizer) p.bytes[kPinned][G] += (size_t)gamma * blob;  // gradient / new-weight staging
   if (streamed > 0) {
     dev[S] = (size_t)(cfg.memory.prefetch + 1) * blob;
     if (in.cuda) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies
@@ -89,20 +96,21 @@ void size_blocks(const PlanInputs& in, const RunConfig& cfg, int opt_tier, Plan&
   pinned[W] = (size_t)p.placement.host * blob;
   p.bytes[kDiskTier][W] = (size_t)p.placement.disk * blob;
   if (in.lisa && cfg.lisa.optimizer_state == InactiveStatePolicy::Keep && L > gamma) {
-    // Parked moments (and fp32 masters) of the inactive blocks, plus one while a re-sampling swaps blocks.
-    const size_t parked = (size_t)(L - gamma + 1);
+    // Parked moments (and fp32 masters) of the inactive blocks. The device optimizer copies a leaving block's state
+    // to the host before an entering one's comes back (one more); the host optimizer leaves it where it is.
+    const size_t parked = (size_t)(L - gamma + (in.host_optimizer ? 0 : 1));
     p.bytes[kPinned][O] += parked * 2 * blob32;
-    if (in.bf16) p.bytes[kPinned][M] += parked * blob32;
+    if (in.bf16 || in.host_optimizer) p.bytes[kPinned][M] += parked * blob32;
   }
 }
 
 }  // namespace
 
-void size_memory(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p) {
+void size_memory(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& /*opts*/, Plan& p) {
   p.blob_bytes = in.layout.block.bytes;
   p.device_budget = budget_of(cfg.memory.device_budget, "memory.device_budget");
   p.host_budget = budget_of(cfg.memory.host_budget, "memory.host_budget");
-  const int opt_tier = opts.optimizer_on_host ? kPinned : kDev;
+  const int opt_tier = in.host_optimizer ? kPinned : kDev;
   size_non_blocks(in, p.model, opt_tier, p);
   place_blocks(in, cfg, p);
   size_blocks(in, cfg, opt_tier, p);

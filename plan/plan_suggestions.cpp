@@ -4,7 +4,7 @@
 
 namespace strata {
 
-std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& opts) {
+std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& /*opts*/) {
   std::vector<PlanChange> changes = {
       {"memory.activation_checkpointing = true",
        [](RunConfig& c, PlanOptions&) { c.memory.activation_checkpointing = true; }},
@@ -15,9 +15,9 @@ std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& op
   };
   if (in.lisa && in.gamma > 1)
     changes.push_back({"lisa.layers = 1", [](RunConfig& c, PlanOptions&) { c.lisa.layers = 1; }});
-  if (in.bf16 && !opts.optimizer_on_host)
-    changes.push_back({"AdamW state on the host (host-side optimizer)",
-                       [](RunConfig&, PlanOptions& o) { o.optimizer_on_host = true; }});
+  if (!in.host_optimizer)
+    changes.push_back({"memory.optimizer = \"host\"",
+                       [](RunConfig& c, PlanOptions&) { c.memory.optimizer = OptimizerPlacement::Host; }});
   std::vector<PlanChange> each = changes;
   changes.push_back({"all of the above", [each](RunConfig& c, PlanOptions& o) {
                        for (const PlanChange& ch : each) ch.apply(c, o);

@@ -7,7 +7,7 @@
 
 namespace strata {
 
-void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p) {
+void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& /*opts*/, Plan& p) {
   const int kDev = (int)MemoryKind::Device, kPinned = (int)MemoryKind::HostPinned, kHost = (int)MemoryKind::Host;
   const std::string mode =
       in.lisa ? "LISA " + std::to_string(in.gamma) + "/" + std::to_string(in.n_layers) : "full fine-tuning";
@@ -15,7 +15,7 @@ void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, 
   std::snprintf(desc, sizeof desc, "%s, %d x %d tokens x %d accum, %s, frozen blocks: %s, %s%s", mode.c_str(),
                 in.micro_batch, in.seq_len, cfg.train.grad_accum, in.checkpointing ? "checkpointing" : "no checkpointing",
                 enum_name(cfg.memory.frozen_tier).data(), in.bf16 ? "bf16" : "fp32",
-                opts.optimizer_on_host ? ", optimizer on host" : "");
+                in.host_optimizer ? ", optimizer on host" : "");
   p.description = desc;
   if (!p.fits) return;
   if (p.peak[kDev] > p.device_budget) {

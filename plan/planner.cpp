@@ -24,9 +24,7 @@ PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& mc, const PlanOp
   PlanInputs in;
   in.bf16 = opts.precision.value_or(cfg.train.precision) == Precision::BF16;
   in.cuda = cfg.memory.backend.rfind("cuda", 0) == 0;
-  STRATA_USER_CHECK(!opts.optimizer_on_host || in.bf16,
-                    "the host-side optimizer (--host-optimizer) is planned for the bf16 (CUDA) engine only; plan with "
-                    "--precision bf16 (or train.precision = \"bf16\") or drop --host-optimizer");
+  in.host_optimizer = cfg.memory.optimizer == OptimizerPlacement::Host;
   in.lisa = cfg.train.mode == TrainMode::Lisa;
   in.n_layers = mc.n_layers;
   in.gamma = in.lisa ? std::min(cfg.lisa.layers, mc.n_layers) : mc.n_layers;

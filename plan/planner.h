@@ -31,7 +31,6 @@ struct PlanOptions {
   // F32: every tensor fp32. BF16 (train.precision = "bf16"): bf16 weight matrices, embedding and their
   // gradients; fp32 master weights and AdamW moments for trained parameters; fp32 activations and norms.
   std::optional<Precision> precision;  // unset: the config's train.precision
-  bool optimizer_on_host = false;  // bf16 only: fp32 master weights and AdamW moments of trained blocks on the host
   Hardware hw;
 };
 

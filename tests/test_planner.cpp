@@ -169,9 +169,9 @@ prefetch = 1
   bf16.precision = Precision::BF16;
   const Plan device_adam = make_plan(cfg, model, bf16);
   EXPECT_LE(device_adam.peak[0], 48e9) << device_adam.to_text();
-  PlanOptions host_opt = bf16;
-  host_opt.optimizer_on_host = true;
-  const Plan lean = make_plan(cfg, model, host_opt);
+  RunConfig lean_cfg = cfg;
+  lean_cfg.memory.optimizer = OptimizerPlacement::Host;
+  const Plan lean = make_plan(lean_cfg, model, bf16);
   EXPECT_LE(lean.peak[0], 20e9) << lean.to_text();
   std::printf("%s\n%s\n", device_adam.to_text().c_str(), lean.to_text().c_str());
 }

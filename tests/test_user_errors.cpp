@@ -253,14 +253,6 @@ TEST(UserErrors, LisaLayersOutOfRange) {
   expect_user_error([] { LisaSampler(4, 2, 0, 0); }, {"lisa.interval"});
 }
 
-TEST(UserErrors, PlanHostOptimizerNeedsBf16) {
-  const RunConfig cfg = RunConfig::parse(kRun, "run.toml", {});
-  PlanOptions po;
-  po.precision = Precision::F32;
-  po.optimizer_on_host = true;
-  expect_user_error([&] { make_plan(cfg, find_preset("tiny")->info.config, po); }, {"--host-optimizer", "bf16"});
-}
-
 TEST(UserErrors, ReportOfAMissingRunFolder) {
   test::TempDir tmp;
   expect_user_error([&] { write_html_report(tmp / "absent"); }, {tmp / "absent", "run folder"});
