@@ -115,7 +115,13 @@ class TrainingRun {
     h.beta2 = (float)cfg.train.beta2;
     h.eps = (float)cfg.train.eps;
     h.weight_decay = (float)cfg.train.weight_decay;
-    opt_ = std::make_unique<AdamWOptimizer>(*backend_, model_->layout(), model_->master_layout(), h);
+    opt_ = std::make_unique<AdamWOptimizer>(*backend_, model_->layout(), model_->master_layout(), h,
+                                            cfg.memory.optimizer);
+    // The host optimizer copies each gradient off the device as soon as the last micro-batch's backward is done with
+    // it, overlapped with the backward of the blocks below.
+    model_->set_gradient_ready([this](BlobId blob) {
+      if (last_micro_batch_) opt_->gradient_ready(blob, model_->grads());
+    });
     if (lisa()) sampler_.emplace(info_.config.n_layers, cfg.lisa.layers, cfg.lisa.interval, cfg.train.seed);
     sched_.kind = cfg.train.lr_schedule;
     sched_.lr = cfg.train.lr;
@@ -280,7 +286,9 @@ class TrainingRun {
       train_loader_->next_batch(tokens.data(), targets.data());
       if (batches_) batches_->write(tokens, targets);
       loss += model_->forward(tokens.data(), targets.data(), B, T);
+      last_micro_batch_ = a == accum - 1;
       model_->backward(1.0f / (float)accum);
+      last_micro_batch_ = false;
       ++micro_batches_run_;
     }
     loss /= accum;
@@ -299,6 +307,7 @@ class TrainingRun {
       for (BlobId blob : ids().all())
         if (opt_->is_active(blob)) dirty_.insert(blob);
     } else {
+      opt_->discard_gradients();
       ++nonfinite_in_a_row_;
       ++nonfinite_total_;
       log("step %d: non-finite %s (%g); step skipped (%d in a row)\n", step_ + 1,
@@ -441,6 +450,7 @@ class TrainingRun {
   std::set<BlobId> dirty_;
   int step_ = 0;
   long long micro_batches_run_ = 0;  // by this process (for TrainOptions::stop_at_micro_batch)
+  bool last_micro_batch_ = false;    // backward of a step's last micro-batch is running (gradients become final)
   int nonfinite_in_a_row_ = 0, nonfinite_total_ = 0;
   uint64_t config_hash_ = 0;
   double last_lr_ = 0, last_tokens_per_s_ = 0;

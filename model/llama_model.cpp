@@ -327,11 +327,13 @@ void LlamaModel::backward(float grad_scale) {
     backend_.cross_entropy_backward(dlogits, A.logits, A.targets + r0, scale, rows, V, kIgnoreIndex);
     linear_bwd(dxnf ? dxnf + (size_t)r0 * C : nullptr, head_g(), dlogits, xnf, head_w(), rows, C, V);
   }
+  if (head_trainable_ && !cfg_.tie_embeddings && grad_ready_) grad_ready_(ids().head());
   if (!need_dxnf) return;
   float* dnorm = final_norm_trainable_ ? grads_.f32(ids().final_norm(), 0) : nullptr;
   backend_.fill_zero(s.dres, sizeof(float) * N * C);
   backend_.rmsnorm_backward(blocks_needed ? s.dres : nullptr, dnorm, s.dxn, load_block_input(L),
                             params_.f32(ids().final_norm(), 0), A.rstdf, N, C);
+  if (dnorm && grad_ready_) grad_ready_(ids().final_norm());
 
   head_span.reset();
   if (lowest < L) announce_pass(L - 1, lowest);
@@ -349,11 +351,13 @@ void LlamaModel::backward(float grad_scale) {
       Profiler::Scope span(prof_, block_trainable_[l] ? "backward" : "backward (dX only)", "compute", l);
       block_backward(l, w, a, need_dx);
     }
+    if (block_trainable_[l] && grad_ready_) grad_ready_(ids().block(l));
     release_block(l);
   }
   if (!embed_trainable_) return;
   if (is_bf16()) backend_.embedding_backward_bf16(static_cast<bf16*>(embedding_g()), s.dres, A.tokens, N, C, V);
   else backend_.embedding_backward(static_cast<float*>(embedding_g()), s.dres, A.tokens, N, C, V);
+  if (grad_ready_) grad_ready_(ids().embedding());
 }
 
 }  // namespace strata

@@ -2,6 +2,7 @@
 // backward, per-block trainability (LISA), optional per-block activation checkpointing.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -63,6 +64,9 @@ class LlamaModel {
   void set_block_provider(BlockProvider* provider) { provider_ = provider; }
   // Per-block forward / recompute / backward spans go to `profiler` (null: none).
   void set_profiler(Profiler* profiler) { prof_ = profiler; }
+  // Called by backward() with each trained blob once its last gradient contribution is queued (head, final norm,
+  // blocks top-down, embedding last), so a host-side optimizer can copy it off the device early; empty: none.
+  void set_gradient_ready(std::function<void(BlobId)> hook) { grad_ready_ = std::move(hook); }
   bool block_resident(int layer) const { return params_.has(ids().block(layer)); }
   // Allocates activations for (B, T) now, so their bytes are accounted before placement decisions.
   void reserve_activations(int B, int T) { ensure_activations(B, T); }
@@ -130,6 +134,7 @@ class LlamaModel {
   std::unique_ptr<Activations> acts_;
   BlockProvider* provider_ = nullptr;
   Profiler* prof_ = nullptr;
+  std::function<void(BlobId)> grad_ready_;
   std::vector<bool> block_trainable_;
   bool embed_trainable_ = true, head_trainable_ = true, final_norm_trainable_ = true;
   int valid_targets_ = 0;

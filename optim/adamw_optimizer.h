@@ -1,6 +1,6 @@
-// AdamWOptimizer: fp32 first/second moments (and, for bf16 weights, fp32 master weights) for the trainable blobs
-// only, on the device, with LISA's two policies for a deactivated block: drop its state ("reset") or park it in host
-// memory and restore it later ("keep").
+// AdamWOptimizer: fp32 first/second moments (and fp32 master weights) for the trainable blobs only, on the device
+// or in host memory (memory.optimizer), with LISA's two policies for a deactivated block: drop its state ("reset")
+// or park it in host memory and restore it later ("keep").
 #pragma once
 #include <array>
 #include <cstdint>
@@ -35,42 +35,73 @@ struct AdamWHyper {
 class AdamWOptimizer {
  public:
   // `layout`: the working weights (F32 or mixed BF16); `master_layout`: its all-F32 twin (moments, masters).
-  AdamWOptimizer(Backend& backend, const ModelLayout& layout, const ModelLayout& master_layout, AdamWHyper hyper);
+  // `where`: Device keeps the state on the device and updates it there; Host keeps it in pinned host memory and
+  // updates it on host threads (gradients come through gradient_ready(), new weights go back before step() returns
+  // their copies' completion to the compute stream).
+  AdamWOptimizer(Backend& backend, const ModelLayout& layout, const ModelLayout& master_layout, AdamWHyper hyper,
+                 OptimizerPlacement where = OptimizerPlacement::Device);
 
-  // Gives `blob` device state: zeros (step count 0) and, for BF16 tensors, an fp32 master copied from `params`;
-  // or the state parked by deactivate(Keep).
+  // Gives `blob` live state: zeros (step count 0) and an fp32 master copied from `params` (for BF16 tensors; on the
+  // host, for every tensor); or the state parked by deactivate(Keep).
   void activate(BlobId blob, const ParamStore& params);
-  // Removes the device state of `blob`: dropped (Reset) or moved to host memory (Keep).
+  // Ends the live state of `blob`: dropped (Reset) or parked (Keep: moved to host memory from the device, or left
+  // where it is on the host).
   void deactivate(BlobId blob, InactiveStatePolicy policy);
-  bool is_active(BlobId blob) const { return device_m_.has(blob); }
-  bool is_parked(BlobId blob) const { return host_m_.has(blob); }
+  bool is_active(BlobId blob) const { return active_[blob.value]; }
+  bool is_parked(BlobId blob) const;
   int64_t steps_of(BlobId blob) const { return steps_[blob.value]; }
+  OptimizerPlacement placement() const { return where_; }
 
-  // One AdamW update of every active blob from `grads` (scaled by grad_scale), at learning rate lr.
+  // Host placement: `blob`'s gradient in `grads` is final for this step (its last backward contribution is queued
+  // on the compute stream): starts its copy to host memory on the copy stream, overlapped with the backward of what
+  // comes next. No-op on the device, for inactive blobs and for blobs already started this step.
+  void gradient_ready(BlobId blob, const ParamStore& grads);
+  // A step that will not update (skipped as non-finite): waits for and forgets the gradient copies started.
+  void discard_gradients();
+
+  // One AdamW update of every active blob from `grads` (scaled by grad_scale), at learning rate lr. Host placement:
+  // waits for each gradient copy, updates on host threads, queues the new weights' copy to `params`, and makes the
+  // compute stream wait for those copies.
   void step(ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
 
   // ---- checkpointing -------------------------------------------------------------------------------------------
-  // Every active and parked state as tensors "m.<blob>", "v.<blob>" and, with bf16 weights, "master.<blob>" (F32,
-  // whole blob) for write_safetensors.
+  // Every active and parked state as tensors "m.<blob>", "v.<blob>" and, where a master exists, "master.<blob>"
+  // (F32, whole blob) for write_safetensors.
   std::vector<TensorSource> state_tensors() const;
   std::vector<int64_t> all_steps() const { return steps_; }
-  // Restores from a file written from state_tensors(): blobs in `active` go to the device, the rest are parked.
-  // Throws naming the file and blob when a tensor is missing or has the wrong size.
+  // Restores from a file written from state_tensors() by the same placement (a resume refuses another
+  // memory.optimizer): blobs in `active` become live, the rest are parked. Throws naming the file and blob when a
+  // tensor is missing or has the wrong size.
   void load_state(const SafetensorsFile& file, const std::vector<BlobId>& active, const std::vector<int64_t>& steps);
 
  private:
+  bool host() const { return where_ == OptimizerPlacement::Host; }
   void update_blob(BlobId blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
+  void update_blob_on_host(BlobId blob, const AdamWStep& base);
+  void init_master(BlobId blob, const ParamStore& params);  // master_ <- params (exact), through staging on host
+  AdamWStep step_args(BlobId blob, float lr, float grad_scale);
 
-  bool has_master(BlobId blob) const;  // the blob has BF16 tensors, hence an fp32 master copy
+  // The blob has a master: one with BF16 tensors, or any blob under host placement.
+  bool has_master(BlobId blob) const;
 
   Backend& backend_;
   const ModelLayout& layout_;
   AdamWHyper hyper_;
-  ParamStore device_m_, device_v_;  // Device / OptimizerState, master layout
-  ParamStore host_m_, host_v_;      // HostPinned / OptimizerState (parked, policy Keep)
-  ParamStore device_master_;        // Device / MasterWeights: fp32 masters of BF16 tensors (F32 tensors unused)
-  ParamStore host_master_;          // HostPinned / MasterWeights (parked, policy Keep)
-  std::vector<int64_t> steps_;      // updates seen by each blob's current state
+  OptimizerPlacement where_;
+  // Live state: Device (device placement) or HostPinned (host placement); master layout.
+  ParamStore m_, v_;    // OptimizerState
+  ParamStore master_;   // MasterWeights: fp32 masters (device placement: of BF16 tensors only; F32 tensors unused)
+  // Device placement only: state parked by deactivate(Keep) (HostPinned).
+  ParamStore parked_m_, parked_v_, parked_master_;
+  // Host placement only: per active blob, its gradient copied off the device, then (in place) its new weights
+  // (HostPinned, working layout, category Grads).
+  ParamStore staging_;
+  Stream copy_stream_;           // host placement: gradient and weight copies
+  Event compute_done_;           // host placement: reused marker of "queued compute so far"
+  std::vector<Event> grad_copied_;  // host placement, per blob: its gradient copy is complete
+  std::vector<char> active_;     // per blob
+  std::vector<char> staged_;     // per blob: gradient copy started this step
+  std::vector<int64_t> steps_;   // updates seen by each blob's current state
 };
 
 }  // namespace strata

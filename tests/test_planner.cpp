@@ -84,6 +84,11 @@ TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
       {"train.mode=lisa", "lisa.layers=1", "lisa.interval=1", "train.steps=24", "lisa.optimizer_state=keep"},
       {"train.precision=bf16", "train.mode=lisa", "lisa.layers=2", "memory.frozen_tier=host", "lisa.interval=1",
        "train.steps=24", "lisa.optimizer_state=keep", "memory.activation_checkpointing=true"},
+      // The host optimizer: masters, moments and gradient staging in pinned memory, none of it on the device;
+      // under keep, parked state stays where it is.
+      {"memory.optimizer=host", "train.mode=lisa", "lisa.layers=2"},
+      {"train.precision=bf16", "memory.optimizer=host", "train.mode=lisa", "lisa.layers=1", "lisa.interval=1",
+       "train.steps=24", "lisa.optimizer_state=keep", "memory.frozen_tier=host"},
   };
   int i = 0;
   for (auto sets : cases) {

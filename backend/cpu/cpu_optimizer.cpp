@@ -1,36 +1,16 @@
-// Optimizer-side CPU ops, fp32 and bf16: the fused AdamW update and the deterministic sum of squares used for
-// gradient norms. One AdamW loop and one reduction serve both precisions (they differ only in loads and stores).
+// Optimizer-side CPU ops, fp32 and bf16: the fused AdamW update (adamw_loop.h, shared with the host optimizer) and
+// the deterministic sum of squares used for gradient norms; both precisions differ only in loads and stores.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "backend/adamw_loop.h"
 #include "backend/cpu/cpu_backend.h"
 #include "core/dtype_convert.h"
 
 namespace strata {
 
 namespace {
-
-// AdamW over n elements; grad(i) reads the gradient as fp32, store(i, p) writes the updated parameter p (which
-// param(i) read before the update).
-template <class Grad, class Param, class Store>
-void adamw_loop(size_t n, const AdamWStep& s, float* m, float* v, Grad grad, Param param, Store store) {
-  const float b1 = s.beta1, b2 = s.beta2;
-  const float bc1 = 1.0f - (float)std::pow((double)b1, (double)s.step);
-  const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)b2, (double)s.step));
-  const float step_size = s.lr / bc1;
-  const float decay = 1.0f - s.lr * s.weight_decay;
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
-  for (size_t i = 0; i < n; ++i) {
-    const float gi = grad(i) * s.grad_scale;
-    const float mi = b1 * m[i] + (1.0f - b1) * gi;
-    const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) / bc2_sqrt + s.eps;
-    store(i, param(i) * decay - step_size * (mi / denom));
-  }
-}
 
 // Fixed-size chunks reduced in parallel, chunk sums added in order: the result does not depend on the thread count.
 template <class Value>

@@ -42,13 +42,14 @@ __device__ __forceinline__ void store_working(__nv_bfloat16* w, size_t i, float 
 template <class G, class W>
 __global__ void adamw_kernel(float* p, W* w, const G* g, float* m, float* v, size_t n, AdamWArgs a) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    // The host loop's operations exactly (backend/adamw_loop.h): explicit fmas, IEEE sqrt and division.
     const float gi = as_float(g[i]) * a.grad_scale;
-    const float mi = a.b1 * m[i] + (1.0f - a.b1) * gi;
-    const float vi = a.b2 * v[i] + (1.0f - a.b2) * gi * gi;
+    const float mi = fmaf(1.0f - a.b1, gi, a.b1 * m[i]);
+    const float vi = fmaf(1.0f - a.b2, gi * gi, a.b2 * v[i]);
     m[i] = mi;
     v[i] = vi;
     const float denom = sqrtf(vi) / a.bc2_sqrt + a.eps;
-    const float pi = p[i] * a.decay - a.step_size * (mi / denom);
+    const float pi = fmaf(-a.step_size, mi / denom, p[i] * a.decay);
     p[i] = pi;
     store_working(w, i, pi);
   }
