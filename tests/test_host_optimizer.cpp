@@ -3,10 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/trainer.h"
+#include "model/presets.h"
+#include "plan/planner.h"
 #include "tests/support/backends.h"
 #include "tests/support/run_weights.h"
 #include "tests/support/temp_dir.h"
@@ -81,6 +86,37 @@ TEST_P(HostOptimizer, EqualsTheDeviceOptimizerBitForBitAcrossAResume) {
       EXPECT_EQ(test::final_weights(tmp / "device"), test::final_weights(tmp / "host"));
       EXPECT_LT(device.losses.back(), device.losses.front()) << "the loss should fall";
     }
+}
+
+// configs/llama2-70b-lisa.toml with the host optimizer, its mechanics on the tiny preset: bf16, gamma 2, frozen
+// blocks streamed from pinned host memory, checkpointing, prefetch 1, micro-batch 1. It trains, no optimizer state
+// or master weight lands on the device, and the device peak is the plan's.
+TEST(HostOptimizerConfig, TheLlama70bLisaConfigTrainsOnATinyModel) {
+  test::TempDir tmp;
+  const std::string path =
+      (std::filesystem::path(STRATA_GOLDEN_DIR).parent_path().parent_path() / "configs" / "llama2-70b-lisa.toml")
+          .string();
+  const RunConfig cfg = RunConfig::load(
+      path, {"memory.optimizer=host", "model.preset=tiny", "data.train=synthetic", "data.format=auto",
+             "data.synthetic_documents=100", "data.seq_len=32", "memory.backend=cpu", "memory.device_budget=",
+             "train.steps=6", "train.grad_accum=2", "train.warmup_steps=1", "train.lr=2e-3", "lisa.interval=2",
+             "output.dir=" + (tmp / "run"), "output.checkpoint_every=3"});
+  const Plan plan = make_plan(cfg, find_preset("tiny")->info.config);
+  constexpr int kDev = (int)MemoryKind::Device;
+  EXPECT_EQ(plan.bytes[kDev][(int)MemoryCategory::OptimizerState], 0u);
+  EXPECT_EQ(plan.bytes[kDev][(int)MemoryCategory::MasterWeights], 0u);
+  EXPECT_GT(plan.bytes[(int)MemoryKind::HostPinned][(int)MemoryCategory::OptimizerState], 0u);
+  const TrainResult r = train(cfg, test::quiet());
+  ASSERT_EQ(r.losses.size(), 6u);
+  EXPECT_LT(r.losses.back(), r.losses.front()) << "the loss should fall";
+  uint64_t device_peak = 0;
+  std::ifstream in(std::filesystem::path(tmp / "run") / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("memory")) device_peak = std::max<uint64_t>(device_peak, j["memory"]["device_peak"]);
+  }
+  EXPECT_LE(std::abs((double)device_peak - (double)plan.peak[kDev]), 0.05 * (double)plan.peak[kDev])
+      << "measured " << device_peak << ", planned " << plan.peak[kDev];
 }
 
 std::vector<std::string> all_backends() {
