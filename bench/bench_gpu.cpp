@@ -110,8 +110,9 @@ double event_median_s(cudaStream_t s, int warmup, int reps, F op) {
 
 // Deterministic pseudo-random values written in `dtype`, on all cores: uniform with standard deviation `std`
 // (ones when `ones`, for norm weights). The engine's Box-Muller init takes ~10 ns a value on one core, too slow for
-// 1.6B parameters; the values do not change the timings.
-void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt) {
+// 1.6B parameters; the values do not change the timings. `first` is the index of dst's first element in its tensor
+// (a piece of a tensor gets the values the whole tensor has there).
+void fill_values_from(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt, int64_t first) {
   const int64_t threads = std::max(1u, std::thread::hardware_concurrency());
   const int64_t chunk = std::max<int64_t>(1 << 16, (n + threads - 1) / threads);
   const float half_width = std * 1.7320508f;  // uniform on [-a, a] has std a / sqrt(3)
@@ -128,7 +129,7 @@ void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64
             buf[k] = 1.0f;
             continue;
           }
-          uint64_t z = salt * 0x9E3779B97F4A7C15ull + (uint64_t)(i + k);  // splitmix64 of the element index
+          uint64_t z = salt * 0x9E3779B97F4A7C15ull + (uint64_t)(first + i + k);  // splitmix64 of the element index
           z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
           z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
           z ^= z >> 31;
@@ -139,6 +140,10 @@ void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64
     });
   }
   for (auto& t : pool) t.join();
+}
+
+void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt) {
+  fill_values_from(dst, dtype, n, ones, std, salt, 0);
 }
 
 // The LLaMA-2-7B block shape with `layers` blocks and a small vocabulary (the byte tokenizer needs >= 258 ids).
@@ -285,12 +290,14 @@ void write_model_folder(const std::string& dir, const ModelConfig& cfg) {
   std::vector<TensorSource> tensors = tensor_sources_from_init(layout, 1, info.initializer_range, DType::BF16);
   uint64_t salt = 1000;
   for (TensorSource& t : tensors) {
-    int64_t n = 1;
-    for (const int64_t d : t.shape) n *= d;
     const bool ones = t.shape.size() == 1;
     const DType dt = t.dtype;
+    const int64_t esize = (int64_t)dtype_size(dt);
     const float std = info.initializer_range;
-    t.fill = [n, ones, dt, std, s = salt++](void* dst) { fill_values(dst, dt, n, ones, std, s); };
+    t.fill = nullptr;
+    t.fill_range = [ones, dt, esize, std, s = salt++](void* dst, size_t offset, size_t bytes) {
+      fill_values_from(dst, dt, (int64_t)bytes / esize, ones, std, s, (int64_t)offset / esize);
+    };
   }
   ExportOptions ex;
   ex.dtype = DType::BF16;

@@ -7,6 +7,7 @@
 #include "core/check.h"
 #include "cli/commands.h"
 #include "core/byte_size.h"
+#include "core/progress_line.h"
 #include "memory/memory_tracker.h"
 #include "formats/hf_model_folder.h"
 #include "formats/hf_export.h"
@@ -47,6 +48,7 @@ int run_init_model(const InitModelArgs& o) {
   ex.dtype = parse_dtype(o.dtype);
   ex.max_shard_bytes = parse_shard_size(o.max_shard_size);
   ex.overwrite = o.force;
+  ex.progress = ProgressLine::to_file(stdout, "init-model: ");
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   const auto tensors = tensor_sources_from_init(layout, o.seed, info.initializer_range, ex.dtype);
   size_t bytes = 0;
@@ -64,6 +66,7 @@ int run_export(const ExportArgs& o) {
   ex.dtype = parse_dtype(o.dtype);
   ex.max_shard_bytes = parse_shard_size(o.max_shard_size);
   ex.overwrite = o.force;
+  ex.progress = ProgressLine::to_file(stdout, "export: ");
   LoadOptions lo;
   lo.non_finite = parse_non_finite_policy(o.non_finite, "--non-finite");
   CpuBackend be;

@@ -5,7 +5,7 @@
 
 #include "core/check.h"
 #include "engine/checkpoint.h"
-#include "core/dtype_convert.h"
+#include "formats/tensor_pieces.h"
 #include "model/param_init.h"
 #include "model/presets.h"
 
@@ -55,16 +55,13 @@ void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& b
       const TensorSpec& spec = layout.tensors[i];
       STRATA_USER_CHECK(t && (t->dtype == DType::F32 || t->dtype == DType::BF16) && t->shape == spec.shape,
                         file.path() + ": tensor '" + name + "' is missing or not F32/BF16 of the model's shape");
-      if (t->dtype == spec.dtype) {
-        backend.copy(params.tensor(blob, i), file.data(*t), spec.bytes());
-        continue;
-      }
-      const size_t n = (size_t)spec.numel();  // another dtype: through fp32 (exact for BF16 -> F32)
-      std::vector<float> f(n);
-      std::vector<unsigned char> stored(spec.bytes());
-      convert_to_f32(f.data(), file.data(*t), t->dtype, n);
-      convert_from_f32(stored.data(), f.data(), spec.dtype, n);
-      backend.copy(params.tensor(blob, i), stored.data(), stored.size());
+      // Piece by piece (bounded memory, nothing mapped), converted to the blob's dtype through fp32 when the file
+      // holds another one (exact for BF16 -> F32).
+      auto* dst = static_cast<unsigned char*>(params.tensor(blob, i));
+      const size_t dst_size = dtype_size(spec.dtype);
+      read_tensor_pieces(file, *t, spec.dtype, [&](const void* values, size_t first, size_t n) {
+        backend.copy(dst + first * dst_size, values, n * dst_size);
+      });
     }
   }
 }

@@ -49,7 +49,8 @@ class CheckpointStore {
                    const std::vector<TensorSource>& optimizer) const;
   // The newest complete checkpoint folder of a run, if any.
   static std::optional<std::string> latest(const std::string& run_dir);
-  // Reads state.json and maps both files, verifying their xxHash3; errors name the file.
+  // Reads state.json and opens both files (headers validated, nothing mapped), verifying their xxHash3 (streamed);
+  // errors name the file.
   static LoadedCheckpoint load(const std::string& checkpoint_dir);
 
  private:

@@ -33,11 +33,14 @@ std::string step_metrics_json(const StepRecord& r) {
   j["grad_norm"] = finite_or_null(r.grad_norm);
   j["tokens"] = r.tokens;
   j["seconds"] = r.seconds;
+  j["optimizer_seconds"] = r.optimizer_seconds;
   j["active_layers"] = r.active_layers;
   j["skipped"] = r.skipped;
   j["memory"] = {{"device", m.kind_current[0]},      {"device_peak", m.kind_peak[0]},
                  {"host_pinned", m.kind_current[1]}, {"host_pinned_peak", m.kind_peak[1]},
-                 {"host", m.kind_current[2]},        {"host_peak", m.kind_peak[2]}};
+                 {"host", m.kind_current[2]},        {"host_peak", m.kind_peak[2]},
+                 {"rss", r.process.rss},             {"rss_peak", r.process.peak_rss},
+                 {"rss_base", r.rss_base}};
   j["io"] = io_json(r.io_before, r.io_after);
   return j.dump();
 }

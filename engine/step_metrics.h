@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_memory.h"
 #include "memory/memory_tracker.h"
 #include "offload/block_placement.h"
 
@@ -17,9 +18,12 @@ struct StepRecord {
   double grad_norm = 0;
   int64_t tokens = 0;
   double seconds = 0;
+  double optimizer_seconds = 0;  // of which the AdamW update (host optimizer: waiting for gradients, update, copies)
   std::vector<int> active_layers;
   bool skipped = false;
   MemorySnapshot memory;
+  ProcessMemory process;   // the kernel's view: resident set now and its peak
+  size_t rss_base = 0;     // resident set when the run started, before it allocated (binary, libraries)
   PlacementStats io_before, io_after;  // placement statistics at the start and the end of the step
 };
 std::string step_metrics_json(const StepRecord& r);

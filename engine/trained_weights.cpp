@@ -1,9 +1,10 @@
 // Trained weights in and out of checkpoints: tiered blocks pass through one host blob of staging (accounted as
-// streaming memory), read lazily as the checkpoint writer reaches their tensors.
+// streaming memory), read lazily as the checkpoint writer reaches their tensors; reads go piece by piece.
 #include "engine/trained_weights.h"
 
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "engine/base_weights.h"
 
@@ -37,16 +38,19 @@ std::vector<TensorSource> trained_weight_sources(LlamaModel& model, BlockPlaceme
   for (int layer : tiered)
     for (int i = 0; i < (int)bl.tensors.size(); ++i) {
       const TensorSpec& t = bl.tensors[i];
-      weights.push_back({hf_tensor_name(model.params(), model.ids().block(layer), i), t.dtype, t.shape,
-                         [&placement, &backend, staging, layer, &t, &bl](void* dst) {
-                           if (staging->layer != layer) {
-                             if (!staging->blob)
-                               staging->blob = backend.alloc(MemoryKind::Host, bl.bytes, MemoryCategory::Streaming);
-                             placement.read_block(layer, staging->blob.data());
-                             staging->layer = layer;
-                           }
-                           std::memcpy(dst, staging->blob.as<char>() + t.offset, t.bytes());
-                         }});
+      TensorSource src;
+      src.name = hf_tensor_name(model.params(), model.ids().block(layer), i);
+      src.dtype = t.dtype;
+      src.shape = t.shape;
+      src.fill_range = [&placement, &backend, staging, layer, &t, &bl](void* dst, size_t offset, size_t bytes) {
+        if (staging->layer != layer) {
+          if (!staging->blob) staging->blob = backend.alloc(MemoryKind::Host, bl.bytes, MemoryCategory::Streaming);
+          placement.read_block(layer, staging->blob.data());
+          staging->layer = layer;
+        }
+        std::memcpy(dst, staging->blob.as<char>() + t.offset + offset, bytes);
+      };
+      weights.push_back(std::move(src));
     }
   return weights;
 }

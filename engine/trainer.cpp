@@ -17,11 +17,13 @@
 #include "backend/backend_registry.h"
 #include "core/atomic_file.h"
 #include "core/folder_lock.h"
+#include "core/process_memory.h"
 #include "engine/active_set.h"
 #include "engine/batch_log.h"
 #include "engine/base_weights.h"
 #include "core/check.h"
 #include "engine/checkpoint.h"
+#include "engine/disk_space.h"
 #include "data/training_data.h"
 #include "engine/metrics_log.h"
 #include "engine/step_metrics.h"
@@ -77,6 +79,7 @@ class TrainingRun {
         opts_(opts),
         backend_(make_backend(cfg.memory.backend)),
         prof_(cfg.output.profile),
+        rss_base_(read_process_memory().rss),
         info_(base_model_info(cfg.model)),
         ckpts_(cfg.output.dir, cfg.output.keep_checkpoints) {
     if (prof_.enabled()) backend_->memory().set_observer([this](const MemorySnapshot& s) { prof_.sample_memory(s); });
@@ -145,7 +148,7 @@ class TrainingRun {
 
   // Puts every block on the device or in its tier (the disk tier file lives in the run folder by default, so this
   // runs once that folder exists). Throws when the budgets cannot work.
-  void place() {
+  void place(bool resuming) {
     const RunConfig& cfg = cfg_;
     write_file_atomic((fs::path(cfg.output.dir) / "plan.json").string(), plan_.to_json());
     PlacementOptions po;
@@ -155,8 +158,10 @@ class TrainingRun {
     po.prefetch = cfg.memory.prefetch;
     po.verify = cfg.memory.verify;
     po.io = cfg.memory.io;
+    check_free_disk(plan_, cfg.output.dir, po.disk_path, resuming);  // the tier file and the kept checkpoints
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
+    po.progress = [this](const std::string& m) { log("%s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);
     active_ = std::make_unique<ActiveSet>(*model_, *opt_, *placement_, cfg.lisa.optimizer_state);
     if (prof_.enabled()) {
@@ -204,9 +209,12 @@ class TrainingRun {
       if (step_ % cfg_.output.log_every == 0 || last || step_ == start + 1) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
         const double eta = elapsed / (step_ - start) * (cfg_.train.steps - step_);
-        log("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | active %s | ETA %s | device %s\n", step_,
-            cfg_.train.steps, loss, last_lr_, last_tokens_per_s_, list_str(active_->blocks()).c_str(),
-            format_duration(eta).c_str(), format_bytes(backend_->memory().current(MemoryKind::Device)).c_str());
+        const MemoryTracker& mem = backend_->memory();
+        log("step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | active %s | ETA %s | device %s | host %s | rss %s\n",
+            step_, cfg_.train.steps, loss, last_lr_, last_tokens_per_s_, list_str(active_->blocks()).c_str(),
+            format_duration(eta).c_str(), format_bytes(mem.current(MemoryKind::Device)).c_str(),
+            format_bytes(mem.current(MemoryKind::HostPinned) + mem.current(MemoryKind::Host)).c_str(),
+            format_bytes(read_process_memory().rss).c_str());
       }
     }
     if (r.interrupted) log("interrupted: saving a checkpoint at step %d\n", step_);
@@ -299,11 +307,14 @@ class TrainingRun {
     const double norm = std::sqrt(norm2);
     const double lr = sched_.at(step_);
     const bool finite = std::isfinite(loss) && std::isfinite(norm);
+    double optimizer_seconds = 0;
     if (finite) {
       nonfinite_in_a_row_ = 0;
       const double clip = cfg_.train.grad_clip > 0 ? std::min(1.0, cfg_.train.grad_clip / (norm + 1e-6)) : 1.0;
       Profiler::Scope span(&prof_, "optimizer (AdamW)", "optimizer", -1);
+      const auto t_opt = Clock::now();
       opt_->step(model_->params(), model_->grads(), (float)lr, (float)clip);
+      optimizer_seconds = std::chrono::duration<double>(Clock::now() - t_opt).count();
       for (BlobId blob : ids().all())
         if (opt_->is_active(blob)) dirty_.insert(blob);
     } else {
@@ -331,7 +342,10 @@ class TrainingRun {
     rec.seconds = secs;
     rec.active_layers = active_->blocks();
     rec.skipped = !finite;
+    rec.optimizer_seconds = optimizer_seconds;
     rec.memory = backend_->memory().snapshot();
+    rec.process = read_process_memory();
+    rec.rss_base = rss_base_;
     rec.io_before = io_prev_;
     rec.io_after = io_prev_ = placement_->stats();
     write_metrics(step_metrics_json(rec));
@@ -433,6 +447,7 @@ class TrainingRun {
   TrainOptions opts_;
   std::unique_ptr<Backend> backend_;
   Profiler prof_;
+  size_t rss_base_;  // resident bytes before the run allocated anything: the binary, its libraries, the runtime
   ModelInfo info_;
   CheckpointStore ckpts_;
   TrainingData data_;
@@ -502,7 +517,7 @@ TrainResult train(const RunConfig& cfg, const TrainOptions& opts) {
   const std::unique_ptr<FolderLock> lock =
       fresh ? prepare_run_dir(cfg) : std::make_unique<FolderLock>(opts.resume_dir, "--resume");
   try {
-    run.place();
+    run.place(!fresh);
   } catch (...) {
     if (fresh) {  // the folder holds only what this call wrote: leave nothing behind
       std::error_code ec;

@@ -16,6 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "core/check.h"
+#include "core/progress_line.h"
 #include "core/dtype_convert.h"
 #include "formats/hf_model_folder.h"
 #include "model/param_init.h"
@@ -25,6 +26,13 @@ namespace strata {
 namespace fs = std::filesystem;
 
 // ---- tensor sources -------------------------------------------------------------------------------------------
+
+namespace {
+
+// The most elements tensor_sources_from_params converts at once (bounds its fp32 and device staging).
+constexpr size_t kConvertElems = size_t{1} << 20;
+
+}  // namespace
 
 std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
                                                      std::optional<DType> dtype,
@@ -36,30 +44,47 @@ std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, B
     if (!blobs.empty() && std::find(blobs.begin(), blobs.end(), blob) == blobs.end()) continue;
     for (int i = 0; i < (int)layout.tensors.size(); ++i) {
       const TensorSpec& spec = layout.tensors[i];
-      const void* src = params.tensor(blob, i);
-      const size_t n = (size_t)spec.numel();
+      const auto* src = static_cast<const unsigned char*>(params.tensor(blob, i));
       const DType stored = spec.dtype;
       const DType to = dtype.value_or(stored);
-      out.push_back({hf_tensor_name(params, blob, i), to, spec.shape, [&backend, src, n, stored, to](void* dst) {
-                       std::vector<unsigned char> host;
-                       const void* h = src;
-                       if (!backend.caps().device_is_host) {
-                         host.resize(n * dtype_size(stored));
-                         backend.copy(host.data(), src, host.size());
-                         h = host.data();
-                       }
-                       if (stored == to) return (void)std::memcpy(dst, h, n * dtype_size(stored));
-                       std::vector<float> f(n);
-                       convert_to_f32(f.data(), h, stored, n);
-                       convert_from_f32(dst, f.data(), to, n);
-                     }});
+      TensorSource t;
+      t.name = hf_tensor_name(params, blob, i);
+      t.dtype = to;
+      t.shape = spec.shape;
+      // Elements [offset / to_size, ...) of the tensor: copied (from the device when it is not host memory) and
+      // converted in pieces of at most kConvertElems, so the staging stays small whatever the piece size.
+      t.fill_range = [&backend, src, stored, to](void* dst, size_t offset, size_t bytes) {
+        const bool host = backend.caps().device_is_host;
+        const size_t from_size = dtype_size(stored), to_size = dtype_size(to);
+        const unsigned char* s = src + offset / to_size * from_size;
+        auto* d = static_cast<unsigned char*>(dst);
+        if (stored == to) {
+          if (host) std::memcpy(d, s, bytes);
+          else backend.copy(d, s, bytes);
+          return;
+        }
+        const size_t n = bytes / to_size, piece = std::min(n, kConvertElems);
+        std::vector<unsigned char> staged(host ? 0 : piece * from_size);
+        std::vector<float> f(piece);
+        for (size_t done = 0; done < n; done += piece) {
+          const size_t m = std::min(piece, n - done);
+          const void* h = s + done * from_size;
+          if (!host) {
+            backend.copy(staged.data(), h, m * from_size);
+            h = staged.data();
+          }
+          convert_to_f32(f.data(), h, stored, m);
+          convert_from_f32(d + done * to_size, f.data(), to, m);
+        }
+      };
+      out.push_back(std::move(t));
     }
   }
   return out;
 }
 
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype) {
-  // The sources share one cache holding the most recently generated blob; tensors are written blob by blob.
+  // The sources share one cache holding the most recently generated blob (fp32); tensors are written blob by blob.
   struct Cache {
     BlobId blob;
     std::vector<unsigned char> bytes;
@@ -71,17 +96,23 @@ std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, ui
     const BlobLayout* bl = &layout.of_blob(blob);
     if (bl->bytes == 0) continue;
     for (const TensorSpec& spec : bl->tensors) {
-      const std::string name =
-          ids.is_block(blob) ? "model.layers." + to_string(blob) + "." + spec.name : spec.name;
-      out.push_back({name, dtype, spec.shape, [cache, bl, blob, seed, std, dtype, &spec](void* dst) {
-                       if (cache->blob != blob) {
-                         cache->bytes.resize(bl->bytes);
-                         generate_blob_init(*bl, blob, seed, std, cache->bytes.data());
-                         cache->blob = blob;
-                       }
-                       convert_from_f32(dst, reinterpret_cast<const float*>(cache->bytes.data() + spec.offset), dtype,
-                                        (size_t)spec.numel());
-                     }});
+      TensorSource t;
+      t.name = ids.is_block(blob) ? "model.layers." + to_string(blob) + "." + spec.name : spec.name;
+      t.dtype = dtype;
+      t.shape = spec.shape;
+      t.fill_range = [cache, bl, blob, seed, std, dtype, &spec](void* dst, size_t offset, size_t bytes) {
+        if (cache->blob != blob) {
+          // The previous blob is freed before a larger one is allocated (growing in place would briefly hold both).
+          if (cache->bytes.size() < bl->bytes) std::vector<unsigned char>().swap(cache->bytes);
+          cache->bytes.resize(bl->bytes);
+          generate_blob_init(*bl, blob, seed, std, cache->bytes.data());
+          cache->blob = blob;
+        }
+        const size_t first = offset / dtype_size(dtype);
+        convert_from_f32(dst, reinterpret_cast<const float*>(cache->bytes.data() + spec.offset) + first, dtype,
+                         bytes / dtype_size(dtype));
+      };
+      out.push_back(std::move(t));
     }
   }
   return out;
@@ -255,6 +286,29 @@ void tidy_leftovers(const fs::path& out, bool own_pid_is_gone, const std::functi
   }
 }
 
+// Copies of `tensors` whose producers also count what they produced on `progress` (one item per tensor finished).
+std::vector<TensorSource> counting(const std::vector<TensorSource>& tensors, ProgressLine& progress) {
+  std::vector<TensorSource> out = tensors;
+  for (TensorSource& t : out) {
+    const size_t size = t.bytes();
+    if (t.fill_range && size > 0) {
+      t.fill_range = [inner = std::move(t.fill_range), size, &progress](void* dst, size_t offset, size_t bytes) {
+        inner(dst, offset, bytes);
+        progress.advance(offset + bytes == size ? 1 : 0, bytes);
+      };
+    } else if (t.fill_range) {  // empty: the writer never calls fill_range, but always calls fill
+      t.fill_range = nullptr;
+      t.fill = [&progress](void*) { progress.advance(1, 0); };
+    } else if (t.fill) {
+      t.fill = [inner = std::move(t.fill), size, &progress](void* dst) {
+        inner(dst);
+        progress.advance(1, size);
+      };
+    }
+  }
+  return out;
+}
+
 // The absolute, normalised output folder `dir` ("out/" is the folder "out"); refuses paths that cannot be a new
 // model folder: empty, the root, the current folder or one above it.
 fs::path output_folder(const std::string& dir) {
@@ -333,8 +387,12 @@ void write_hf_model(const std::string& dir, const ModelInfo& info, const std::ve
 
   write_text_file(tmp.path / "config.json", hf_config_json(info, opts.dtype));
   const std::map<std::string, std::string> meta{{"format", "pt"}};
+  ProgressLine progress("writing tensors", tensors.size(), total, opts.progress);
+  std::vector<TensorSource> counted;
+  if (opts.progress) counted = counting(tensors, progress);
+  const std::vector<TensorSource>& sources = opts.progress ? counted : tensors;
   if (shards.size() == 1) {
-    write_safetensors((tmp.path / "model.safetensors").string(), tensors, meta);
+    write_safetensors((tmp.path / "model.safetensors").string(), sources, meta);
   } else {
     nlohmann::json index;
     index["metadata"]["total_size"] = total;
@@ -343,13 +401,14 @@ void write_hf_model(const std::string& dir, const ModelInfo& info, const std::ve
       std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
       std::vector<TensorSource> part;
       for (size_t i : shards[s]) {
-        part.push_back(tensors[i]);
-        index["weight_map"][tensors[i].name] = name;
+        part.push_back(sources[i]);
+        index["weight_map"][sources[i].name] = name;
       }
       write_safetensors((tmp.path / name).string(), part, meta);
     }
     write_text_file(tmp.path / "model.safetensors.index.json", index.dump(2) + "\n");
   }
+  progress.finish();
 
   // Publish: a plain rename into place, or an atomic exchange with the existing folder (replace_folder: at every
   // moment `out` is the complete old or the complete new folder), then the old copy removed.

@@ -21,6 +21,9 @@ struct ExportOptions {
   // Where notes about leftovers of interrupted earlier writes go (restored, removed or kept: one line each); default:
   // one "strata: warning: ..." line on stderr.
   std::function<void(const std::string&)> warn;
+  // Where progress lines of the write go ("writing tensors: 120/291 | 4.8/12.9 GB | 0.52 GB/s | ETA 0:15"), at most
+  // one every 2 s plus a final one when the write took that long (core/progress_line.h); default: none.
+  std::function<void(const std::string&)> progress;
 };
 
 // Tensors of `params` under their HF names, converted to `dtype` as they are written (nullopt: each in the dtype

@@ -1,5 +1,5 @@
 // Opening HF model folders (single file or sharded) and loading them into ParamStore blobs.
-// Memory: the mmapped files plus one blob-sized staging buffer; the model is never materialised twice.
+// Memory: one blob-sized staging buffer plus bounded read pieces (tensor_pieces.h); nothing of the files is mapped.
 #include "formats/hf_model_folder.h"
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 
 #include "core/check.h"
 #include "core/dtype_convert.h"
+#include "formats/tensor_pieces.h"
 
 namespace strata {
 
@@ -113,7 +114,6 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
   if (layout.bytes == 0) return;  // tied head
   params.allocate(blob);
   std::vector<unsigned char> staging(layout.bytes, 0);
-  std::vector<float> values;  // fp32 values of a tensor stored in another dtype
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
     const TensorSpec& spec = layout.tensors[i];
     const std::string name = hf_tensor_name(params, blob, i);
@@ -123,27 +123,28 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
     STRATA_USER_CHECK(loc.tensor->shape == spec.shape, loc.file->path() + ": tensor '" + name + "' has shape " +
                                                            shape_str(loc.tensor->shape) + " but config.json implies " +
                                                            shape_str(spec.shape));
-    const size_t n = (size_t)spec.numel();
-    // fp32 first (the non-finite check reads it), then the blob's storage dtype.
-    if (spec.dtype != DType::F32) values.resize(n);
-    float* dst = spec.dtype == DType::F32 ? reinterpret_cast<float*>(staging.data() + spec.offset) : values.data();
-    convert_to_f32(dst, loc.file->data(*loc.tensor), loc.tensor->dtype, n);
-    if (opts.non_finite != NonFinitePolicy::Ignore) {
-      size_t bad = 0, first = 0;
-      for (size_t k = 0; k < n; ++k)
-        if (!std::isfinite(dst[k])) {
-          if (!bad) first = k;
-          ++bad;
-        }
-      if (bad) {
-        const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
-                                " NaN/Inf value(s), the first at element " + std::to_string(first);
-        if (opts.non_finite == NonFinitePolicy::Error)
-          STRATA_USER_FAIL(msg + " (pass --non-finite warn to load it anyway)");
-        warn(msg);
-      }
+    // Piece by piece: fp32 first (the non-finite check reads it), then the blob's storage dtype.
+    unsigned char* dst = staging.data() + spec.offset;
+    const size_t dst_size = dtype_size(spec.dtype);
+    const bool check = opts.non_finite != NonFinitePolicy::Ignore;
+    size_t bad = 0, first = 0;
+    read_tensor_pieces(*loc.file, *loc.tensor, DType::F32, [&](const void* piece, size_t at, size_t n) {
+      const float* v = static_cast<const float*>(piece);
+      if (check)
+        for (size_t k = 0; k < n; ++k)
+          if (!std::isfinite(v[k])) {
+            if (!bad) first = at + k;
+            ++bad;
+          }
+      convert_from_f32(dst + at * dst_size, v, spec.dtype, n);
+    });
+    if (bad) {
+      const std::string msg = loc.file->path() + ": tensor '" + name + "' has " + std::to_string(bad) +
+                              " NaN/Inf value(s), the first at element " + std::to_string(first);
+      if (opts.non_finite == NonFinitePolicy::Error)
+        STRATA_USER_FAIL(msg + " (pass --non-finite warn to load it anyway)");
+      warn(msg);
     }
-    if (spec.dtype != DType::F32) convert_from_f32(staging.data() + spec.offset, dst, spec.dtype, n);
   }
   backend.copy(params.blob(blob), staging.data(), layout.bytes);
 }

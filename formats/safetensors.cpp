@@ -1,4 +1,4 @@
-// Implements safetensors.h: the validating mmap reader (SafetensorsFile) and the streaming writer.
+// Implements safetensors.h: the validating reader (SafetensorsFile: pread, mmap on demand) and the chunked writer.
 // Every malformed-file error names the file, the tensor and the file offset involved, and says what to do.
 #include "formats/safetensors.h"
 
@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -194,6 +196,32 @@ void write_all(int fd, const std::string& path, const void* data, size_t n, size
   }
 }
 
+// Reads exactly `n` bytes at `file_offset` of `fd` into `dst` (pread, retried on EINTR and short reads); a read error
+// or an end of file before `n` bytes throws naming the file, `what` is being read and the file offset reached.
+void read_all(int fd, const std::string& path, void* dst, size_t n, size_t file_offset, const std::string& what) {
+  auto* p = static_cast<unsigned char*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    const size_t chunk = std::min<size_t>(n - done, size_t{1} << 30);
+    const ssize_t r = ::pread(fd, p + done, chunk, static_cast<off_t>(file_offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      STRATA_USER_FAIL("cannot read safetensors file '" + path + "': reading " + what + " failed at file offset " +
+                       std::to_string(file_offset + done) + ": " + errno_text(err) +
+                       ". The file or its storage device may be damaged: check the device (dmesg), then re-download "
+                       "or re-export the file.");
+    }
+    if (r == 0)
+      STRATA_USER_FAIL("cannot read safetensors file '" + path + "': the file ends at file offset " +
+                       std::to_string(file_offset + done) + " while reading " + what + " (" +
+                       std::to_string(n - done) +
+                       " bytes short): it was truncated or replaced while in use. Do not modify model and checkpoint "
+                       "files while Strata runs; re-download or re-export the file.");
+    done += static_cast<size_t>(r);
+  }
+}
+
 }  // namespace
 
 // ---- SafetensorsTensor / TensorSource ---------------------------------------
@@ -220,7 +248,7 @@ size_t TensorSource::bytes() const {
 SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept
     : path_(std::move(o.path_)),
       fd_(std::exchange(o.fd_, -1)),
-      map_(std::exchange(o.map_, nullptr)),
+      map_(o.map_.exchange(nullptr)),
       size_(std::exchange(o.size_, 0)),
       header_len_(std::exchange(o.header_len_, 0)),
       tensors_(std::move(o.tensors_)),
@@ -231,7 +259,7 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
     SafetensorsFile tmp(std::move(*this));  // releases our current mapping when it goes out of scope
     path_ = std::move(o.path_);
     fd_ = std::exchange(o.fd_, -1);
-    map_ = std::exchange(o.map_, nullptr);
+    map_.store(o.map_.exchange(nullptr));
     size_ = std::exchange(o.size_, 0);
     header_len_ = std::exchange(o.header_len_, 0);
     tensors_ = std::move(o.tensors_);
@@ -241,7 +269,7 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (map_) ::munmap(map_, size_);
+  if (void* m = map_.load()) ::munmap(m, size_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -251,11 +279,44 @@ const SafetensorsTensor* SafetensorsFile::find(const std::string& name) const {
 }
 
 const void* SafetensorsFile::data(const SafetensorsTensor& t) const {
-  return static_cast<const unsigned char*>(map_) + data_offset() + t.begin;
+  STRATA_CHECK(fd_ >= 0,
+               "safetensors file '" + path_ + "': data() of tensor '" + t.name + "' after the file was moved from");
+  void* m = map_.load(std::memory_order_acquire);
+  if (!m) {
+    void* fresh = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (fresh == MAP_FAILED) {
+      const int err = errno;
+      bad_file(path_, "mmap of " + std::to_string(size_) + " bytes for tensor '" + t.name + "' failed: " +
+                          errno_text(err) + ". Check the available address space and memory limits (ulimit -v).");
+    }
+    // Two threads may map at once: the first mapping published wins, the other is unmapped.
+    if (map_.compare_exchange_strong(m, fresh, std::memory_order_acq_rel)) m = fresh;
+    else ::munmap(fresh, size_);
+  }
+  return static_cast<const unsigned char*>(m) + data_offset() + t.begin;
+}
+
+void SafetensorsFile::read(const SafetensorsTensor& t, size_t offset, void* dst, size_t bytes) const {
+  const std::string where = "safetensors file '" + path_ + "', tensor '" + t.name + "': ";
+  STRATA_CHECK(fd_ >= 0, where + "read after the file was moved from");
+  const size_t data_size = size_ - data_offset();
+  STRATA_CHECK(t.begin <= t.end && t.end <= data_size,
+               where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                   "] lie outside this file's data section of " + std::to_string(data_size) +
+                   " bytes; the tensor belongs to another file");
+  const size_t size = t.end - t.begin;
+  STRATA_CHECK(offset <= size && bytes <= size - offset,
+               where + "cannot read bytes [" + std::to_string(offset) + ", " + std::to_string(offset) + " + " +
+                   std::to_string(bytes) + ") of a " + std::to_string(size) + "-byte tensor (file offset " +
+                   std::to_string(data_offset() + t.begin) + "): the range is outside the tensor");
+  if (bytes == 0) return;
+  STRATA_CHECK(dst != nullptr, where + "read into a null buffer");
+  read_all(fd_, path_, dst, bytes, data_offset() + t.begin + offset,
+           "tensor '" + t.name + "' (byte " + std::to_string(offset) + " of the tensor)");
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  SafetensorsFile f;  // owns fd and mapping from here on, so every early error releases them
+  SafetensorsFile f;  // owns the fd from here on, so every early error releases it
   f.path_ = path;
   f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO must not hang us
   if (f.fd_ < 0) {
@@ -275,16 +336,11 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     bad_file(path, "the file is " + std::to_string(f.size_) +
                        " bytes, shorter than the 8-byte header length that starts every safetensors file." +
                        kCorruptHint);
-  void* m = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, f.fd_, 0);
-  if (m == MAP_FAILED) {
-    const int err = errno;
-    bad_file(path, "mmap of " + std::to_string(f.size_) + " bytes failed: " + errno_text(err));
-  }
-  f.map_ = m;
-  const auto* bytes = static_cast<const unsigned char*>(m);
+  unsigned char prefix[8];
+  read_all(f.fd_, path, prefix, 8, 0, "the header length");
 
   // 8 + header_len is never computed before header_len is known to be at most size - 8 (no overflow).
-  const uint64_t hl = read_u64_le(bytes);
+  const uint64_t hl = read_u64_le(prefix);
   if (hl > f.size_ - 8)
     bad_file(path, "the header length declared by the first 8 bytes is " + std::to_string(hl) +
                        " bytes, past the end of the file: 8 + " + std::to_string(hl) + " exceeds the file size of " +
@@ -295,7 +351,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   f.header_len_ = static_cast<size_t>(hl);
   const size_t data_start = f.data_offset(), data_size = f.size_ - data_start;
 
-  const char* hp = reinterpret_cast<const char*>(bytes + 8);
+  std::string header_text(f.header_len_, '\0');
+  read_all(f.fd_, path, header_text.data(), f.header_len_, 8, "the JSON header");
+  const char* hp = header_text.data();
   // nlohmann's lexer would take a NUL byte for the end of input and ignore what follows; valid JSON has none.
   if (const void* nul = std::memchr(hp, 0, f.header_len_))
     bad_file(path, "the header is not valid JSON: NUL byte at header byte " +
@@ -370,8 +428,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 // ---- Writer -----------------------------------------------------------------
 
 void write_safetensors(const std::string& path, const std::vector<TensorSource>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, size_t chunk_bytes) {
   const std::string where = "cannot write safetensors file '" + path + "': ";
+  // Pieces start at multiples of the chunk, so a multiple of 8 keeps every piece whole elements of every dtype.
+  STRATA_CHECK(chunk_bytes >= 8, where + "the write chunk of " + std::to_string(chunk_bytes) +
+                                     " bytes is below the 8-byte minimum");
+  chunk_bytes -= chunk_bytes % 8;
   // Validate everything before creating the file, so a bad call leaves nothing behind.
   std::map<std::string, size_t> index;
   std::vector<size_t> sizes;
@@ -383,7 +445,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorSource>&
     auto [it, fresh] = index.emplace(t.name, i);
     STRATA_CHECK(fresh, where + "tensor '" + t.name + "' appears twice (entries #" + std::to_string(it->second) +
                             " and #" + std::to_string(i) + "); tensor names must be unique");
-    STRATA_CHECK(static_cast<bool>(t.fill), where + "tensor '" + t.name + "' has no fill function");
+    STRATA_CHECK(t.fill || t.fill_range, where + "tensor '" + t.name + "' has no fill function (set fill_range)");
+    STRATA_CHECK(!(t.fill && t.fill_range), where + "tensor '" + t.name +
+                                                "' has both fill and fill_range; set exactly one of them");
     for (size_t a = 0; a < t.shape.size(); ++a)
       STRATA_CHECK(t.shape[a] >= 0, where + "tensor '" + t.name + "' has negative dimension " +
                                         std::to_string(t.shape[a]) + " at axis " + std::to_string(a) + " of shape " +
@@ -428,12 +492,31 @@ void write_safetensors(const std::string& path, const std::vector<TensorSource>&
 
   write_all(fd.get(), path, prefix, 8, 0, "the header length");
   write_all(fd.get(), path, text.data(), text.size(), 8, "the JSON header");
-  std::vector<unsigned char> buf;  // one tensor at a time; grows to the largest tensor and is reused
+  // fill_range sources: one chunk buffer, allocated once (uninitialised: only the pieces written touch its pages).
+  size_t chunk = 0;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].fill_range) chunk = std::max(chunk, std::min(sizes[i], chunk_bytes));
+  struct AlignedFree {
+    void operator()(unsigned char* p) const { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  const std::unique_ptr<unsigned char[], AlignedFree> piece_buf(
+      static_cast<unsigned char*>(::operator new[](std::max<size_t>(chunk, 1), std::align_val_t{64})));
+  std::vector<unsigned char> whole;  // fill sources: one tensor at a time; grows to the largest and is reused
   size_t file_off = 8 + text.size();
   for (size_t i = 0; i < tensors.size(); ++i) {
-    buf.resize(std::max<size_t>(sizes[i], 1));  // fill always gets a valid pointer, even for empty tensors
-    tensors[i].fill(buf.data());
-    write_all(fd.get(), path, buf.data(), sizes[i], file_off, "tensor '" + tensors[i].name + "'");
+    const TensorSource& t = tensors[i];
+    if (t.fill_range) {
+      for (size_t off = 0; off < sizes[i]; off += chunk) {
+        const size_t n = std::min(chunk, sizes[i] - off);
+        t.fill_range(piece_buf.get(), off, n);
+        write_all(fd.get(), path, piece_buf.get(), n, file_off + off,
+                  "tensor '" + t.name + "' (byte " + std::to_string(off) + " of the tensor)");
+      }
+    } else {
+      whole.resize(std::max<size_t>(sizes[i], 1));  // fill always gets a valid pointer, even for empty tensors
+      t.fill(whole.data());
+      write_all(fd.get(), path, whole.data(), sizes[i], file_off, "tensor '" + t.name + "'");
+    }
     file_off += sizes[i];
   }
   if (::fsync(fd.get()) != 0 && errno != EINVAL) {  // EINVAL: the target (a device, a pipe) cannot sync

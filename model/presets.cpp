@@ -22,6 +22,7 @@ const std::vector<ModelPreset>& model_presets() {
       make("small", "the bench model: 8 blocks, dim 512, GQA 8/4, vocab 4096", 512, 8, 8, 4, 1376, 4096, 10000.0f,
            1e-5f, false, 2048),
       make("llama2-7b", "LLaMA-2 7B", 4096, 32, 32, 32, 11008, 32000, 10000.0f, 1e-5f, false, 4096),
+      make("llama2-13b", "LLaMA-2 13B", 5120, 40, 40, 40, 13824, 32000, 10000.0f, 1e-5f, false, 4096),
       make("llama3-8b", "LLaMA-3 8B", 4096, 32, 32, 8, 14336, 128256, 500000.0f, 1e-5f, false, 8192),
       make("llama-65b", "LLaMA-1 65B", 8192, 80, 64, 64, 22016, 32000, 10000.0f, 1e-6f, false, 2048),
       make("llama2-70b", "LLaMA-2 70B", 8192, 80, 64, 8, 28672, 32000, 10000.0f, 1e-5f, false, 4096),

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/check.h"
+#include "core/progress_line.h"
 #include "offload/placement_policy.h"
 
 namespace strata {
@@ -55,18 +56,21 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSo
 
   // Resident blocks first (0..n_device-1), then host, then disk; base weights go straight to their home.
   ParamStore staging(backend, model.layout(), MemoryKind::Host, MemoryCategory::Streaming);
+  ProgressLine progress("placing blocks", (size_t)L, (size_t)L * blob, opts.progress);
   for (int l = 0; l < L; ++l) {
     const BlobId b = ids.block(l);
     if (l < n_device) {
       base.load_blob(model.params(), b, backend);
-      continue;
+    } else {
+      tier_of_[l] = l < n_device + n_host ? host_tier_.get() : disk_tier_.get();
+      tier_id_[l] = l < n_device + n_host ? l - n_device : l - n_device - n_host;
+      base.load_blob(staging, b, backend);
+      to_tier(l, *tier_of_[l], staging.blob(b));
+      staging.release(b);
     }
-    tier_of_[l] = l < n_device + n_host ? host_tier_.get() : disk_tier_.get();
-    tier_id_[l] = l < n_device + n_host ? l - n_device : l - n_device - n_host;
-    base.load_blob(staging, b, backend);
-    to_tier(l, *tier_of_[l], staging.blob(b));
-    staging.release(b);
+    progress.advance(1, blob);
   }
+  progress.finish();
   n_resident_ = n_device, n_host_ = n_host, n_disk_ = n_disk;
   if (n_device < L) {
     streamer_ = std::make_unique<LayerStreamer>(backend, blob, opts.prefetch, [this](int l) {

@@ -244,11 +244,26 @@ std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
     if (has_master(blob)) parts.push_back({"master.", &w});
     for (const auto& [prefix, store] : parts) {
       const void* src = store->blob(blob);
-      out.push_back({prefix + to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))},
-                     [this, src, bytes](void* dst) { backend_.copy(dst, src, bytes); }});
+      TensorSource t{prefix + to_string(blob), DType::F32, {(int64_t)(bytes / sizeof(float))}, nullptr};
+      t.fill_range = [this, src](void* dst, size_t offset, size_t n) {  // through the writer's bounded buffer
+        backend_.copy(dst, static_cast<const char*>(src) + offset, n);
+      };
+      out.push_back(std::move(t));
     }
   }
   return out;
+}
+
+// A tensor of `file` into `dst` (any memory kind) through a bounded host buffer (never a mapping of the file, whose
+// pages would count as resident memory).
+void AdamWOptimizer::read_into(const SafetensorsFile& file, const SafetensorsTensor& t, void* dst, size_t bytes) {
+  constexpr size_t kPiece = size_t{8} << 20;
+  if (!bounce_) bounce_ = backend_.alloc(MemoryKind::Host, kPiece, MemoryCategory::Streaming);
+  for (size_t off = 0; off < bytes; off += kPiece) {
+    const size_t n = std::min(kPiece, bytes - off);
+    file.read(t, off, bounce_.data(), n);
+    backend_.copy(static_cast<char*>(dst) + off, bounce_.data(), n);
+  }
 }
 
 void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<BlobId>& active,
@@ -273,8 +288,8 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<B
     ParamStore& v = in_live_stores ? v_ : parked_v_;
     m.allocate(blob);
     v.allocate(blob);
-    backend_.copy(m.blob(blob), file.data(*tm), bytes);
-    backend_.copy(v.blob(blob), file.data(*tv), bytes);
+    read_into(file, *tm, m.blob(blob), bytes);
+    read_into(file, *tv, v.blob(blob), bytes);
     if (has_master(blob)) {
       const SafetensorsTensor* tw = file.find("master." + to_string(blob));
       STRATA_USER_CHECK(tw && tw->dtype == DType::F32 && tw->end - tw->begin == bytes,
@@ -282,12 +297,13 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<B
                             " are missing or have the wrong size (expected " + std::to_string(bytes) + " bytes)");
       ParamStore& w = in_live_stores ? master_ : parked_master_;
       w.allocate(blob);
-      backend_.copy(w.blob(blob), file.data(*tw), bytes);
+      read_into(file, *tw, w.blob(blob), bytes);
     }
     if (host() && live) staging_.allocate(blob);
     active_[blob.value] = live;
     steps_[blob.value] = steps[blob.value];
   }
+  bounce_ = Buffer();
 }
 
 }  // namespace strata

@@ -80,6 +80,7 @@ class AdamWOptimizer {
   void update_blob_on_host(BlobId blob, const AdamWStep& base);
   void init_master(BlobId blob, const ParamStore& params);  // master_ <- params (exact), through staging on host
   AdamWStep step_args(BlobId blob, float lr, float grad_scale);
+  void read_into(const SafetensorsFile& file, const SafetensorsTensor& t, void* dst, size_t bytes);
 
   // The blob has a master: one with BF16 tensors, or any blob under host placement.
   bool has_master(BlobId blob) const;
@@ -102,6 +103,7 @@ class AdamWOptimizer {
   std::vector<char> active_;     // per blob
   std::vector<char> staged_;     // per blob: gradient copy started this step
   std::vector<int64_t> steps_;   // updates seen by each blob's current state
+  Buffer bounce_;                // load_state only: 8 MiB of host memory between the file and the state
 };
 
 }  // namespace strata

@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
-#include "plan/planner.h"
 #include "memory/memory_tracker.h"
+#include "core/process_memory.h"
+#include "plan/plan_parts.h"
+#include "plan/planner.h"
 
 namespace strata {
 
@@ -49,6 +51,19 @@ std::string Plan::to_text() const {
   for (int t = 0; t < kPlanTiers; ++t) out += "   " + gib(peak[t]);
   out += "\n";
   std::snprintf(line, sizeof line,
+                "  disk: tier file %s + %d checkpoint%s x %s = %s (keep_checkpoints %d, one more while the newest "
+                "is written; a checkpoint: %s weights, %s optimizer state)\n",
+                gb((double)peak[kDiskTier]).c_str(), checkpoints_on_disk, checkpoints_on_disk == 1 ? "" : "s",
+                gb((double)checkpoint_bytes).c_str(), gb((double)disk_needed).c_str(), keep_checkpoints,
+                gb((double)checkpoint_weights_bytes).c_str(), gb((double)checkpoint_optimizer_bytes).c_str());
+  out += line;
+  std::snprintf(line, sizeof line,
+                "  process: host + device peaks %s + %.0f MiB of runtime buffers + the executable and its libraries "
+                "(resident now: %s; a run measures it at its start: rss_base)\n",
+                gb((double)(peak[0] + peak[1] + peak[2])).c_str(), kRuntimeAllowance / 1048576.0,
+                gb((double)read_process_memory().rss).c_str());
+  out += line;
+  std::snprintf(line, sizeof line,
                 "  per step: %.3g TFLOP, %.2f GB streamed to the device (%.2f GB from disk)\n"
                 "  needs %.1f GB/s host->device and %.1f GB/s disk to hide streaming behind %.3f s of compute\n"
                 "  step time >= %.3f s (compute %.3f s, host->device %.3f s, disk %.3f s)\n",
@@ -73,6 +88,14 @@ std::string Plan::to_json() const {
     j["bytes"][plan_tier_name(t)] = cats;
     j["peak"][plan_tier_name(t)] = peak[t];
   }
+  j["disk"] = {{"tier_file_bytes", peak[kDiskTier]},
+               {"checkpoint_bytes", checkpoint_bytes},
+               {"checkpoint_weights_bytes", checkpoint_weights_bytes},
+               {"checkpoint_optimizer_bytes", checkpoint_optimizer_bytes},
+               {"checkpoint_overhead_bytes", checkpoint_overhead_bytes},
+               {"keep_checkpoints", keep_checkpoints},
+               {"checkpoints_on_disk", checkpoints_on_disk},
+               {"needed_bytes", disk_needed}};
   j["budget"]["device"] = device_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(device_budget);
   j["budget"]["host"] = host_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(host_budget);
   j["fits"] = fits;
@@ -107,11 +130,12 @@ std::vector<std::pair<std::string, Plan>> compare_modes(const RunConfig& cfg, co
 }
 
 std::string comparison_table(const std::vector<std::pair<std::string, Plan>>& rows) {
+  // disk: the tier file and the checkpoints kept (Plan::disk_needed).
   std::string out = "  mode                device GB   host GB   disk GB   step >= s   fits\n";
   char line[256];
   for (const auto& [label, p] : rows) {
     std::snprintf(line, sizeof line, "  %-18s %10.2f %9.2f %9.2f %11.3f   %s\n", label.c_str(), p.peak[0] / 1e9,
-                  (p.peak[1] + p.peak[2]) / 1e9, p.peak[kDiskTier] / 1e9, p.step_seconds_lower_bound,
+                  (p.peak[1] + p.peak[2]) / 1e9, p.disk_needed / 1e9, p.step_seconds_lower_bound,
                   p.fits ? "yes" : "no");
     out += line;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "core/byte_size.h"
 #include "core/check.h"
@@ -54,6 +55,15 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
     const size_t mib = size_t{1} << 20,
                  scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (C + F) + sizeof(float) * dw_rows + 3 * 256;
     dev[WS] += (scratch + mib - 1) / mib * mib;
+  }
+  if (in.bf16 && in.cpu) {
+    // The CPU backend's bf16 scratch (rounded activations, the widened weight): its largest linear, a block's with
+    // N = B*T rows or the head's with the loss chunk's rows (cpu_bf16.cpp).
+    const size_t N = (size_t)B * T, C = mc.dim, F = mc.ffn_dim, Q = mc.q_dim(), V = mc.vocab;
+    const size_t R = (size_t)Activations::loss_chunk_rows(mc, B, T);
+    dev[WS] += std::max({bf16_linear_scratch_bytes(N, C, Q), bf16_linear_scratch_bytes(N, Q, C),
+                         bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
+                         bf16_linear_scratch_bytes(R, C, V)});
   }
 }
 

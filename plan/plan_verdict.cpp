@@ -1,5 +1,5 @@
 // judge: the plan's one-line description of the run, and whether its peaks fit the device and host budgets (a
-// placement that could not work has already set the verdict).
+// placement that could not work has already set the verdict); which budgets fail, with figures.
 #include <algorithm>
 #include <cstdio>
 
@@ -8,7 +8,7 @@
 namespace strata {
 
 void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& /*opts*/, Plan& p) {
-  const int kDev = (int)MemoryKind::Device, kPinned = (int)MemoryKind::HostPinned, kHost = (int)MemoryKind::Host;
+  const int kDev = (int)MemoryKind::Device;
   const std::string mode =
       in.lisa ? "LISA " + std::to_string(in.gamma) + "/" + std::to_string(in.n_layers) : "full fine-tuning";
   char desc[256];
@@ -18,17 +18,37 @@ void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& /*opts
                 in.host_optimizer ? ", optimizer on host" : "");
   p.description = desc;
   if (!p.fits) return;
-  if (p.peak[kDev] > p.device_budget) {
+  const FailingBudgets f = failing_budgets(p);
+  if (f.device || f.host) {
     p.fits = false;
-    p.verdict = "does not fit: device peak " + gb(p.peak[kDev]) + " > device budget " + gb(p.device_budget);
-  } else if (p.peak[kPinned] > p.host_budget || p.peak[kHost] > p.host_budget) {
-    p.fits = false;
-    p.verdict = "does not fit: host peak " + gb(std::max(p.peak[kPinned], p.peak[kHost])) + " > host budget " +
-                gb(p.host_budget);
+    p.verdict = "does not fit: " + peaks_against_budgets(p);
   } else {
     p.verdict = "fits: device peak " + gb(p.peak[kDev]) +
                 (p.device_budget == SIZE_MAX ? " (no device budget)" : " of " + gb(p.device_budget));
   }
+}
+
+size_t host_peak(const Plan& p) {
+  return std::max(p.peak[(int)MemoryKind::HostPinned], p.peak[(int)MemoryKind::Host]);
+}
+
+FailingBudgets failing_budgets(const Plan& p) {
+  FailingBudgets f;
+  f.device = p.peak[(int)MemoryKind::Device] > p.device_budget;
+  f.host = host_peak(p) > p.host_budget;
+  f.placement = !p.fits && !f.device && !f.host;
+  return f;
+}
+
+std::string peaks_against_budgets(const Plan& p) {
+  const FailingBudgets f = failing_budgets(p);
+  std::string s = "device peak " + gb(p.peak[(int)MemoryKind::Device]);
+  if (f.device) s += " > device budget " + gb(p.device_budget);
+  if (p.host_budget != SIZE_MAX || f.host) {
+    s += ", host peak " + gb(host_peak(p));
+    if (f.host) s += " > host budget " + gb(p.host_budget);
+  }
+  return s;
 }
 
 }  // namespace strata

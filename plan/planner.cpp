@@ -1,5 +1,5 @@
-// make_plan: what a config implies (plan_inputs), then sizing, step estimate and verdict (plan_parts.h), then, for a
-// plan that does not fit, each change of plan_changes planned again on a copy of the config.
+// make_plan: what a config implies (plan_inputs), then sizing, checkpoints, step estimate and verdict (plan_parts.h),
+// then, for a plan that does not fit, the changes that would help (suggest_changes).
 #include "plan/planner.h"
 
 #include <algorithm>
@@ -24,8 +24,10 @@ PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& mc, const PlanOp
   PlanInputs in;
   in.bf16 = opts.precision.value_or(cfg.train.precision) == Precision::BF16;
   in.cuda = cfg.memory.backend.rfind("cuda", 0) == 0;
+  in.cpu = cfg.memory.backend == "cpu";
   in.host_optimizer = cfg.memory.optimizer == OptimizerPlacement::Host;
   in.lisa = cfg.train.mode == TrainMode::Lisa;
+  in.keep_state = in.lisa && cfg.lisa.optimizer_state == InactiveStatePolicy::Keep;
   in.n_layers = mc.n_layers;
   in.gamma = in.lisa ? std::min(cfg.lisa.layers, mc.n_layers) : mc.n_layers;
   in.layout = make_model_layout(mc, in.bf16 ? DType::BF16 : DType::F32);
@@ -46,6 +48,7 @@ Plan plan_without_suggestions(const RunConfig& cfg, const ModelConfig& mc, const
   Plan p;
   p.model = mc;
   size_memory(in, cfg, opts, p);
+  size_checkpoints(in, cfg, p);
   estimate_step(in, cfg, opts, p);
   judge(in, cfg, opts, p);
   return p;
@@ -53,15 +56,7 @@ Plan plan_without_suggestions(const RunConfig& cfg, const ModelConfig& mc, const
 
 Plan make_plan(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& opts) {
   Plan p = plan_without_suggestions(cfg, mc, opts);
-  if (p.fits) return p;
-  for (const PlanChange& change : plan_changes(plan_inputs(cfg, mc, opts), opts)) {
-    RunConfig alt = cfg;
-    PlanOptions alt_opts = opts;
-    change.apply(alt, alt_opts);
-    const Plan q = plan_without_suggestions(alt, mc, alt_opts);
-    p.suggestions.push_back(change.what + ": device peak " + gb(q.peak[(int)MemoryKind::Device]) +
-                            (q.fits ? " -> fits" : " -> still too large"));
-  }
+  if (!p.fits) p.suggestions = suggest_changes(cfg, mc, opts, p);
   return p;
 }
 

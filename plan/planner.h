@@ -40,11 +40,24 @@ struct Plan {
   size_t blob_bytes = 0;    // one block's working weights
   PlacementCounts placement;
   std::array<std::array<size_t, kNumMemoryCategories>, kPlanTiers> bytes{};  // peak bytes per tier x category
-  std::array<size_t, kPlanTiers> peak{};
+  std::array<size_t, kPlanTiers> peak{};  // peak[kDiskTier]: the disk-tier file alone
+  // Disk beyond the tier file: the checkpoints the run keeps in <output.dir>/checkpoints (plan_checkpoint_size.cpp).
+  size_t checkpoint_weights_bytes = 0;    // weights.safetensors data: every blob trained so far, working dtype
+  size_t checkpoint_optimizer_bytes = 0;  // optimizer.safetensors data: fp32 m, v (and masters) of stateful blobs
+  size_t checkpoint_overhead_bytes = 0;   // an upper bound on headers and state.json
+  size_t checkpoint_bytes = 0;            // one checkpoint, the largest the run writes: the three above
+  int keep_checkpoints = 0;               // output.keep_checkpoints
+  int checkpoints_on_disk = 0;            // most on disk at once (a new one is written before the oldest goes)
+  size_t disk_needed = 0;                 // peak[kDiskTier] + checkpoints_on_disk x checkpoint_bytes
+  // The process beyond the tiers: what the executable holds before a run allocates (binary, libraries: measured by
+  // the trainer at start, rss_base in metrics.jsonl) plus this allowance for the runtime's own buffers (OpenMP and
+  // OpenBLAS thread buffers, the checkpoint writer's and readers' 8 MiB pieces, the data set's index, allocator
+  // slack). Peak RSS = rss_base + host + device peaks + this, within 10% (test_process_memory, bench/scale_run.sh).
+  static constexpr size_t kRuntimeAllowance = size_t{32} << 20;
   size_t device_budget = SIZE_MAX, host_budget = SIZE_MAX;
   bool fits = true;
   std::string verdict;                   // one line
-  std::vector<std::string> suggestions;  // changes that would help, each with its device peak and verdict
+  std::vector<std::string> suggestions;  // changes lowering a failing peak, each with its peaks against the budgets
   // Per optimizer step.
   double flops = 0;
   double streamed_bytes = 0;  // host/disk -> device

@@ -150,6 +150,33 @@ TEST(HfModelFiles, InitExportLoadIsBitwiseIdentical) {
   EXPECT_EQ(sharded.config().describe(), info.config.describe());
 }
 
+// Progress reporting wraps every tensor source (issue 15): the files hold the same bytes as without it, sharded or not.
+TEST(HfModelFiles, ProgressReportingWritesTheSameFiles) {
+  test::TempDir tmp;
+  const ModelInfo info = tiny_tied();
+  auto contents = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  for (const size_t shard : {size_t{5000000000}, size_t{200000}}) {
+    ExportOptions plain, reported;
+    plain.max_shard_bytes = reported.max_shard_bytes = shard;
+    plain.dtype = reported.dtype = DType::BF16;
+    std::vector<std::string> lines;
+    reported.progress = [&lines](const std::string& l) { lines.push_back(l); };
+    const std::string a = tmp / ("plain" + std::to_string(shard)), b = tmp / ("reported" + std::to_string(shard));
+    write_init_model(a, info, 9, plain);
+    write_init_model(b, info, 9, reported);
+    int files = 0;
+    for (const auto& e : fs::directory_iterator(a)) {
+      EXPECT_EQ(contents(e.path()), contents(fs::path(b) / e.path().filename())) << e.path().filename();
+      ++files;
+    }
+    EXPECT_GE(files, shard == 200000 ? 4 : 2);
+    for (const std::string& l : lines) EXPECT_EQ(l.rfind("writing tensors: ", 0), 0u) << l;
+  }
+}
+
 TEST(HfModelFiles, Bf16ExportLoadsAsRoundedValues) {
   test::TempDir tmp;
   const ModelInfo info = tiny_tied();
@@ -201,7 +228,7 @@ TEST(HfModelFiles, FolderErrorsNameTensorAndFile) {
     for (auto& s : t)
       if (s.name == "model.layers.1.mlp.up_proj.weight") {
         s.shape = {64, 172};
-        s.fill = [](void* d) { std::memset(d, 0, 64 * 172 * 4); };
+        s.fill_range = [](void* d, size_t, size_t n) { std::memset(d, 0, n); };
       }
   });
   EXPECT_ERROR_HAS(load(tmp / "shape"), "'model.layers.1.mlp.up_proj.weight' has shape [64, 172] but config.json implies [172, 64]");
@@ -214,10 +241,11 @@ TEST(HfModelFiles, FolderErrorsNameTensorAndFile) {
   write_edited(tmp / "nan", [](auto& t) {
     for (auto& s : t)
       if (s.name == "model.norm.weight") {
-        auto inner = s.fill;
-        s.fill = [inner](void* d) {
-          inner(d);
-          static_cast<float*>(d)[5] = NAN;
+        auto inner = s.fill_range;
+        s.fill_range = [inner](void* d, size_t offset, size_t n) {
+          inner(d, offset, n);
+          if (offset <= 5 * sizeof(float) && 5 * sizeof(float) < offset + n)
+            static_cast<float*>(d)[5 - offset / sizeof(float)] = NAN;
         };
       }
   });
@@ -272,7 +300,7 @@ TEST(HfModelFiles, WritesAreAtomic) {
   // A failure in the middle of writing leaves the existing folder untouched and no temp folder behind.
   const ModelLayout layout = make_model_layout(info.config, DType::F32);
   auto tensors = tensor_sources_from_init(layout, 2, 0.02f, DType::F32);
-  tensors[10].fill = [](void*) { STRATA_FAIL("simulated I/O failure"); };
+  tensors[10].fill_range = [](void*, size_t, size_t) { STRATA_FAIL("simulated I/O failure"); };
   ExportOptions ex;
   ex.overwrite = true;
   EXPECT_ERROR_HAS(write_hf_model(tmp / "out", info, tensors, ex), "simulated I/O failure");

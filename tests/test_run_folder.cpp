@@ -1,7 +1,7 @@
 // The run folder is the user's: one process at a time (a lock naming the holder), a run stopped before its first
 // checkpoint can be continued, metrics.jsonl write errors stop the run loudly, and a stop request between
 // micro-batches drops the unfinished step and resumes bit-exactly, and a non-finite stop names an unchecked tier
-// (issue 14, items 3, 5, 6, 8 and 9).
+// (issue 14, items 3, 5, 6, 8 and 9); checkpoint checksums are streamed (issue 15).
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -76,6 +76,23 @@ std::vector<int> one_to(int n) {
 void expect_same_losses(const std::vector<double>& a, const std::vector<double>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(double)), 0) << "step " << i + 1;
+}
+
+// Checkpoint checksums are hashed in bounded pieces (issue 15): the same value as hashing the whole contents at once,
+// across the 8 MiB piece boundaries and for an empty file; a missing file is named.
+TEST(RunFolder, FileChecksumIsStreamedWithTheOneShotValue) {
+  test::TempDir tmp;
+  const size_t piece = size_t{8} << 20;
+  for (const size_t n : {size_t{0}, size_t{1}, piece - 1, piece, piece + 1, 3 * piece + 12345}) {
+    std::string bytes(n, '\0');
+    for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+    const std::string p = tmp / ("f" + std::to_string(n));
+    std::ofstream(p, std::ios::binary) << bytes;
+    EXPECT_EQ(xxh3_of_file(p), xxh3_of_text(bytes)) << n << " bytes";
+  }
+  const std::string missing = tmp / "missing";
+  const std::string err = error_of([&] { xxh3_of_file(missing); });
+  EXPECT_NE(err.find("cannot open " + missing), std::string::npos) << err;
 }
 
 // Another process holding the folder (a FolderLock on a second open file description conflicts exactly as one in

@@ -1,14 +1,19 @@
 // Tests of safetensors.h: writer -> reader round trips (F32/BF16/F16, metadata, 8-byte aligned data section),
-// every malformed-header error (asserting it names the file and the culprit), writer errors, and a fuzz test.
+// every malformed-header error (asserting it names the file and the culprit), writer errors, and a fuzz test; the
+// chunked writer (fill_range, bounded memory for a 600 MB tensor), ranged reads (read(), tensor_pieces.h).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +21,7 @@
 #include "core/check.h"
 #include "core/dtype_convert.h"
 #include "formats/safetensors.h"
+#include "formats/tensor_pieces.h"
 
 namespace strata {
 namespace {
@@ -199,6 +205,209 @@ TEST_F(Safetensors, MoveKeepsTheMapping) {
   EXPECT_EQ(c.path(), p);
 }
 
+// ---- Chunked writing (fill_range) and ranged reading ------------------------------------------------------------
+
+// A fill_range source of `bytes` that produces pattern(...) bytes at absolute positions, recording every call.
+struct Piece {
+  std::string name;
+  const void* dst;
+  size_t offset, bytes;
+};
+TensorSource ranged(const std::string& name, DType dt, std::vector<int64_t> shape, const Bytes& bytes,
+                    std::vector<Piece>* log) {
+  TensorSource t{name, dt, std::move(shape), {}};
+  t.fill_range = [bytes, name, log](void* dst, size_t offset, size_t n) {
+    log->push_back({name, dst, offset, n});
+    std::memcpy(dst, bytes.data() + offset, n);
+  };
+  return t;
+}
+
+TEST_F(Safetensors, FillRangeWritesTheSameBytesInBoundedOrderedPieces) {
+  const Bytes a = pattern(4 * 100, 1), b = pattern(2 * 37, 2), c = pattern(2 * 3, 3);
+  std::vector<TensorSource> whole = {from_bytes("a", DType::F32, {10, 10}, a), from_bytes("b", DType::BF16, {37}, b),
+                                     from_bytes("empty", DType::F16, {0}, {}), from_bytes("c", DType::F16, {3}, c)};
+  write_safetensors(path("whole.safetensors"), whole, {{"format", "pt"}});
+  for (const size_t chunk : {size_t{8}, size_t{30}, size_t{64}, size_t{1} << 20}) {
+    std::vector<Piece> log;
+    std::vector<TensorSource> pieces = {ranged("a", DType::F32, {10, 10}, a, &log),
+                                        ranged("b", DType::BF16, {37}, b, &log),
+                                        ranged("empty", DType::F16, {0}, {}, &log), ranged("c", DType::F16, {3}, c, &log)};
+    const std::string p = path("chunk" + std::to_string(chunk) + ".safetensors");
+    write_safetensors(p, pieces, {{"format", "pt"}}, chunk);
+    EXPECT_EQ(read_all(p), read_all(path("whole.safetensors"))) << "chunk " << chunk;
+    // Pieces cover each tensor in order, at most the chunk (rounded down to a multiple of 8), in one buffer.
+    const size_t cap = chunk - chunk % 8;
+    std::map<std::string, size_t> next;
+    for (const Piece& x : log) {
+      EXPECT_NE(x.name, "empty") << "fill_range must not be called for an empty tensor";
+      EXPECT_EQ(x.offset, next[x.name]) << x.name << " chunk " << chunk;
+      EXPECT_GT(x.bytes, 0u);
+      EXPECT_LE(x.bytes, cap);
+      EXPECT_EQ(x.dst, log.front().dst) << "one buffer, allocated once";
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(x.dst) % 64, 0u);
+      next[x.name] += x.bytes;
+    }
+    EXPECT_EQ(next["a"], a.size());
+    EXPECT_EQ(next["b"], b.size());
+    EXPECT_EQ(next["c"], c.size());
+  }
+}
+
+// Peak resident set (VmHWM, bytes) of this process, after resetting it to the current resident set when the kernel
+// allows (/proc/self/clear_refs "5"); `reset` says whether it did.
+size_t peak_rss(bool reset_first, bool* reset = nullptr) {
+  if (reset_first) {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+    clear.flush();
+    if (reset) *reset = clear.good();
+  }
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:  123 kB"
+  return 0;
+}
+
+// Word `i` of the large tensor's contents.
+uint64_t word_at(uint64_t i) {
+  uint64_t z = i * 0x9E3779B97F4A7C15ull + 1;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  return z ^ (z >> 27);
+}
+
+TEST_F(Safetensors, A600MBTensorIsWrittenThroughTheFixedBuffer) {
+  const size_t numel = 150'000'000, bytes = numel * 4;  // 600 MB of F32
+  size_t largest = 0, pieces = 0;
+  TensorSource t{"big", DType::F32, {static_cast<int64_t>(numel)}, {}};
+  t.fill_range = [&](void* dst, size_t offset, size_t n) {
+    largest = std::max(largest, n);
+    ++pieces;
+    auto* w = static_cast<uint64_t*>(dst);
+    for (size_t k = 0; k < n / 8; ++k) w[k] = word_at(offset / 8 + k);
+  };
+  const std::string p = path("big.safetensors");
+  bool reset = false;
+  const size_t before = peak_rss(true, &reset);
+  write_safetensors(p, {from_bytes("small", DType::F32, {2}, Bytes(8)), t});
+  const size_t growth = peak_rss(false) - before;
+  EXPECT_LE(largest, kSafetensorsWriteChunk);
+  EXPECT_EQ(pieces, (bytes + kSafetensorsWriteChunk - 1) / kSafetensorsWriteChunk);
+  if (reset) {  // the buffer (8 MiB) and some slack; a tensor-sized buffer would add 600 MB
+    EXPECT_LT(growth, size_t{160} << 20) << "peak resident set grew by " << growth << " bytes";
+  }
+
+  // The bytes, read back in pieces with read() (no mapping: the reads add nothing resident either).
+  const auto f = SafetensorsFile::open(p);
+  const SafetensorsTensor& big = *f.find("big");
+  ASSERT_EQ(big.end - big.begin, bytes);
+  std::vector<uint64_t> buf(size_t{1} << 20);
+  size_t mismatches = 0;
+  for (size_t off = 0; off < bytes; off += buf.size() * 8) {
+    const size_t n = std::min(buf.size() * 8, bytes - off);
+    f.read(big, off, buf.data(), n);
+    for (size_t k = 0; k < n / 8; ++k) mismatches += buf[k] != word_at(off / 8 + k);
+  }
+  EXPECT_EQ(mismatches, 0u);
+  if (reset) {
+    EXPECT_LT(peak_rss(false) - before, size_t{160} << 20);
+  }
+}
+
+TEST_F(Safetensors, ReadCopiesAnyRangeAndRefusesRangesOutsideTheTensor) {
+  const Bytes a = pattern(4 * 50, 7), b = pattern(2 * 9, 8);
+  const std::string p = path("read.safetensors");
+  write_safetensors(p, {from_bytes("a", DType::F32, {50}, a), from_bytes("b", DType::BF16, {9}, b)});
+  const auto f = SafetensorsFile::open(p);
+  const SafetensorsTensor& ta = *f.find("a");
+  for (const auto& [off, n] : std::vector<std::pair<size_t, size_t>>{{0, 200}, {0, 1}, {3, 17}, {199, 1}, {200, 0}}) {
+    Bytes got(n + 1, 0xEE);
+    f.read(ta, off, got.data(), n);
+    EXPECT_EQ(Bytes(got.begin(), got.begin() + static_cast<long>(n)), Bytes(a.begin() + static_cast<long>(off),
+                                                                           a.begin() + static_cast<long>(off + n)));
+    EXPECT_EQ(got[n], 0xEE) << "read() wrote past the range";
+  }
+  Bytes got(18);
+  f.read(*f.find("b"), 0, got.data(), 18);
+  EXPECT_EQ(got, b);
+
+  auto read_error = [&](const SafetensorsTensor& t, size_t off, size_t n) {
+    Bytes dst(256);
+    try {
+      f.read(t, off, dst.data(), n);
+    } catch (const StrataError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  expect_mentions(read_error(ta, 201, 0), {"read.safetensors", "'a'", "[201, 201 + 0)", "200-byte tensor"});
+  expect_mentions(read_error(ta, 150, 51), {"read.safetensors", "'a'", "outside the tensor"});
+  expect_mentions(read_error(ta, 1, std::numeric_limits<size_t>::max()), {"read.safetensors", "'a'", "outside"});
+  SafetensorsTensor foreign = ta;
+  foreign.name = "elsewhere";
+  foreign.begin = 1000, foreign.end = 1200;
+  expect_mentions(read_error(foreign, 0, 4), {"read.safetensors", "'elsewhere'", "another file"});
+
+  // A file truncated after open: a short read names the file, the tensor and the file offset.
+  std::filesystem::resize_file(p, f.data_offset() + 210);
+  expect_mentions(read_error(*f.find("b"), 0, 18), {"read.safetensors", "tensor 'b'", "truncated"});
+  const std::string short_read = read_error(*f.find("b"), 0, 18);
+  EXPECT_NE(short_read.find("ends at file offset " + std::to_string(f.data_offset() + 210)), std::string::npos)
+      << short_read;
+}
+
+TEST_F(Safetensors, OpenMapsNothingUntilDataIsCalled) {
+  const std::string p = path("lazy.safetensors");
+  write_safetensors(p, {from_bytes("t", DType::F32, {2}, Bytes{1, 2, 3, 4, 5, 6, 7, 8})});
+  auto mapped = [&p] {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line))
+      if (line.find(p) != std::string::npos) return true;
+    return false;
+  };
+  const auto f = SafetensorsFile::open(p);
+  Bytes got(8);
+  f.read(*f.find("t"), 0, got.data(), 8);
+  EXPECT_FALSE(mapped()) << "open() and read() must not map the file";
+  EXPECT_EQ(static_cast<const unsigned char*>(f.data(*f.find("t")))[7], 8);
+  EXPECT_TRUE(mapped());
+}
+
+TEST_F(Safetensors, TensorPiecesConvertLikeTheWholeTensor) {
+  std::vector<float> w(1000);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+  Bytes f32(w.size() * 4), bf16(w.size() * 2);
+  std::memcpy(f32.data(), w.data(), f32.size());
+  convert_from_f32(bf16.data(), w.data(), DType::BF16, w.size());
+  const std::string p = path("pieces.safetensors");
+  write_safetensors(p, {from_bytes("f", DType::F32, {1000}, f32), from_bytes("h", DType::BF16, {1000}, bf16)});
+  const auto f = SafetensorsFile::open(p);
+  for (const DType to : {DType::F32, DType::BF16, DType::F16}) {
+    for (const char* name : {"f", "h"}) {
+      const SafetensorsTensor& t = *f.find(name);
+      std::vector<float> all(w.size());
+      convert_to_f32(all.data(), t.dtype == DType::F32 ? f32.data() : bf16.data(), t.dtype, w.size());
+      Bytes want(w.size() * dtype_size(to));
+      convert_from_f32(want.data(), all.data(), to, w.size());
+      Bytes got(want.size());
+      size_t next = 0;
+      read_tensor_pieces(
+          f, t, to,
+          [&](const void* values, size_t first, size_t n) {
+            EXPECT_EQ(first, next);
+            EXPECT_LE(n, 64u);
+            std::memcpy(got.data() + first * dtype_size(to), values, n * dtype_size(to));
+            next += n;
+          },
+          64);
+      EXPECT_EQ(next, w.size());
+      EXPECT_EQ(got, want) << name << " -> " << to_string(to);
+    }
+  }
+}
+
 TEST_F(Safetensors, ZeroSizeTensorsAndGapsAreFine) {
   // Zero-size tensors may share an offset with anything; the reader does not require a gap-free data section.
   const std::string p = raw("zero.safetensors",
@@ -346,6 +555,9 @@ TEST_F(Safetensors, WriterValidatesSources) {
                   {"w.safetensors", "'a'", "appears twice"});
   expect_mentions(write_error(p, {TensorSource{"nofill", DType::F32, {1}, {}}}),
                   {"w.safetensors", "'nofill'", "no fill function"});
+  TensorSource both = from_bytes("both", DType::F32, {1}, four);
+  both.fill_range = [](void*, size_t, size_t) {};
+  expect_mentions(write_error(p, {both}), {"w.safetensors", "'both'", "both fill and fill_range"});
   expect_mentions(write_error(p, {from_bytes("neg", DType::F32, {2, -3}, four)}),
                   {"w.safetensors", "'neg'", "negative dimension -3 at axis 1"});
   expect_mentions(write_error(p, {from_bytes("__metadata__", DType::F32, {1}, four)}), {"w.safetensors", "reserved"});

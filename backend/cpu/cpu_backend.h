@@ -11,6 +11,14 @@ namespace strata {
 // waits than they save, and collapse badly when other processes share the cores. Results never depend on it.
 inline constexpr size_t kParallelMinWork = size_t{1} << 15;
 
+// Bytes of the bf16 scratch for a linear layer of N rows, IC inputs and OC outputs (forward and backward), and its
+// allocation granule: what CpuBackend allocates and the planner counts.
+inline constexpr size_t kBf16ScratchGranule = size_t{1} << 20;
+inline size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
+  const size_t floats = N * OC + N * IC + OC * IC;  // backward: dout | x | weight (the forward needs the last two)
+  return (floats * sizeof(float) + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
+}
+
 class CpuBackend : public Backend {
  public:
   CpuBackend();
@@ -78,10 +86,10 @@ class CpuBackend : public Backend {
   void raw_destroy_event(void*) override {}
 
  private:
-  // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls. Like OpenBLAS's own
-  // packing buffers it is compute scratch and is not accounted as device memory.
+  // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls; accounted as device
+  // workspace and grown in whole MiB (the planner sizes its largest use with bf16_scratch_bytes).
   float* bf16_scratch(size_t floats);
-  std::vector<float> bf16_scratch_;
+  Buffer bf16_scratch_;
 };
 
 // q, k, v rounded to bf16 values (kept in fp32) for AttentionShape::bf16_inputs, and the shape to run the exact

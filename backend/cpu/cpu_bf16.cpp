@@ -29,8 +29,13 @@ void narrow(bf16* dst, const float* src, size_t n) {
 }  // namespace
 
 float* CpuBackend::bf16_scratch(size_t floats) {
-  if (bf16_scratch_.size() < floats) bf16_scratch_.resize(floats);
-  return bf16_scratch_.data();
+  const size_t bytes = std::max<size_t>(floats * sizeof(float), 1);
+  if (!bf16_scratch_ || bf16_scratch_.bytes() < bytes) {
+    bf16_scratch_ = Buffer();  // the old one goes first: the peak is the new size alone
+    const size_t granules = (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule;
+    bf16_scratch_ = alloc(MemoryKind::Device, granules * kBf16ScratchGranule, MemoryCategory::Workspace);
+  }
+  return bf16_scratch_.as<float>();
 }
 
 void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
