@@ -11,11 +11,19 @@ namespace strata {
 // waits than they save, and collapse badly when other processes share the cores. Results never depend on it.
 inline constexpr size_t kParallelMinWork = size_t{1} << 15;
 
+// The bf16 linear ops widen the weight (or its gradient) to fp32 a slice of output rows at a time, at most this many
+// bytes (at least one row), so the scratch stays small next to a 32K x 8K head.
+inline constexpr size_t kBf16WeightSliceBytes = size_t{32} << 20;
+inline size_t bf16_weight_slice_rows(size_t IC, size_t OC) {
+  const size_t rows = kBf16WeightSliceBytes / (IC * sizeof(float));
+  return rows < 1 ? 1 : (rows > OC ? OC : rows);
+}
 // Bytes of the bf16 scratch for a linear layer of N rows, IC inputs and OC outputs (forward and backward), and its
 // allocation granule: what CpuBackend allocates and the planner counts.
 inline constexpr size_t kBf16ScratchGranule = size_t{1} << 20;
 inline size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
-  const size_t floats = N * OC + N * IC + OC * IC;  // backward: dout | x | weight (the forward needs the last two)
+  // backward: dout | x | a weight slice (the forward needs the last two)
+  const size_t floats = N * OC + N * IC + bf16_weight_slice_rows(IC, OC) * IC;
   return (floats * sizeof(float) + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
 }
 

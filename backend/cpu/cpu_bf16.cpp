@@ -1,5 +1,8 @@
 // The CPU backend's bf16-storage linear, embedding and conversion ops: bf16 operands are widened (exactly) or rounded
-// into fp32 scratch, then the fp32 kernels run on them (AdamW and sum of squares are in cpu_optimizer.cpp).
+// into fp32 scratch (weights a slice of rows at a time), then sgemm runs on them (AdamW and sum of squares are in cpu_optimizer.cpp).
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -38,32 +41,43 @@ float* CpuBackend::bf16_scratch(size_t floats) {
   return bf16_scratch_.as<float>();
 }
 
+// The weight is widened a slice of S output rows at a time (bf16_weight_slice_rows): out[:, o0:o0+S] from slice
+// o0, dx summed over the slices in order, and each slice of dw widened, accumulated and rounded once.
 void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
-  const size_t nx = (size_t)N * IC, nw = (size_t)OC * IC;
-  float* xr = bf16_scratch(nx + nw);  // xr[N,IC] | wf[OC,IC]
+  const size_t nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
+  float* xr = bf16_scratch(nx + S * IC);  // xr[N,IC] | wf[S,IC]
   float* wf = xr + nx;
   round_to_bf16_values(xr, x, nx);
-  widen(wf, w, nw);
-  linear_forward(out, xr, wf, N, IC, OC);
+  for (size_t o0 = 0; o0 < (size_t)OC; o0 += S) {
+    const size_t rows = std::min(S, (size_t)OC - o0);
+    widen(wf, w + o0 * IC, rows * IC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, (int)rows, IC, 1.0f, xr, IC, wf, IC, 0.0f, out + o0, OC);
+  }
 }
 
 void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
                                       int IC, int OC) {
   if (!dx && !dw) return;
-  const size_t nd = (size_t)N * OC, nx = (size_t)N * IC, nw = (size_t)OC * IC;
-  float* dr = bf16_scratch(nd + nx + nw);  // dr[N,OC] | xr[N,IC] | wf[OC,IC] (the weight, then the gradient)
+  const size_t nd = (size_t)N * OC, nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
+  float* dr = bf16_scratch(nd + nx + S * IC);  // dr[N,OC] | xr[N,IC] | wf[S,IC] (a weight slice, then a gradient's)
   float* xr = dr + nd;
   float* wf = xr + nx;
   round_to_bf16_values(dr, dout, nd);
-  if (dx) {
-    widen(wf, w, nw);
-    linear_backward(dx, nullptr, dr, nullptr, wf, N, IC, OC);
-  }
-  if (dw) {
+  if (dx)  // dx[N,IC] += dr[:, o0:o0+rows] @ wf[rows,IC], slice by slice
+    for (size_t o0 = 0; o0 < (size_t)OC; o0 += S) {
+      const size_t rows = std::min(S, (size_t)OC - o0);
+      widen(wf, w + o0 * IC, rows * IC);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, (int)rows, 1.0f, dr + o0, OC, wf, IC, 1.0f, dx,
+                  IC);
+    }
+  if (dw) {  // dw[o0:o0+rows, :] = bf16(dw + dr[:, o0:o0+rows]^T @ xr)
     round_to_bf16_values(xr, x, nx);
-    widen(wf, dw, nw);
-    linear_backward(nullptr, wf, dr, xr, nullptr, N, IC, OC);
-    narrow(dw, wf, nw);
+    for (size_t o0 = 0; o0 < (size_t)OC; o0 += S) {
+      const size_t rows = std::min(S, (size_t)OC - o0);
+      widen(wf, dw + o0 * IC, rows * IC);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, IC, N, 1.0f, dr + o0, OC, xr, IC, 1.0f, wf, IC);
+      narrow(dw + o0 * IC, wf, rows * IC);
+    }
   }
 }
 
