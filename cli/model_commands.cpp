@@ -4,6 +4,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "engine/base_weights.h"
+#include "engine/streamed_model.h"
 #include "core/check.h"
 #include "cli/commands.h"
 #include "core/byte_size.h"
@@ -70,10 +71,10 @@ int run_export(const ExportArgs& o) {
   LoadOptions lo;
   lo.non_finite = parse_non_finite_policy(o.non_finite, "--non-finite");
   CpuBackend be;
-  const auto model = load_any_model(o.input, be, lo);
-  std::printf("export: %s (%s) -> %s as %s\n", model->description.c_str(), model->info.config.describe().c_str(),
+  StreamedModel model(o.input, be, lo);  // one blob in memory at a time
+  std::printf("export: %s (%s) -> %s as %s\n", model.description().c_str(), model.info().config.describe().c_str(),
               o.out.c_str(), to_string(ex.dtype));
-  write_hf_model(o.out, model->info, tensor_sources_from_params(*model->params, be, ex.dtype), ex);
+  write_hf_model(o.out, model.info(), model.tensor_sources(ex.dtype), ex);
   std::printf("export: wrote %s\n", o.out.c_str());
   return 0;
 }

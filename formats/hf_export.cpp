@@ -34,6 +34,32 @@ constexpr size_t kConvertElems = size_t{1} << 20;
 
 }  // namespace
 
+void copy_converted(void* dst, const void* tensor, DType stored, DType to, size_t offset, size_t bytes,
+                    Backend& backend) {
+  const bool host = backend.caps().device_is_host;
+  const size_t from_size = dtype_size(stored), to_size = dtype_size(to);
+  const unsigned char* s = static_cast<const unsigned char*>(tensor) + offset / to_size * from_size;
+  auto* d = static_cast<unsigned char*>(dst);
+  if (stored == to) {
+    if (host) std::memcpy(d, s, bytes);
+    else backend.copy(d, s, bytes);
+    return;
+  }
+  const size_t n = bytes / to_size, piece = std::min(n, kConvertElems);
+  std::vector<unsigned char> staged(host ? 0 : piece * from_size);
+  std::vector<float> f(piece);
+  for (size_t done = 0; done < n; done += piece) {
+    const size_t m = std::min(piece, n - done);
+    const void* h = s + done * from_size;
+    if (!host) {
+      backend.copy(staged.data(), h, m * from_size);
+      h = staged.data();
+    }
+    convert_to_f32(f.data(), h, stored, m);
+    convert_from_f32(d + done * to_size, f.data(), to, m);
+  }
+}
+
 std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, Backend& backend,
                                                      std::optional<DType> dtype,
                                                      const std::vector<BlobId>& blobs) {
@@ -54,28 +80,7 @@ std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, B
       // Elements [offset / to_size, ...) of the tensor: copied (from the device when it is not host memory) and
       // converted in pieces of at most kConvertElems, so the staging stays small whatever the piece size.
       t.fill_range = [&backend, src, stored, to](void* dst, size_t offset, size_t bytes) {
-        const bool host = backend.caps().device_is_host;
-        const size_t from_size = dtype_size(stored), to_size = dtype_size(to);
-        const unsigned char* s = src + offset / to_size * from_size;
-        auto* d = static_cast<unsigned char*>(dst);
-        if (stored == to) {
-          if (host) std::memcpy(d, s, bytes);
-          else backend.copy(d, s, bytes);
-          return;
-        }
-        const size_t n = bytes / to_size, piece = std::min(n, kConvertElems);
-        std::vector<unsigned char> staged(host ? 0 : piece * from_size);
-        std::vector<float> f(piece);
-        for (size_t done = 0; done < n; done += piece) {
-          const size_t m = std::min(piece, n - done);
-          const void* h = s + done * from_size;
-          if (!host) {
-            backend.copy(staged.data(), h, m * from_size);
-            h = staged.data();
-          }
-          convert_to_f32(f.data(), h, stored, m);
-          convert_from_f32(d + done * to_size, f.data(), to, m);
-        }
+        copy_converted(dst, src, stored, to, offset, bytes, backend);
       };
       out.push_back(std::move(t));
     }

@@ -34,6 +34,11 @@ std::vector<TensorSource> tensor_sources_from_params(const ParamStore& params, B
 // Tensors of a freshly initialised model (param_init.h's values for `seed`, `std`), generated one blob at a time.
 std::vector<TensorSource> tensor_sources_from_init(const ModelLayout& layout, uint64_t seed, float std, DType dtype);
 
+// Bytes [offset, offset + bytes) of a tensor stored as `stored` at `tensor` (device or host memory of `backend`),
+// converted to `to` (offset and bytes count `to` elements), in pieces of at most 1M elements.
+void copy_converted(void* dst, const void* tensor, DType stored, DType to, size_t offset, size_t bytes,
+                    Backend& backend);
+
 // Writes the folder `dir` as DIR.tmp-PID next to it, fsync'ed, then renamed into place or, with overwrite and an
 // existing `dir`, exchanged with it atomically (core/atomic_file.h: replace_folder): at every moment `dir` is the
 // complete old folder or the complete new one. Fails before writing anything when `dir` exists (unless overwrite;

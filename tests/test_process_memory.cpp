@@ -131,5 +131,28 @@ TEST(ProcessMemory, PeakRssOfTrainCheckpointAndResumeIsThePlanWithinTenPercent) 
   }
 }
 
+// `strata export` of a trained run streams the model blob by blob: its peak RSS stays far below the model's size
+// above what `strata plan` (the same executable, nothing loaded) peaks at.
+TEST(ProcessMemory, ExportHoldsOneBlobAtATime) {
+  test::TempDir tmp(fs::current_path());
+  const std::string dir = tmp / "run", config = tmp / "run.toml", log = tmp / "log";
+  std::ofstream(config) << kRun << "\n";
+  const std::vector<std::string> sets = {"--set", "output.dir=" + dir, "--set", "train.steps=2"};
+  std::vector<std::string> args = {"train", config};
+  args.insert(args.end(), sets.begin(), sets.end());
+  ASSERT_EQ(run_strata(args, log).status, 0) << tail_of(log);
+  args = {"plan", config};
+  args.insert(args.end(), sets.begin(), sets.end());
+  const Child plan = run_strata(args, log);
+  ASSERT_EQ(plan.status, 0) << tail_of(log);
+  const Child exported = run_strata({"export", dir, "--out", tmp / "hf", "--dtype", "f32"}, log);
+  ASSERT_EQ(exported.status, 0) << tail_of(log);
+  const size_t model_bytes = fs::file_size(fs::path(tmp / "hf") / "model.safetensors");
+  const double above = (double)exported.peak_rss - (double)plan.peak_rss;
+  std::printf("  export of a %.1f MB model: peak RSS %.1f MB, %.1f MB above `strata plan`\n", model_bytes / 1e6,
+              exported.peak_rss / 1e6, above / 1e6);
+  EXPECT_LT(above, 0.5 * (double)model_bytes) << "export should hold one blob, not the whole model";
+}
+
 }  // namespace
 }  // namespace strata
