@@ -36,7 +36,7 @@ AdamWOptimizer::AdamWOptimizer(Backend& backend, const ModelLayout& layout, cons
       staged_(BlobIds{layout.n_layers}.count(), 0),
       steps_(BlobIds{layout.n_layers}.count(), 0) {
   STRATA_CHECK(layout.n_layers == master_layout.n_layers, "optimizer: working and master layouts disagree");
-  if (host()) {
+  if (host() && !zero_copy()) {
     copy_stream_ = backend.create_stream();
     compute_done_ = backend.create_event();
     for (size_t i = 0; i < active_.size(); ++i) grad_copied_.push_back(backend.create_event());
@@ -63,12 +63,14 @@ void AdamWOptimizer::init_master(BlobId blob, const ParamStore& params) {
         backend_.convert_bf16_to_f32(master_.f32(blob, i), params.bf16s(blob, i), (size_t)l.tensors[i].numel());
     return;
   }
-  // Host: the working copy comes off the device through the staging blob, then widens on the host.
-  backend_.copy(staging_.blob(blob), params.blob(blob), l.bytes);
+  // Host: the working copy comes off the device through the staging blob (read in place when the device is host
+  // memory), then widens on the host.
+  const ParamStore& from = zero_copy() ? params : staging_;
+  if (!zero_copy()) backend_.copy(staging_.blob(blob), params.blob(blob), l.bytes);
   for (int i = 0; i < (int)l.tensors.size(); ++i) {
     const size_t n = (size_t)l.tensors[i].numel();
-    if (l.tensors[i].dtype == DType::BF16) convert_to_f32(master_.f32(blob, i), staging_.bf16s(blob, i), DType::BF16, n);
-    else std::memcpy(master_.f32(blob, i), staging_.f32(blob, i), n * sizeof(float));
+    if (l.tensors[i].dtype == DType::BF16) convert_to_f32(master_.f32(blob, i), from.bf16s(blob, i), DType::BF16, n);
+    else std::memcpy(master_.f32(blob, i), from.f32(blob, i), n * sizeof(float));
   }
 }
 
@@ -76,7 +78,7 @@ void AdamWOptimizer::activate(BlobId blob, const ParamStore& params) {
   if (is_active(blob) || m_.layout_of(blob).bytes == 0) return;
   active_[blob.value] = 1;
   if (host()) {
-    staging_.allocate(blob);
+    if (!zero_copy()) staging_.allocate(blob);
     if (m_.has(blob)) return;  // parked where it lives: nothing moves
     m_.allocate(blob);
     v_.allocate(blob);
@@ -166,7 +168,7 @@ void AdamWOptimizer::update_blob(BlobId blob, ParamStore& params, const ParamSto
 }
 
 void AdamWOptimizer::gradient_ready(BlobId blob, const ParamStore& grads) {
-  if (!host() || !is_active(blob) || staged_[blob.value]) return;
+  if (!host() || zero_copy() || !is_active(blob) || staged_[blob.value]) return;
   STRATA_CHECK(grads.has(blob), "optimizer: " + grads.blob_name(blob) + " has optimizer state but no gradient");
   backend_.record(compute_done_, backend_.compute_stream());
   backend_.stream_wait(copy_stream_, compute_done_);
@@ -176,14 +178,16 @@ void AdamWOptimizer::gradient_ready(BlobId blob, const ParamStore& grads) {
 }
 
 void AdamWOptimizer::discard_gradients() {
-  if (!host()) return;
+  if (!host() || zero_copy()) return;
   backend_.stream_synchronize(copy_stream_);
   std::fill(staged_.begin(), staged_.end(), 0);
 }
 
-// The staged gradient is read and the new working weights written in place (element i is read before it is
-// written), so the staging blob then holds what goes back to the device.
-void AdamWOptimizer::update_blob_on_host(BlobId blob, const AdamWStep& base) {
+// The gradient is read from `grads` and the new working weights written to `out`: with staging both are the staging
+// blob (element j is read before it is written), which then holds what goes back to the device; in place on a
+// device that is host memory, the device's gradient and weights themselves.
+void AdamWOptimizer::update_blob_on_host(BlobId blob, const AdamWStep& base, const ParamStore& grads,
+                                         const ParamStore& out) {
   const BlobLayout& layout = layout_.of_blob(blob);
   AdamWStep s = base;
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
@@ -191,18 +195,20 @@ void AdamWOptimizer::update_blob_on_host(BlobId blob, const AdamWStep& base) {
     const size_t n = (size_t)layout.tensors[i].numel();
     float* master = master_.f32(blob, i);
     if (layout.tensors[i].dtype == DType::BF16) {
-      bf16* w = staging_.bf16s(blob, i);
+      const bf16* g = grads.bf16s(blob, i);
+      bf16* w = out.bf16s(blob, i);
       adamw_loop(
-          n, s, m_.f32(blob, i), v_.f32(blob, i), [w](size_t j) { return bf16_to_f32(w[j]); },
+          n, s, m_.f32(blob, i), v_.f32(blob, i), [g](size_t j) { return bf16_to_f32(g[j]); },
           [master](size_t j) { return master[j]; },
           [master, w](size_t j, float x) {
             master[j] = x;
             w[j] = f32_to_bf16(x);
           });
     } else {
-      float* w = staging_.f32(blob, i);
+      const float* g = grads.f32(blob, i);
+      float* w = out.f32(blob, i);
       adamw_loop(
-          n, s, m_.f32(blob, i), v_.f32(blob, i), [w](size_t j) { return w[j]; },
+          n, s, m_.f32(blob, i), v_.f32(blob, i), [g](size_t j) { return g[j]; },
           [master](size_t j) { return master[j]; },
           [master, w](size_t j, float x) {
             master[j] = x;
@@ -218,12 +224,18 @@ void AdamWOptimizer::step(ParamStore& params, const ParamStore& grads, float lr,
       if (is_active(blob)) update_blob(blob, params, grads, lr, grad_scale);
     return;
   }
+  if (zero_copy()) {  // the device is host memory: read its gradients and write its weights in place
+    backend_.synchronize();
+    for (BlobId blob : params.ids().all())
+      if (is_active(blob)) update_blob_on_host(blob, step_args(blob, lr, grad_scale), grads, params);
+    return;
+  }
   for (BlobId blob : params.ids().all()) gradient_ready(blob, grads);  // any not started during backward
   for (BlobId blob : params.ids().all()) {
     if (!is_active(blob)) continue;
     STRATA_CHECK(params.has(blob), "optimizer: " + params.blob_name(blob) + " is trained but not on the device");
     backend_.event_synchronize(grad_copied_[blob.value]);
-    update_blob_on_host(blob, step_args(blob, lr, grad_scale));
+    update_blob_on_host(blob, step_args(blob, lr, grad_scale), staging_, staging_);
     backend_.copy_async(params.blob(blob), staging_.blob(blob), params.blob_bytes(blob), copy_stream_);
     staged_[blob.value] = 0;
   }
@@ -299,7 +311,7 @@ void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<B
       w.allocate(blob);
       read_into(file, *tw, w.blob(blob), bytes);
     }
-    if (host() && live) staging_.allocate(blob);
+    if (host() && live && !zero_copy()) staging_.allocate(blob);
     active_[blob.value] = live;
     steps_[blob.value] = steps[blob.value];
   }

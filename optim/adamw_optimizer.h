@@ -77,7 +77,9 @@ class AdamWOptimizer {
  private:
   bool host() const { return where_ == OptimizerPlacement::Host; }
   void update_blob(BlobId blob, ParamStore& params, const ParamStore& grads, float lr, float grad_scale);
-  void update_blob_on_host(BlobId blob, const AdamWStep& base);
+  void update_blob_on_host(BlobId blob, const AdamWStep& base, const ParamStore& grads, const ParamStore& out);
+  // Host placement on a backend whose device memory is host memory (cpu, ref): no staging, no copies.
+  bool zero_copy() const { return backend_.caps().device_is_host; }
   void init_master(BlobId blob, const ParamStore& params);  // master_ <- params (exact), through staging on host
   AdamWStep step_args(BlobId blob, float lr, float grad_scale);
   void read_into(const SafetensorsFile& file, const SafetensorsTensor& t, void* dst, size_t bytes);
@@ -94,8 +96,8 @@ class AdamWOptimizer {
   ParamStore master_;   // MasterWeights: fp32 masters (device placement: of BF16 tensors only; F32 tensors unused)
   // Device placement only: state parked by deactivate(Keep) (HostPinned).
   ParamStore parked_m_, parked_v_, parked_master_;
-  // Host placement only: per active blob, its gradient copied off the device, then (in place) its new weights
-  // (HostPinned, working layout, category Grads).
+  // Host placement with a separate device only: per active blob, its gradient copied off the device, then (in
+  // place) its new weights (HostPinned, working layout, category Grads).
   ParamStore staging_;
   Stream copy_stream_;           // host placement: gradient and weight copies
   Event compute_done_;           // host placement: reused marker of "queued compute so far"

@@ -38,7 +38,7 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
   // of every trained blob (it has no other copy to update) and stages each blob's gradient and new weights.
   if (in.host_optimizer) {
     p.bytes[opt_tier][M] = trained32;
-    p.bytes[kPinned][G] = trained;
+    if (in.cuda) p.bytes[kPinned][G] = trained;  // staging; cpu and ref update the device's (host) memory in place
   } else if (in.bf16) {
     p.bytes[opt_tier][M] = trained32 - (in.train_final_norm ? lay32.final_norm.bytes : 0);
   }
@@ -97,7 +97,7 @@ void size_blocks(const PlanInputs& in, const RunConfig& cfg, int opt_tier, Plan&
   dev[G] += (size_t)gamma * blob;
   p.bytes[opt_tier][O] += (size_t)gamma * 2 * blob32;
   if (in.bf16 || in.host_optimizer) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
-  if (in.host_optimizer) p.bytes[kPinned][G] += (size_t)gamma * blob;  // gradient / new-weight staging
+  if (in.host_optimizer && in.cuda) p.bytes[kPinned][G] += (size_t)gamma * blob;  // gradient / new-weight staging
   if (streamed > 0) {
     dev[S] = (size_t)(cfg.memory.prefetch + 1) * blob;
     if (in.cuda) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies
