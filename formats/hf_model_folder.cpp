@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -113,7 +114,11 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
   const BlobLayout& layout = params.layout_of(blob);
   if (layout.bytes == 0) return;  // tied head
   params.allocate(blob);
-  std::vector<unsigned char> staging(layout.bytes, 0);
+  // Straight into the blob when the backend's memory is host memory; else through one blob of host staging.
+  const bool direct = backend.caps().device_is_host;
+  std::vector<unsigned char> staging(direct ? 0 : layout.bytes, 0);
+  unsigned char* out = direct ? static_cast<unsigned char*>(params.blob(blob)) : staging.data();
+  if (direct) std::memset(out, 0, layout.bytes);  // the padding between tensors, as the staging's
   for (int i = 0; i < (int)layout.tensors.size(); ++i) {
     const TensorSpec& spec = layout.tensors[i];
     const std::string name = hf_tensor_name(params, blob, i);
@@ -124,7 +129,7 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
                                                            shape_str(loc.tensor->shape) + " but config.json implies " +
                                                            shape_str(spec.shape));
     // Piece by piece: fp32 first (the non-finite check reads it), then the blob's storage dtype.
-    unsigned char* dst = staging.data() + spec.offset;
+    unsigned char* dst = out + spec.offset;
     const size_t dst_size = dtype_size(spec.dtype);
     const bool check = opts.non_finite != NonFinitePolicy::Ignore;
     size_t bad = 0, first = 0;
@@ -146,7 +151,7 @@ void HfModelFolder::load_blob(ParamStore& params, BlobId blob, Backend& backend,
       warn(msg);
     }
   }
-  backend.copy(params.blob(blob), staging.data(), layout.bytes);
+  if (!direct) backend.copy(params.blob(blob), staging.data(), layout.bytes);
 }
 
 void HfModelFolder::load_into(ParamStore& params, Backend& backend, const LoadOptions& opts) const {

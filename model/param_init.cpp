@@ -41,6 +41,10 @@ void init_blob_normal(ParamStore& params, Backend& backend, BlobId blob, uint64_
   params.allocate(blob);
   if (!params.has(blob)) return;
   const BlobLayout& layout = params.layout_of(blob);
+  if (backend.caps().device_is_host) {  // straight into the blob: no blob-sized copy beside it
+    generate_blob_init(layout, blob, seed, std, params.blob(blob));
+    return;
+  }
   std::vector<unsigned char> host(layout.bytes);
   generate_blob_init(layout, blob, seed, std, host.data());
   backend.copy(params.blob(blob), host.data(), layout.bytes);
