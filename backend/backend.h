@@ -162,6 +162,10 @@ class Backend {
 
   virtual void fill_zero(void* ptr, size_t bytes) = 0;
 
+  // Allocates now the scratch the backend's own ops would grow to (`bytes`, as the planner sizes it: the CPU
+  // backend's bf16 scratch), so that placement decisions see it; a no-op where no such scratch exists.
+  virtual void reserve_op_scratch(size_t bytes) { (void)bytes; }
+
   // In-place AdamW on param/m/v [n] from grad [n] (see AdamWStep).
   virtual void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) = 0;
   // Sum of x[i]^2 in double, deterministic for a given n (fixed reduction order); blocks until done.

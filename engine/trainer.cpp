@@ -144,6 +144,7 @@ class TrainingRun {
     }
     setup_trainability();
     model_->reserve_activations(cfg.train.micro_batch, cfg.data.seq_len);
+    backend_->reserve_op_scratch(plan_.op_scratch_bytes);  // before placement sizes the room that is left
   }
 
   // Puts every block on the device or in its tier (the disk tier file lives in the run folder by default, so this
@@ -160,6 +161,10 @@ class TrainingRun {
     po.io = cfg.memory.io;
     check_free_disk(plan_, cfg.output.dir, po.disk_path, resuming);  // the tier file and the kept checkpoints
     po.trained_blocks = lisa() ? cfg.lisa.layers : info_.config.n_layers;
+    po.trained_bytes = trained_block_bytes(model_->layout().block.bytes, model_->master_layout().block.bytes,
+                                           cfg.train.precision == Precision::BF16,
+                                           cfg.memory.optimizer == OptimizerPlacement::Host,
+                                           !backend_->caps().device_is_host);
     po.warn = [this](const std::string& m) { log("strata: warning: %s\n", m.c_str()); };
     po.progress = [this](const std::string& m) { log("%s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);

@@ -40,7 +40,8 @@ BlockPlacement::BlockPlacement(Backend& backend, LlamaModel& model, const BlobSo
   // MemoryTracker::kUnlimited is SIZE_MAX, decide_placement's "no budget".
   static_assert(MemoryTracker::kUnlimited == SIZE_MAX);
   const PlacementCounts counts =
-      decide_placement(opts.frozen_tier, L, blob, dev_room, host_room, opts.trained_blocks, opts.prefetch);
+      decide_placement(opts.frozen_tier, L, blob, dev_room, host_room, opts.trained_blocks, opts.trained_bytes,
+                       opts.prefetch);
   const int n_device = counts.device, n_host = counts.host;
   const int n_disk = L - n_device - n_host;
   // Blocks n_device.. go to the host tier, then the disk tier; tier blob id = position within its tier.

@@ -22,7 +22,8 @@ struct PlacementOptions {
   int prefetch = 2;
   VerifyPolicy verify = VerifyPolicy::First;
   DiskIo io = DiskIo::Auto;
-  int trained_blocks = 0;  // blocks trained at once (LISA gamma, or all): auto keeps room for them on the device
+  int trained_blocks = 0;  // blocks trained at once (LISA gamma, or all): auto keeps room for them
+  TrainedBlockBytes trained_bytes;  // what each of them takes beyond a frozen block, per tier
   Warn warn;
   // Where progress lines of the initial placement go ("placing blocks: 12/32 | 4.8/12.9 GB | 0.52 GB/s | ETA 0:15"),
   // at most one every 2 s plus a final one when it took that long (core/progress_line.h); null: none.

@@ -20,11 +20,19 @@ struct PlacementCounts {
   int device = 0, host = 0, disk = 0;
 };
 
-// device_room / host_room: bytes left under the budgets when blocks are
-// placed (SIZE_MAX = no budget). auto keeps room on the device for `trained_blocks` (weights, grads, two AdamW
-// moments: 4 blobs each) and `prefetch` + 1 streaming slots; throws naming memory.device_budget when even that
-// does not fit.
+// What one trained block adds beyond a frozen one, per tier: its working weights (promoted), its gradient and, on
+// the device or on the host by memory.optimizer, its fp32 moments and master (every block has one on the host; with
+// bf16 tensors on the device) plus, for a host optimizer with a separate device, its pinned staging.
+struct TrainedBlockBytes {
+  size_t device = 0, host = 0;
+};
+TrainedBlockBytes trained_block_bytes(size_t blob_bytes, size_t blob32_bytes, bool bf16, bool host_optimizer,
+                                      bool staging);
+
+// device_room / host_room: bytes left under the budgets when blocks are placed (SIZE_MAX = no budget). auto keeps
+// room for `trained_blocks` blocks of `trained` bytes each and, on the device, `prefetch` + 1 streaming slots;
+// throws naming memory.device_budget when even that does not fit.
 PlacementCounts decide_placement(FrozenTier frozen_tier, int n_layers, size_t blob_bytes, size_t device_room,
-                                 size_t host_room, int trained_blocks, int prefetch);
+                                 size_t host_room, int trained_blocks, TrainedBlockBytes trained, int prefetch);
 
 }  // namespace strata

@@ -61,9 +61,10 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
     // N = B*T rows or the head's with the loss chunk's rows (cpu_bf16.cpp).
     const size_t N = (size_t)B * T, C = mc.dim, F = mc.ffn_dim, Q = mc.q_dim(), V = mc.vocab;
     const size_t R = (size_t)Activations::loss_chunk_rows(mc, B, T);
-    dev[WS] += std::max({bf16_linear_scratch_bytes(N, C, Q), bf16_linear_scratch_bytes(N, Q, C),
-                         bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
-                         bf16_linear_scratch_bytes(R, C, V)});
+    p.op_scratch_bytes = std::max({bf16_linear_scratch_bytes(N, C, Q), bf16_linear_scratch_bytes(N, Q, C),
+                                   bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
+                                   bf16_linear_scratch_bytes(R, C, V)});
+    dev[WS] += p.op_scratch_bytes;
   }
 }
 
@@ -75,8 +76,14 @@ void place_blocks(const PlanInputs& in, const RunConfig& cfg, Plan& p) {
   const size_t dev_room =
       p.device_budget == SIZE_MAX ? SIZE_MAX : (p.device_budget > used ? p.device_budget - used : 0);
   try {
-    p.placement = decide_placement(cfg.memory.frozen_tier, in.n_layers, p.blob_bytes, dev_room, p.host_budget,
-                                   in.gamma, cfg.memory.prefetch);
+    // The engine places after the embedding's and head's state exist: the host room is what they leave.
+    const size_t pinned = p.bytes[kPinned][M] + p.bytes[kPinned][G] + p.bytes[kPinned][O];
+    const size_t host_room =
+        p.host_budget == SIZE_MAX ? SIZE_MAX : (p.host_budget > pinned ? p.host_budget - pinned : 0);
+    p.placement = decide_placement(cfg.memory.frozen_tier, in.n_layers, p.blob_bytes, dev_room, host_room, in.gamma,
+                                   trained_block_bytes(p.blob_bytes, in.layout32.block.bytes, in.bf16,
+                                                       in.host_optimizer, in.cuda),
+                                   cfg.memory.prefetch);
   } catch (const StrataError& e) {
     p.fits = false;
     p.verdict = e.what();

@@ -40,7 +40,8 @@ struct Plan {
   size_t blob_bytes = 0;    // one block's working weights
   PlacementCounts placement;
   std::array<std::array<size_t, kNumMemoryCategories>, kPlanTiers> bytes{};  // peak bytes per tier x category
-  std::array<size_t, kPlanTiers> peak{};  // peak[kDiskTier]: the disk-tier file alone
+  std::array<size_t, kPlanTiers> peak{};
+  size_t op_scratch_bytes = 0;  // of the device workspace: the CPU backend's bf16 scratch (Backend::reserve_op_scratch)  // peak[kDiskTier]: the disk-tier file alone
   // Disk beyond the tier file: the checkpoints the run keeps in <output.dir>/checkpoints (plan_checkpoint_size.cpp).
   size_t checkpoint_weights_bytes = 0;    // weights.safetensors data: every blob trained so far, working dtype
   size_t checkpoint_optimizer_bytes = 0;  // optimizer.safetensors data: fp32 m, v (and masters) of stateful blobs

@@ -117,23 +117,43 @@ TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
 TEST(Planner, AutoPlacementStaysWithinTheBudgetAndMatchesThePlan) {
   test::TempDir tmp(fs::current_path());
   const ModelConfig model = find_preset("tiny")->info.config;
-  const RunConfig probe = RunConfig::parse(kBase, "plan.toml", {"output.dir=" + tmp / "x"});
-  const size_t all_resident = make_plan(probe, model).peak[0];
-  const size_t budget = all_resident - 100000;  // a little less than everything resident: some blocks must stream
-  const std::string dir = tmp / "auto";
-  const RunConfig cfg = RunConfig::parse(
-      kBase, "plan.toml",
-      {"output.dir=" + dir, "memory.frozen_tier=auto", "memory.device_budget=" + std::to_string(budget),
-       "lisa.layers=1"});
-  const Plan plan = make_plan(cfg, model);
-  ASSERT_TRUE(plan.fits) << plan.verdict;
-  EXPECT_LT(plan.placement.device, model.n_layers);
-  TrainOptions o;
-  o.log = nullptr;
-  train(cfg, o);
-  const Peaks m = measured(dir);
-  EXPECT_LE(m.device, budget) << "the accounted device peak must never exceed the budget";
-  expect_close(m.device, plan.peak[0], "auto device");
+  // fp32 with AdamW on the device; bf16 with the host optimizer (its trained blocks need room on the host, not on
+  // the device; the CPU backend's bf16 scratch exists before placement), under a host budget that sends the last
+  // blocks to disk.
+  const std::vector<std::vector<std::string>> cases = {
+      {"lisa.layers=1"},
+      {"lisa.layers=1", "train.precision=bf16", "memory.optimizer=host"},
+  };
+  int i = 0;
+  for (const auto& extra : cases) {
+    std::vector<std::string> sets = extra;
+    sets.push_back("output.dir=" + tmp / ("x" + std::to_string(i)));
+    std::vector<std::string> probe_sets(sets.begin() + 1, sets.end());  // gamma 2: the budget leaves room for 1
+    const RunConfig probe = RunConfig::parse(kBase, "plan.toml", probe_sets);
+    const Plan everything = make_plan(probe, model);
+    const size_t budget = everything.peak[0] - 100000;  // a little less than everything resident: some must stream
+    const size_t state = make_plan(RunConfig::parse(kBase, "plan.toml", sets), model).peak[1];  // gamma 1, resident
+    const std::string dir = tmp / ("auto" + std::to_string(i++));
+    sets.back() = "output.dir=" + dir;
+    sets.push_back("memory.frozen_tier=auto");
+    sets.push_back("memory.device_budget=" + std::to_string(budget));
+    if (extra.size() > 1) {  // room for the trained block's state and one frozen block on the host; the rest to disk
+      sets.push_back("memory.host_budget=" + std::to_string(state + everything.blob_bytes + 4096));
+    }
+    const RunConfig cfg = RunConfig::parse(kBase, "plan.toml", sets);
+    const Plan plan = make_plan(cfg, model);
+    SCOPED_TRACE(plan.to_text());
+    ASSERT_TRUE(plan.fits) << plan.verdict;
+    EXPECT_LT(plan.placement.device, model.n_layers);
+    if (extra.size() > 1) EXPECT_GT(plan.placement.disk, 0);
+    TrainOptions o;
+    o.log = nullptr;
+    train(cfg, o);
+    const Peaks m = measured(dir);
+    EXPECT_LE(m.device, budget) << "the accounted device peak must never exceed the budget";
+    expect_close(m.device, plan.peak[0], "auto device");
+    expect_close(m.pinned, plan.peak[1], "auto host_pinned");
+  }
 }
 
 TEST(Planner, RefusesARunThatDoesNotFitBeforeStepOne) {

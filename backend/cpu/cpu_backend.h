@@ -84,6 +84,9 @@ class CpuBackend : public Backend {
   double sum_squares_bf16(const bf16* x, size_t n) override;
   void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) override;
   void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) override;
+  void reserve_op_scratch(size_t bytes) override {
+    if (bytes) bf16_scratch(bytes / sizeof(float));
+  }
 
  protected:
   void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;
