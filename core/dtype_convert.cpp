@@ -27,17 +27,6 @@ constexpr size_t kParallelMin = size_t{1} << 18;
 
 }  // namespace
 
-float bf16_to_f32(uint16_t h) { return float_of(uint32_t{h} << 16); }
-
-uint16_t f32_to_bf16(float f) {
-  const uint32_t u = bits_of(f);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);  // quiet NaN
-  // Round to nearest even on the 16 dropped bits; a carry out of the mantissa correctly bumps the exponent
-  // (and turns values at or beyond the bf16 overflow threshold into Inf).
-  const uint32_t rounded = u + 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(rounded >> 16);
-}
-
 float f16_to_f32(uint16_t h) {
   const uint32_t sign = uint32_t{h & 0x8000u} << 16;
   const uint32_t exp = (h >> 10) & 0x1Fu;

@@ -3,13 +3,28 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "core/dtype.h"
 
 namespace strata {
 
-float bf16_to_f32(uint16_t h);
-uint16_t f32_to_bf16(float f);
+// Inline: the per-element loops of the bf16 engine (AdamW, widening, rounding) vectorise through them.
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t u = uint32_t{h} << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);  // quiet NaN
+  // Round to nearest even on the 16 dropped bits; a carry out of the mantissa correctly bumps the exponent
+  // (and turns values at or beyond the bf16 overflow threshold into Inf).
+  const uint32_t rounded = u + 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(rounded >> 16);
+}
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
