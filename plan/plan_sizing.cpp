@@ -63,7 +63,8 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
     const size_t R = (size_t)Activations::loss_chunk_rows(mc, B, T);
     p.op_scratch_bytes = std::max({bf16_linear_scratch_bytes(N, C, Q), bf16_linear_scratch_bytes(N, Q, C),
                                    bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
-                                   bf16_linear_scratch_bytes(R, C, V)});
+                                   bf16_linear_scratch_bytes(R, C, V),
+                                   rounded_qkv_scratch_bytes(B, T, mc.n_heads, mc.n_kv_heads, mc.head_dim())});
     dev[WS] += p.op_scratch_bytes;
   }
 }

@@ -43,17 +43,17 @@ void scores_to_probs(float* S, const float* Qb, const float* Kb, int bs, int n_k
 
 }  // namespace
 
-RoundedQkv::RoundedQkv(const float* q_in, const float* k_in, const float* v_in, const AttentionShape& s)
+RoundedQkv::RoundedQkv(float* storage, const float* q_in, const float* k_in, const float* v_in,
+                       const AttentionShape& s)
     : exact(s) {
   const size_t nq = (size_t)s.B * s.T * s.NH * s.HS, nkv = (size_t)s.B * s.T * s.NKV * s.HS;
-  values.resize(nq + 2 * nkv);
   auto round_into = [](float* dst, const float* src, size_t n) {
     for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
   };
-  round_into(values.data(), q_in, nq);
-  round_into(values.data() + nq, k_in, nkv);
-  round_into(values.data() + nq + nkv, v_in, nkv);
-  q = values.data();
+  round_into(storage, q_in, nq);
+  round_into(storage + nq, k_in, nkv);
+  round_into(storage + nq + nkv, v_in, nkv);
+  q = storage;
   k = q + nq;
   v = k + nkv;
   exact.bf16_inputs = false;
@@ -62,7 +62,7 @@ RoundedQkv::RoundedQkv(const float* q_in, const float* k_in, const float* v_in, 
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   if (s.bf16_inputs) {
-    const RoundedQkv r(q, k, v, s);
+    const RoundedQkv r(bf16_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
@@ -93,7 +93,7 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
   if (s.bf16_inputs) {  // the rounding's gradient passes straight through (as a cast's does in PyTorch)
-    const RoundedQkv r(q, k, v, s);
+    const RoundedQkv r(bf16_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;

@@ -96,21 +96,30 @@ class CpuBackend : public Backend {
   void* raw_create_event() override { return nullptr; }
   void raw_destroy_event(void*) override {}
 
- private:
+ protected:
   // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls; accounted as device
   // workspace and grown in whole MiB (the planner sizes its largest use with bf16_scratch_bytes).
   float* bf16_scratch(size_t floats);
+
+ private:
   Buffer bf16_scratch_;
 };
 
 // q, k, v rounded to bf16 values (kept in fp32) for AttentionShape::bf16_inputs, and the shape to run the exact
-// fp32 attention on them with (bf16_inputs cleared).
+// fp32 attention on them with (bf16_inputs cleared). `storage` holds rounded_qkv_floats(s) floats (the backend's
+// accounted bf16 scratch).
 struct RoundedQkv {
-  RoundedQkv(const float* q, const float* k, const float* v, const AttentionShape& s);
-  std::vector<float> values;  // [B*T*NH*HS | B*T*NKV*HS | B*T*NKV*HS]
-  const float *q, *k, *v;     // into values
+  RoundedQkv(float* storage, const float* q, const float* k, const float* v, const AttentionShape& s);
+  const float *q, *k, *v;  // into storage: [B*T*NH*HS | B*T*NKV*HS | B*T*NKV*HS]
   AttentionShape exact;
 };
+inline size_t rounded_qkv_floats(size_t B, size_t T, size_t NH, size_t NKV, size_t HS) {
+  return B * T * (NH + 2 * NKV) * HS;
+}
+inline size_t rounded_qkv_scratch_bytes(size_t B, size_t T, size_t NH, size_t NKV, size_t HS) {
+  const size_t bytes = rounded_qkv_floats(B, T, NH, NKV, HS) * sizeof(float);
+  return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
+}
 
 // RoPE inverse frequency for pair i of a head of size HS, computed exactly as HF transformers does in fp32:
 // 1 / theta^(float(2i) / HS).

@@ -122,7 +122,8 @@ static void ref_probs(std::vector<double>& p, double& lse, const float* q, const
 void RefBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   if (s.bf16_inputs) {
-    const RoundedQkv r(q, k, v, s);
+    std::vector<float> storage(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS));  // the oracle: not accounted
+    const RoundedQkv r(storage.data(), q, k, v, s);
     return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
   }
   std::vector<double> p(s.T);
@@ -145,7 +146,8 @@ void RefBackend::attention_backward(float* dq, float* dk, float* dv, const float
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
   if (s.bf16_inputs) {  // straight-through: the gradient of the rounding is the identity
-    const RoundedQkv r(q, k, v, s);
+    std::vector<float> storage(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS));  // the oracle: not accounted
+    const RoundedQkv r(storage.data(), q, k, v, s);
     return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);
   }
   const double scale = 1.0 / std::sqrt((double)s.HS);
