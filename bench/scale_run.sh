@@ -11,10 +11,11 @@ STEPS=${4:-2}
 SEQ=${5:-64}
 STRATA=${STRATA:-build/strata}
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 2; }
-RUN="$DIR/$PRESET"
-[ -e "$RUN" ] && { echo "$RUN exists: remove it first (this script never deletes a folder it did not create now)"; exit 2; }
-mkdir -p "$DIR"
-CFG="$DIR/$PRESET.toml"
+OUT="$DIR/$PRESET"  # everything this script writes: the config, logs, peak RSS files and the run folder
+[ -e "$OUT" ] && { echo "$OUT exists: remove it or choose another DIR (this script never overwrites)"; exit 2; }
+mkdir -p "$OUT"
+RUN="$OUT/run"
+CFG="$OUT/config.toml"
 cat > "$CFG" <<TOML
 [model]
 preset = "$PRESET"
@@ -50,8 +51,8 @@ plan_gb=$("$STRATA" plan "$CFG" --json | python3 -c 'import json,sys; p=json.loa
 phase() {  # name, then the strata arguments
   local name=$1; shift
   local t0=$(date +%s)
-  /usr/bin/time -f "%M" -o "$DIR/$PRESET.$name.rss" "$STRATA" "$@" 2>&1 | tee "$DIR/$PRESET.$name.log" | grep -E "^step|placing|checkpoint:|resumed|error" || true
-  local kb=$(tail -1 "$DIR/$PRESET.$name.rss")
+  /usr/bin/time -f "%M" -o "$OUT/$name.rss" "$STRATA" "$@" 2>&1 | tee "$OUT/$name.log" | grep -E "^step|placing|checkpoint:|resumed|error" || true
+  local kb=$(tail -1 "$OUT/$name.rss")
   echo "== $PRESET $name: $(( $(date +%s) - t0 )) s, peak RSS $(python3 -c "print('%.2f' % ($kb*1024/1e9))") GB (plan host + device $plan_gb GB)"
 }
 phase train train "$CFG"

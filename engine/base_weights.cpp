@@ -66,48 +66,48 @@ void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& b
   }
 }
 
-std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& backend, const LoadOptions& opts) {
-  auto out = std::make_unique<LoadedModel>();
+ModelPath resolve_model_path(const std::string& path) {
+  ModelPath mp;
   std::error_code ec;
   STRATA_USER_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
   if (fs::exists(fs::path(path) / "config.json", ec)) {
-    const HfModelFolder folder = HfModelFolder::open(path);
-    out->info = folder.info();
-    out->layout = make_model_layout(out->info.config, DType::F32);
-    out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
-    folder.load_into(*out->params, backend, opts);
-    out->description = path;
-    out->base_path = path;
-    return out;
+    mp.base.path = mp.base_name = mp.description = path;
+    return mp;
   }
-  std::string run_dir, ckpt_dir;
+  std::string run_dir;
   if (fs::exists(fs::path(path) / "state.json", ec)) {
-    ckpt_dir = path;
+    mp.checkpoint = path;
     run_dir = fs::path(path).lexically_normal().parent_path().parent_path().string();
   } else if (fs::exists(fs::path(path) / "config.toml", ec)) {
     run_dir = path;
-    ckpt_dir = CheckpointStore::latest(run_dir).value_or("");
+    mp.checkpoint = CheckpointStore::latest(run_dir).value_or("");
   } else {
     STRATA_USER_FAIL("'" + path +
                      "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
                      "folder (state.json)");
   }
-  const RunConfig cfg = RunConfig::load((fs::path(run_dir) / "config.toml").string());
-  out->base_path = cfg.model.path;
-  out->info = base_model_info(cfg.model);
+  mp.base = RunConfig::load((fs::path(run_dir) / "config.toml").string()).model;
+  mp.base_name = mp.base.preset.empty() ? mp.base.path : "preset " + mp.base.preset;
+  mp.description = mp.checkpoint.empty() ? run_dir + " (no checkpoint: the base model, " + mp.base_name + ")"
+                                         : mp.checkpoint;
+  return mp;
+}
+
+std::unique_ptr<LoadedModel> load_any_model(const std::string& path, Backend& backend, const LoadOptions& opts) {
+  const ModelPath mp = resolve_model_path(path);
+  auto out = std::make_unique<LoadedModel>();
+  out->base_path = mp.base.path;
+  out->info = base_model_info(mp.base);
   out->layout = make_model_layout(out->info.config, DType::F32);
   out->params = std::make_unique<ParamStore>(backend, out->layout, MemoryKind::Host, MemoryCategory::Weights);
   out->params->allocate_all();
-  load_base_weights(cfg.model, *out->params, backend, opts);
-  const std::string base = cfg.model.preset.empty() ? cfg.model.path : "preset " + cfg.model.preset;
-  if (ckpt_dir.empty()) {
-    out->description = run_dir + " (no checkpoint: the base model, " + base + ")";
-    return out;
-  }
-  const LoadedCheckpoint ck = CheckpointStore::load(ckpt_dir);
-  validate_state(ck.state, out->params->ids(), (fs::path(ckpt_dir) / "state.json").string());
+  load_base_weights(mp.base, *out->params, backend, opts);
+  out->description = mp.description;
+  if (mp.checkpoint.empty()) return out;
+  const LoadedCheckpoint ck = CheckpointStore::load(mp.checkpoint);
+  validate_state(ck.state, out->params->ids(), (fs::path(mp.checkpoint) / "state.json").string());
   overlay_weights(*ck.weights, *out->params, backend, ck.state.dirty_blobs);
-  out->description = ckpt_dir + " (step " + std::to_string(ck.state.step) + ", base: " + base + ")";
+  out->description += " (step " + std::to_string(ck.state.step) + ", base: " + mp.base_name + ")";
   return out;
 }
 

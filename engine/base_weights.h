@@ -34,6 +34,17 @@ void load_base_weights(const ModelSection& m, ParamStore& params, Backend& backe
 // Copies the tensors of `blobs` (HF names) from a checkpoint's weights file into `params`.
 void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& backend, const std::vector<BlobId>& blobs);
 
+// What a model path names (an HF model folder with config.json, a run folder with config.toml, or a checkpoint
+// folder with state.json): the [model] section of its base weights, the checkpoint whose trained blobs overlay them
+// (empty: the base model alone) and a description. Throws naming `path` when it is none of the three.
+struct ModelPath {
+  ModelSection base;         // a preset, or path = the HF folder
+  std::string checkpoint;    // the checkpoint folder; empty: none
+  std::string base_name;     // "preset tiny" or the folder
+  std::string description;   // the path, or "<run> (no checkpoint: the base model, <base>)", or the checkpoint
+};
+ModelPath resolve_model_path(const std::string& path);
+
 struct LoadedModel {
   ModelInfo info;
   ModelLayout layout;

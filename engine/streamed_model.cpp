@@ -1,4 +1,4 @@
-// StreamedModel: the folder kinds of load_any_model, a one-blob cache, and sources that fill from it.
+// StreamedModel: a model path (resolve_model_path), a one-blob cache, and sources that fill from it.
 #include "engine/streamed_model.h"
 
 #include <filesystem>
@@ -12,40 +12,17 @@ namespace fs = std::filesystem;
 
 StreamedModel::StreamedModel(const std::string& path, Backend& backend, const LoadOptions& opts)
     : backend_(backend), opts_(opts) {
-  std::error_code ec;
-  STRATA_USER_CHECK(fs::is_directory(path, ec), "'" + path + "' does not exist or is not a folder");
-  ModelSection section;
-  std::string ckpt_dir;
-  if (fs::exists(fs::path(path) / "config.json", ec)) {
-    section.path = path;
-    description_ = path;
-  } else {
-    std::string run_dir;
-    if (fs::exists(fs::path(path) / "state.json", ec)) {
-      ckpt_dir = path;
-      run_dir = fs::path(path).lexically_normal().parent_path().parent_path().string();
-    } else if (fs::exists(fs::path(path) / "config.toml", ec)) {
-      run_dir = path;
-      ckpt_dir = CheckpointStore::latest(run_dir).value_or("");
-    } else {
-      STRATA_USER_FAIL("'" + path +
-                       "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
-                       "folder (state.json)");
-    }
-    section = RunConfig::load((fs::path(run_dir) / "config.toml").string()).model;
-    const std::string base = section.preset.empty() ? section.path : "preset " + section.preset;
-    description_ = ckpt_dir.empty() ? run_dir + " (no checkpoint: the base model, " + base + ")" : ckpt_dir;
-  }
-  base_ = std::make_unique<BaseWeights>(section);
+  const ModelPath mp = resolve_model_path(path);
+  description_ = mp.description;
+  base_ = std::make_unique<BaseWeights>(mp.base);
   info_ = base_->info();
   layout_ = make_model_layout(info_.config, DType::F32);
   held_ = std::make_unique<ParamStore>(backend, layout_, MemoryKind::Host, MemoryCategory::Weights);
-  if (!ckpt_dir.empty()) {
-    checkpoint_.emplace(CheckpointStore::load(ckpt_dir));
-    validate_state(checkpoint_->state, held_->ids(), (fs::path(ckpt_dir) / "state.json").string());
+  if (!mp.checkpoint.empty()) {
+    checkpoint_.emplace(CheckpointStore::load(mp.checkpoint));
+    validate_state(checkpoint_->state, held_->ids(), (fs::path(mp.checkpoint) / "state.json").string());
     trained_.insert(checkpoint_->state.dirty_blobs.begin(), checkpoint_->state.dirty_blobs.end());
-    const std::string base = section.preset.empty() ? section.path : "preset " + section.preset;
-    description_ += " (step " + std::to_string(checkpoint_->state.step) + ", base: " + base + ")";
+    description_ += " (step " + std::to_string(checkpoint_->state.step) + ", base: " + mp.base_name + ")";
   }
 }
 

@@ -266,9 +266,13 @@ std::vector<TensorSource> AdamWOptimizer::state_tensors() const {
   return out;
 }
 
-// A tensor of `file` into `dst` (any memory kind) through a bounded host buffer (never a mapping of the file, whose
-// pages would count as resident memory).
+// A tensor of `file` into `dst` (never through a mapping of the file, whose pages would count as resident memory):
+// straight in when the device is host memory, else through an 8 MiB host buffer.
 void AdamWOptimizer::read_into(const SafetensorsFile& file, const SafetensorsTensor& t, void* dst, size_t bytes) {
+  if (backend_.caps().device_is_host) {
+    file.read(t, 0, dst, bytes);
+    return;
+  }
   constexpr size_t kPiece = size_t{8} << 20;
   if (!bounce_) bounce_ = backend_.alloc(MemoryKind::Host, kPiece, MemoryCategory::Streaming);
   for (size_t off = 0; off < bytes; off += kPiece) {

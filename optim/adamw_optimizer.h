@@ -105,7 +105,7 @@ class AdamWOptimizer {
   std::vector<char> active_;     // per blob
   std::vector<char> staged_;     // per blob: gradient copy started this step
   std::vector<int64_t> steps_;   // updates seen by each blob's current state
-  Buffer bounce_;                // load_state only: 8 MiB of host memory between the file and the state
+  Buffer bounce_;                // load_state on a separate device: 8 MiB of host memory between file and state
 };
 
 }  // namespace strata
