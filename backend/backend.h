@@ -30,6 +30,14 @@ struct AttentionShape {
   bool bf16_inputs = false;
 };
 
+// Shape of one cached attention call (generation). q: [B,Tq,NH,HS]; each row's K/V caches hold S positions:
+// [B,S,NKV,HS], fp32, or bf16 when bf16_cache (the bf16 engine: q is rounded to bf16 as well, as with
+// AttentionShape::bf16_inputs; the probabilities stay fp32 on every backend).
+struct CachedAttentionShape {
+  int B = 0, Tq = 0, S = 0, NH = 0, NKV = 0, HS = 0;
+  bool bf16_cache = false;
+};
+
 // One AdamW update (PyTorch's torch.optim.AdamW semantics, decoupled weight decay, bias correction):
 //   g = grad * grad_scale;  p *= 1 - lr * weight_decay;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= (lr / (1 - b1^step)) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
@@ -143,6 +151,13 @@ class Backend {
   // dq[B,T,NH,HS] +=, dk/dv[B,T,NKV,HS] +=
   virtual void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                                   const float* v, const float* out, const float* lse, const AttentionShape& s) = 0;
+
+  // Generation with a KV cache. First stores k_new/v_new [B,Tq,NKV,HS] into k_cache/v_cache [B,S,NKV,HS] at the
+  // positions pos[B*Tq] of their row (rounded to bf16 for a bf16 cache); then each query q[b,t] attends positions
+  // 0..pos[b*Tq+t] of row b's cache (causal by position, scale 1/sqrt(HS)): out[B,Tq,NH,HS]. Every pos < S; rows
+  // may sit at different positions (batched prompts of different lengths). pos is Device memory.
+  virtual void attention_cached(float* out, const float* q, const float* k_new, const float* v_new, void* k_cache,
+                                void* v_cache, const int32_t* pos, const CachedAttentionShape& s) = 0;
 
   // out[n] = silu(gate[n]) * up[n]
   virtual void swiglu_forward(float* out, const float* gate, const float* up, size_t n) = 0;

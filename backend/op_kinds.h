@@ -12,6 +12,7 @@ namespace strata {
   X(Linear, "linear")                   \
   X(Rope, "rope")                       \
   X(Attention, "attention")             \
+  X(AttentionCached, "attention_cached") \
   X(SwiGLU, "swiglu")                   \
   X(Add, "add")                         \
   X(CrossEntropy, "cross_entropy")      \

@@ -86,6 +86,7 @@ ModelPath resolve_model_path(const std::string& path) {
                      "' is not a model folder (config.json), a run folder (config.toml) or a checkpoint "
                      "folder (state.json)");
   }
+  mp.run_dir = run_dir;
   mp.base = RunConfig::load((fs::path(run_dir) / "config.toml").string()).model;
   mp.base_name = mp.base.preset.empty() ? mp.base.path : "preset " + mp.base.preset;
   mp.description = mp.checkpoint.empty() ? run_dir + " (no checkpoint: the base model, " + mp.base_name + ")"

@@ -40,6 +40,7 @@ void overlay_weights(const SafetensorsFile& file, ParamStore& params, Backend& b
 struct ModelPath {
   ModelSection base;         // a preset, or path = the HF folder
   std::string checkpoint;    // the checkpoint folder; empty: none
+  std::string run_dir;       // the run folder (a run or one of its checkpoints); empty for an HF folder
   std::string base_name;     // "preset tiny" or the folder
   std::string description;   // the path, or "<run> (no checkpoint: the base model, <base>)", or the checkpoint
 };

@@ -35,6 +35,11 @@ void StreamedModel::hold(BlobId blob) {
   held_blob_ = blob;
 }
 
+void StreamedModel::load_blob(ParamStore& params, BlobId blob, Backend& backend) const {
+  base_->load_blob(params, blob, backend, opts_);
+  if (trained_.count(blob)) overlay_weights(*checkpoint_->weights, params, backend, {blob});
+}
+
 std::vector<TensorSource> StreamedModel::tensor_sources(std::optional<DType> dtype) {
   std::vector<TensorSource> out;
   for (BlobId blob : held_->ids().all()) {

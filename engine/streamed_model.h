@@ -13,7 +13,7 @@
 
 namespace strata {
 
-class StreamedModel {
+class StreamedModel : public BlobSource {
  public:
   // Opens `path` (checks as load_any_model: the folder kind, the checkpoint's checksums and state); loads nothing.
   StreamedModel(const std::string& path, Backend& backend, const LoadOptions& opts = {});
@@ -24,6 +24,9 @@ class StreamedModel {
   // weights, then the checkpoint's copy if the blob was trained) when the writer first reaches it and drops the
   // previous blob, so tensors written blob by blob load each blob once. Valid while this object lives.
   std::vector<TensorSource> tensor_sources(std::optional<DType> dtype);
+  // BlobSource: `blob` as the path holds it (base weights, overlaid by the checkpoint when it trained the blob),
+  // in the dtype of `params`' layout; the one-blob cache is not involved.
+  void load_blob(ParamStore& params, BlobId blob, Backend& backend) const override;
 
  private:
   void hold(BlobId blob);  // makes `blob` the one loaded blob

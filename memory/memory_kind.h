@@ -21,9 +21,10 @@ enum class MemoryCategory : uint8_t {
   Activations,     // saved activations (block inputs, intermediates kept for backward)
   Workspace,       // scratch: recompute buffers, gradient scratch, GEMM workspace, logits
   Streaming,       // slots and staging buffers for streamed (offloaded) layers
+  KvCache,         // generation: the cached keys and values of every layer
   Other,
 };
-inline constexpr int kNumMemoryCategories = 8;
+inline constexpr int kNumMemoryCategories = 9;
 
 const char* to_string(MemoryKind kind);
 const char* to_string(MemoryCategory category);

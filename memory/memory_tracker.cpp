@@ -26,6 +26,7 @@ const char* to_string(MemoryCategory c) {
     case MemoryCategory::Activations: return "activations";
     case MemoryCategory::Workspace: return "workspace";
     case MemoryCategory::Streaming: return "streaming";
+    case MemoryCategory::KvCache: return "kv_cache";
     case MemoryCategory::Other: return "other";
   }
   return "?";

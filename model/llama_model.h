@@ -86,6 +86,7 @@ class LlamaModel {
   void copy_logits(float* host) const;
 
  private:
+  friend class LlamaDecoder;  // generation reuses the weight views, block streaming and linear dispatch
   // Norm weights are always fp32; matrices are fp32 or bf16 (layout_), hence untyped.
   struct BlockW {
     const float* attn_norm;

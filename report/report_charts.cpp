@@ -78,10 +78,11 @@ std::string step_tick(double s) { return svg_num(s, 0); }
 std::string category_color(const std::string& category) {
   static const std::pair<const char*, const char*> kColors[] = {
       {"weights", "#4e79a7"},     {"master_weights", "#76b7b2"}, {"grads", "#f28e2b"}, {"optimizer_state", "#e15759"},
-      {"activations", "#59a14f"}, {"workspace", "#edc948"},      {"streaming", "#b07aa1"}, {"other", "#9c755f"}};
+      {"activations", "#59a14f"}, {"workspace", "#edc948"},      {"streaming", "#b07aa1"}, {"kv_cache", "#ff9da7"},
+      {"other", "#9c755f"}};
   for (const auto& [name, color] : kColors)
     if (category == name) return color;
-  static const char* kFallback[] = {"#ff9da7", "#bab0ac", "#86bcb6", "#d4a6c8", "#8cd17d"};
+  static const char* kFallback[] = {"#d37295", "#bab0ac", "#86bcb6", "#d4a6c8", "#8cd17d"};
   return kFallback[std::hash<std::string>{}(category) % 5];
 }
 

@@ -31,10 +31,10 @@ double num(const json& j, const char* key, double fallback = kNaN) {
 // Categories in the tracker's order (memory/memory_kind.h); unknown names after them, alphabetically.
 int category_rank(const std::string& c) {
   static const char* kOrder[] = {"weights",     "master_weights", "grads",     "optimizer_state",
-                                 "activations", "workspace",      "streaming", "other"};
-  for (int i = 0; i < 8; ++i)
+                                 "activations", "workspace",      "streaming", "kv_cache", "other"};
+  for (int i = 0; i < 9; ++i)
     if (c == kOrder[i]) return i;
-  return 8;
+  return 9;
 }
 
 bool read_json_file(const fs::path& path, json& out, std::vector<std::string>& notes) {

@@ -61,6 +61,8 @@ class CpuBackend : public Backend {
                          const AttentionShape& s) override;
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                           const float* v, const float* out, const float* lse, const AttentionShape& s) override;
+  void attention_cached(float* out, const float* q, const float* k_new, const float* v_new, void* k_cache,
+                        void* v_cache, const int32_t* pos, const CachedAttentionShape& s) override;
   void swiglu_forward(float* out, const float* gate, const float* up, size_t n) override;
   void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                        size_t n) override;
@@ -104,6 +106,9 @@ class CpuBackend : public Backend {
  private:
   Buffer bf16_scratch_;
 };
+
+// Throws (naming the row) unless every pos[i] of a cached attention call (host-readable) lies in [0, S).
+void check_cached_attention_positions(const int32_t* pos, const CachedAttentionShape& s);
 
 // q, k, v rounded to bf16 values (kept in fp32) for AttentionShape::bf16_inputs, and the shape to run the exact
 // fp32 attention on them with (bf16_inputs cleared). `storage` holds rounded_qkv_floats(s) floats (the backend's

@@ -68,6 +68,7 @@ bool CudaBackend::supports(OpKind op) const {
     case OpKind::Linear:
     case OpKind::Rope:
     case OpKind::Attention:
+    case OpKind::AttentionCached:
     case OpKind::SwiGLU:
     case OpKind::Add:
     case OpKind::CrossEntropy:

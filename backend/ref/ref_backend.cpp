@@ -142,6 +142,52 @@ void RefBackend::attention_forward(float* out, float* lse, const float* q, const
       }
 }
 
+// Literal cached attention in double: store, then each query's softmax over the positions it sees.
+void RefBackend::attention_cached(float* out, const float* q, const float* k_new, const float* v_new, void* k_cache,
+                                  void* v_cache, const int32_t* pos, const CachedAttentionShape& s) {
+  check_cached_attention_positions(pos, s);
+  auto cache_at = [&](void* c, size_t i) -> double {
+    return s.bf16_cache ? bf16_to_f32(static_cast<const bf16*>(c)[i]) : static_cast<const float*>(c)[i];
+  };
+  const size_t row = (size_t)s.NKV * s.HS;
+  for (int i = 0; i < s.B * s.Tq; ++i)
+    for (size_t e = 0; e < row; ++e) {
+      const size_t dst = ((size_t)(i / s.Tq) * s.S + pos[i]) * row + e, src = (size_t)i * row + e;
+      if (s.bf16_cache) {
+        static_cast<bf16*>(k_cache)[dst] = f32_to_bf16(k_new[src]);
+        static_cast<bf16*>(v_cache)[dst] = f32_to_bf16(v_new[src]);
+      } else {
+        static_cast<float*>(k_cache)[dst] = k_new[src];
+        static_cast<float*>(v_cache)[dst] = v_new[src];
+      }
+    }
+  const double scale = 1.0 / std::sqrt((double)s.HS);
+  std::vector<double> p(s.S);
+  for (int bt = 0; bt < s.B * s.Tq; ++bt)
+    for (int h = 0; h < s.NH; ++h) {
+      const int b = bt / s.Tq, last = pos[bt], kvh = h / (s.NH / s.NKV);
+      const float* qt = q + ((size_t)bt * s.NH + h) * s.HS;
+      auto cache_off = [&](int j) { return (((size_t)b * s.S + j) * s.NKV + kvh) * s.HS; };
+      double m = -INFINITY;
+      for (int j = 0; j <= last; ++j) {
+        double d = 0;
+        for (int e = 0; e < s.HS; ++e) {
+          const double qe = s.bf16_cache ? bf16_to_f32(f32_to_bf16(qt[e])) : qt[e];
+          d += qe * cache_at(k_cache, cache_off(j) + e);
+        }
+        p[j] = d * scale;
+        m = std::max(m, p[j]);
+      }
+      double sum = 0;
+      for (int j = 0; j <= last; ++j) sum += (p[j] = std::exp(p[j] - m));
+      for (int e = 0; e < s.HS; ++e) {
+        double acc = 0;
+        for (int j = 0; j <= last; ++j) acc += p[j] * cache_at(v_cache, cache_off(j) + e);
+        out[((size_t)bt * s.NH + h) * s.HS + e] = (float)(acc / sum);
+      }
+    }
+}
+
 void RefBackend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {

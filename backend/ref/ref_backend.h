@@ -25,6 +25,8 @@ class RefBackend : public CpuBackend {
                          const AttentionShape& s) override;
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                           const float* v, const float* out, const float* lse, const AttentionShape& s) override;
+  void attention_cached(float* out, const float* q, const float* k_new, const float* v_new, void* k_cache,
+                        void* v_cache, const int32_t* pos, const CachedAttentionShape& s) override;
   void swiglu_forward(float* out, const float* gate, const float* up, size_t n) override;
   void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                        size_t n) override;

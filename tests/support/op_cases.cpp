@@ -524,6 +524,49 @@ class AttentionBwd : public OpCase {
   float qscale;
 };
 
+// Cached attention (generation): rows at different lengths append Tq tokens each (distinct positions, so the
+// stored cache is order-free); the caches already hold random earlier keys and values, and are checked after the
+// store as well as the output. bf16 caches: q is rounded to bf16 and k/v are stored rounded.
+class AttentionCachedCase : public OpCase {
+ public:
+  AttentionCachedCase(CachedAttentionShape s, std::vector<int> start) : s(s), start(std::move(start)) {}
+  OpKind op() const override { return OpKind::AttentionCached; }
+  std::string name() const override {
+    std::string st;
+    for (int x : start) st += (st.empty() ? "" : "/") + std::to_string(x);
+    return strfmt("attention_cached(B=%d,Tq=%d,S=%d,NH=%d,NKV=%d,HS=%d,start=%s%s)", s.B, s.Tq, s.S, s.NH, s.NKV,
+                  s.HS, st.c_str(), s.bf16_cache ? ",bf16" : "");
+  }
+  void build(TensorSet& ts, Backend&, uint64_t seed) const override {
+    const size_t nq = sz({s.B, s.Tq, s.NH, s.HS}), nkv = sz({s.B, s.Tq, s.NKV, s.HS});
+    const size_t ncache = sz({s.B, s.S, s.NKV, s.HS});
+    std::vector<int32_t> pos;
+    for (int b = 0; b < s.B; ++b)
+      for (int t = 0; t < s.Tq; ++t) pos.push_back(start[b] + t);
+    ts.input("q", random_vector(nq, seed, 2.0f));
+    ts.input("k_new", random_vector(nkv, seed + 1));
+    ts.input("v_new", random_vector(nkv, seed + 2));
+    ts.input_i32("pos", pos);
+    if (s.bf16_cache) {
+      ts.inout_bf16("k_cache", random_vector(ncache, seed + 3));
+      ts.inout_bf16("v_cache", random_vector(ncache, seed + 4));
+    } else {
+      ts.inout("k_cache", random_vector(ncache, seed + 3));
+      ts.inout("v_cache", random_vector(ncache, seed + 4));
+    }
+    ts.output("out", nq);
+  }
+  void run(Backend& be, const OpArgs& a) const override {
+    be.attention_cached(a.f(6), a.f(0), a.f(1), a.f(2), a.ptrs.at(4), a.ptrs.at(5), a.i32(3), s);
+  }
+  // As the forward attention: fp32 dots, exp and sums against double (cpu and the CUDA kernel alike).
+  double tolerance() const override { return 1e-5; }
+
+ private:
+  CachedAttentionShape s;
+  std::vector<int> start;
+};
+
 // ---- swiglu, add ----------------------------------------------------------------------------------------
 
 class SwigluFwd : public OpCase {
@@ -928,6 +971,11 @@ static std::vector<std::unique_ptr<OpCase>> make_cases() {
   }
   add(new AttentionFwd({1, 19, 2, 1, 32}, 4.0f));  // peaked softmax
   add(new AttentionBwd({1, 19, 2, 1, 32}, 4.0f));
+  add(new AttentionCachedCase({3, 1, 24, 4, 2, 16, false}, {0, 9, 23}));   // decode steps: first and last slots
+  add(new AttentionCachedCase({2, 5, 20, 4, 4, 32, false}, {0, 7}));       // a prefill pass, MHA
+  add(new AttentionCachedCase({1, 3, 300, 8, 2, 64, false}, {260}));       // more keys than one CUDA tile
+  add(new AttentionCachedCase({3, 1, 24, 4, 2, 16, true}, {0, 9, 23}));
+  add(new AttentionCachedCase({2, 5, 20, 6, 2, 8, true}, {4, 12}));
 
   add(new SwigluFwd(1001));
   add(new SwigluFwd(1));
