@@ -55,6 +55,34 @@ struct EvalArgs {
   std::string chat_template = "llama2";
 };
 
+// What `strata generate` and `strata chat` share: the model, how it is loaded, and how tokens are chosen.
+struct GenerationArgs {
+  std::string model;                 // HF folder, run folder or checkpoint
+  std::string backend = "cpu";
+  std::string tokenizer;             // empty: the model's own
+  std::string precision = "auto";    // auto | fp32 | bf16
+  std::string blocks = "device";     // device | host | disk: where the blocks live (streamed per pass)
+  std::string disk_path;             // the disk tier's file (new); empty: a temporary one
+  int prefetch = 2;
+  int max_new_tokens = 256;
+  double temperature = 0.0, top_p = 1.0;
+  int top_k = 0;
+  uint64_t seed = 0;
+  std::string chat_template;         // generate: empty = none (plain text); chat: llama2 | chatml
+  std::string system;
+};
+
+struct GenerateArgs {
+  GenerationArgs gen;
+  std::string prompt;                // --prompt TEXT
+  bool has_prompt = false;
+  std::string prompts_file;          // --prompts FILE.jsonl ({"prompt": ...} per line)
+  std::string prompt_ids;            // --prompt-ids 1,2,3
+  bool json = false;
+  bool ignore_eos = false;
+  int batch = 8;                     // prompts generated together
+};
+
 struct PlanArgs {
   std::string config;
   std::vector<std::string> overrides;
@@ -83,6 +111,8 @@ int run_plan(const PlanArgs& opts);
 int run_probe(const std::string& backend, const std::string& disk_dir);
 int run_train(const TrainArgs& opts);
 int run_eval(const EvalArgs& opts);
+int run_generate(const GenerateArgs& opts);
+int run_chat(const GenerationArgs& opts);
 // `strata report RUN_DIR`: (re)generates RUN_DIR/report.html from trace.json, metrics.jsonl and plan.json.
 int run_report(const std::string& run_dir);
 int run_backends();

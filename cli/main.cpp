@@ -22,7 +22,7 @@
 
 namespace {
 
-using strata::DemoArgs, strata::InitModelArgs, strata::TrainArgs, strata::PlanArgs, strata::EvalArgs,
+using strata::DemoArgs, strata::GenerationArgs, strata::GenerateArgs, strata::InitModelArgs, strata::TrainArgs, strata::PlanArgs, strata::EvalArgs,
     strata::TokenizeArgs, strata::ExportArgs;
 
 // A subcommand and what runs when the command line chose it.
@@ -77,6 +77,20 @@ CLI::Validator positive_number() {
         return std::string();
       },
       "> 0");
+}
+
+// A finite real number >= 0 (a sampling temperature, top-p): no nan, inf, hex or spaces.
+CLI::Validator non_negative_number() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        const std::string bad = "'" + v + "' is not a finite number >= 0";
+        if (v.empty() || v.find_first_not_of("0123456789.eE+-") != std::string::npos) return bad;
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (end != v.c_str() + v.size() || !std::isfinite(x) || x < 0) return bad;
+        return std::string();
+      },
+      ">= 0");
 }
 
 // A string option that must not be empty ("" would otherwise mean "not given", or fail later without a reason).
@@ -219,6 +233,73 @@ Command add_eval(CLI::App& app) {
   return {c, [a] { return strata::run_eval(*a); }};
 }
 
+// The options `generate` and `chat` share: model loading and token choice.
+void add_generation_options(CLI::App* c, GenerationArgs& a, const std::string& template_help) {
+  c->add_option("model", a.model, "HF model folder, run folder (newest checkpoint) or checkpoint folder")
+      ->required()
+      ->transform(non_empty("give an HF model folder, a run folder or a checkpoint folder"));
+  c->add_option("--max-new-tokens", a.max_new_tokens, "tokens to generate at most per reply")
+      ->capture_default_str()
+      ->transform(whole_number(1, 1 << 20));
+  c->add_option("--temperature", a.temperature, "0: greedy; > 0: sample from softmax(logits / T)")
+      ->capture_default_str()
+      ->transform(non_negative_number());
+  c->add_option("--top-k", a.top_k, "sample among the k most likely tokens (0: all)")
+      ->capture_default_str()
+      ->transform(whole_number(0, 1 << 24));
+  c->add_option("--top-p", a.top_p, "sample among the most likely tokens up to this probability mass, in (0, 1]")
+      ->capture_default_str()
+      ->transform(non_negative_number());
+  c->add_option("--seed", a.seed, "seed of the sampling draws")
+      ->capture_default_str()
+      ->transform(whole_number(0, kU64Max));
+  c->add_option("--chat-template", a.chat_template, template_help);
+  c->add_option("--system", a.system, "system prompt (with a chat template)");
+  c->add_option("--backend", a.backend, "cpu, ref, cuda:N")
+      ->capture_default_str()
+      ->transform(non_empty("give cpu, ref or cuda:N"));
+  c->add_option("--tokenizer", a.tokenizer, "byte, a tokenizer file or a folder holding one (default: the model's)")
+      ->transform(non_empty("give byte, a tokenizer.model / tokenizer.json, or a folder holding one"));
+  c->add_option("--precision", a.precision, "auto (the run's train.precision; fp32 for an HF folder), fp32, bf16")
+      ->capture_default_str();
+  c->add_option("--blocks", a.blocks, "where the transformer blocks live: device, host or disk (streamed per step)")
+      ->capture_default_str();
+  c->add_option("--disk-path", a.disk_path, "the disk tier's file (created and removed; default: a temporary file)")
+      ->transform(non_empty("give a new file path for the disk tier"));
+  c->add_option("--prefetch", a.prefetch, "streamed blocks read ahead")
+      ->capture_default_str()
+      ->transform(whole_number(1, 64));
+}
+
+Command add_generate(CLI::App& app) {
+  auto a = std::make_shared<GenerateArgs>();
+  a->gen.max_new_tokens = 128;
+  auto* c = app.add_subcommand("generate", "generate text from a model, run or checkpoint (KV cache, batched prompts)");
+  add_generation_options(c, a->gen, "none (plain text, the default), llama2 or chatml");
+  c->add_option("--prompt", a->prompt, "the prompt text");
+  c->add_option("--prompts", a->prompts_file, "a JSONL file, one {\"prompt\": ...} per line, generated in batches")
+      ->transform(non_empty("give a .jsonl file of prompts"));
+  c->add_option("--prompt-ids", a->prompt_ids, "the prompt as token ids, e.g. 1,306,4966 (no tokenizer needed)")
+      ->transform(non_empty("give comma-separated token ids, e.g. 1,306,4966"));
+  c->add_option("--batch", a->batch, "prompts generated together (--prompts)")
+      ->capture_default_str()
+      ->transform(whole_number(1, 4096));
+  c->add_flag("--json", a->json, "print one JSON object per prompt (ids, text, tokens/s) instead of streaming text");
+  c->add_flag("--ignore-eos", a->ignore_eos, "do not stop at the end-of-sequence token");
+  return {c, [a, c] {
+            a->has_prompt = c->count("--prompt") > 0;
+            return strata::run_generate(*a);
+          }};
+}
+
+Command add_chat(CLI::App& app) {
+  auto a = std::make_shared<GenerationArgs>();
+  a->chat_template = "llama2";
+  auto* c = app.add_subcommand("chat", "talk to a model in the terminal (chat template, history; /reset, /exit)");
+  add_generation_options(c, *a, "llama2 (default) or chatml");
+  return {c, [a] { return strata::run_chat(*a); }};
+}
+
 Command add_tokenize(CLI::App& app) {
   auto a = std::make_shared<TokenizeArgs>();
   auto* c = app.add_subcommand("tokenize", "tokenize dataset files into one token file (.tok) for data.format = "
@@ -285,6 +366,8 @@ int main(int argc, char** argv) {
       add_probe(app),
       add_report(app),
       add_eval(app),
+      add_generate(app),
+      add_chat(app),
       add_tokenize(app),
       add_export(app),
   };

@@ -2,6 +2,7 @@
 // content that share a mask are tokenized together), special tokens are appended as ids.
 #include "data/chat_template.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "core/check.h"
@@ -59,11 +60,31 @@ ChatTemplate::ChatTemplate(ChatTemplateKind kind, const Tokenizer& tok) : kind_(
 }
 
 void ChatTemplate::render(const Conversation& c, Document& out) const {
-  if (kind_ == ChatTemplateKind::Llama2) render_llama2(c, out);
-  else render_chatml(c, out);
+  if (kind_ == ChatTemplateKind::Llama2) render_llama2(c, out, false);
+  else render_chatml(c, out, false);
 }
 
-void ChatTemplate::render_llama2(const Conversation& c, Document& out) const {
+void ChatTemplate::render_prompt(const Conversation& history, const std::string& user, Document& out) const {
+  Conversation c = history;
+  c.turns.push_back({user, ""});
+  const size_t first = out.mask.size();
+  if (kind_ == ChatTemplateKind::Llama2) render_llama2(c, out, true);
+  else render_chatml(c, out, true);
+  std::fill(out.mask.begin() + first, out.mask.end(), 0);
+}
+
+std::vector<int32_t> ChatTemplate::stop_ids() const {
+  std::vector<int32_t> ids;
+  if (tok_.eos_id() >= 0) ids.push_back(tok_.eos_id());
+  if (kind_ == ChatTemplateKind::Chatml && im_end_ >= 0) ids.push_back(im_end_);
+  return ids;
+}
+
+std::string ChatTemplate::stop_text() const {
+  return kind_ == ChatTemplateKind::Chatml && im_end_ < 0 ? "<|im_end|>" : "";
+}
+
+void ChatTemplate::render_llama2(const Conversation& c, Document& out, bool open_last) const {
   Segments s(tok_, out);
   for (size_t i = 0; i < c.turns.size(); ++i) {
     s.id(tok_.bos_id(), false);
@@ -75,6 +96,7 @@ void ChatTemplate::render_llama2(const Conversation& c, Document& out) const {
     }
     s.text(c.turns[i].user, false);
     s.text(" [/INST]", false);
+    if (open_last && i + 1 == c.turns.size()) break;
     if (!implicit_space_) s.text(" ", true);
     s.text(c.turns[i].assistant, true);
     s.text(" ", true);
@@ -83,7 +105,7 @@ void ChatTemplate::render_llama2(const Conversation& c, Document& out) const {
   s.flush();
 }
 
-void ChatTemplate::render_chatml(const Conversation& c, Document& out) const {
+void ChatTemplate::render_chatml(const Conversation& c, Document& out, bool open_last) const {
   Segments s(tok_, out);
   s.id(tok_.bos_id(), false);
   auto masked_message = [&](std::string_view role, std::string_view content) {
@@ -95,10 +117,12 @@ void ChatTemplate::render_chatml(const Conversation& c, Document& out) const {
     s.text("\n", false);
   };
   if (!c.system.empty()) masked_message("system", c.system);
-  for (const ChatTurn& t : c.turns) {
+  for (size_t i = 0; i < c.turns.size(); ++i) {
+    const ChatTurn& t = c.turns[i];
     masked_message("user", t.user);
     s.special(im_start_, "<|im_start|>", false);
     s.text("assistant\n", false);
+    if (open_last && i + 1 == c.turns.size()) break;
     s.text(t.assistant, true);
     s.special(im_end_, "<|im_end|>", true);
     s.text("\n", false);

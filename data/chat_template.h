@@ -33,10 +33,18 @@ class ChatTemplate {
   ChatTemplateKind kind() const { return kind_; }
   // Appends the conversation to `out`. Thread-safe (const, and the tokenizer's encode is).
   void render(const Conversation& c, Document& out) const;
+  // A prompt for generation: the conversation's turns, then `user` in an open turn that ends where the assistant's
+  // reply begins (llama2: after " [/INST]"; chatml: after "<|im_start|>assistant\n"). The mask marks nothing.
+  void render_prompt(const Conversation& history, const std::string& user, Document& out) const;
+  // The ids that end a reply: EOS, and <|im_end|> for chatml when the tokenizer has it as one token.
+  std::vector<int32_t> stop_ids() const;
+  // Text that ends a reply when the tokenizer spells the closing marker as text ("<|im_end|>"); empty: none.
+  std::string stop_text() const;
 
  private:
-  void render_llama2(const Conversation& c, Document& out) const;
-  void render_chatml(const Conversation& c, Document& out) const;
+  // open_last: the last turn's reply is left open (render_prompt) instead of rendered and closed.
+  void render_llama2(const Conversation& c, Document& out, bool open_last) const;
+  void render_chatml(const Conversation& c, Document& out, bool open_last) const;
 
   ChatTemplateKind kind_;
   const Tokenizer& tok_;

@@ -12,6 +12,7 @@ namespace strata {
 const char* to_string(StopReason r) {
   switch (r) {
     case StopReason::StopId: return "stop";
+    case StopReason::StopText: return "stop_text";
     case StopReason::Limit: return "length";
     case StopReason::Context: return "context";
   }
@@ -58,8 +59,11 @@ std::vector<Generation> generate_tokens(LlamaDecoder& dec, const std::vector<std
       const int32_t id = sample_token(logits.data() + (size_t)r * Vv, Vv, o.sampling, rngs[r]);
       out[r].ids.push_back(id);
       if (stats) ++stats->new_tokens;
-      if (on_token) on_token(r, id);
-      if (std::find(o.stop_ids.begin(), o.stop_ids.end(), id) != o.stop_ids.end()) {
+      const bool text_stop = on_token && on_token(r, id);
+      if (text_stop) {
+        out[r].reason = StopReason::StopText;
+        active[r] = false;
+      } else if (std::find(o.stop_ids.begin(), o.stop_ids.end(), id) != o.stop_ids.end()) {
         out[r].reason = StopReason::StopId;
         active[r] = false;
       } else if ((int)out[r].ids.size() >= o.max_new_tokens) {

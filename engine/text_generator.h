@@ -17,7 +17,7 @@ struct GenerateOptions {
   std::vector<int32_t> stop_ids;   // generation of a row ends after one of these (it is kept in the ids)
 };
 
-enum class StopReason { StopId, Limit, Context };
+enum class StopReason { StopId, StopText, Limit, Context };
 const char* to_string(StopReason r);
 
 struct Generation {
@@ -32,8 +32,9 @@ struct GenerationStats {
   double new_tokens_per_second() const { return new_seconds > 0 ? new_tokens / new_seconds : 0; }
 };
 
-// One callback per chosen token, in order (row, id), for streaming output.
-using TokenCallback = std::function<void(int row, int32_t id)>;
+// One callback per chosen token, in order (row, id), for streaming output; returning true ends that row (a stop
+// text the caller found in the decoded reply), with StopReason::StopText.
+using TokenCallback = std::function<bool(int row, int32_t id)>;
 
 // Generates for prompts.size() rows (at most decoder.rows(); each prompt non-empty) from an empty decoder
 // (it is reset first). A prompt that fills the whole context is refused with a UserError naming it.

@@ -72,13 +72,13 @@ void LlamaDecoder::append(const std::vector<std::vector<int32_t>>& tokens, float
   for (int r = 0; r < R; ++r) {
     const size_t n = tokens[r].size();
     STRATA_USER_CHECK(lengths_[r] + n <= (size_t)capacity(),
-                      "sequence " + std::to_string(r) + ": " + std::to_string(lengths_[r]) + " tokens plus " +
+                      "sequence " + std::to_string(r + 1) + ": " + std::to_string(lengths_[r]) + " tokens plus " +
                           std::to_string(n) + " more exceed the context of " + std::to_string(capacity()) +
                           " positions (the model's max_position_embeddings); shorten the prompt or --max-new-tokens");
     for (size_t i = 0; i < n; ++i)
       STRATA_USER_CHECK(tokens[r][i] >= 0 && tokens[r][i] < V,
-                        "token id " + std::to_string(tokens[r][i]) + " (sequence " + std::to_string(r) + ", token " +
-                            std::to_string(i) + ") is outside the model's vocabulary [0, " + std::to_string(V) + ")");
+                        "token id " + std::to_string(tokens[r][i]) + " (sequence " + std::to_string(r + 1) + ", token " +
+                            std::to_string(i + 1) + ") is outside the model's vocabulary [0, " + std::to_string(V) + ")");
     first[r] = total;
     total += n;
   }
