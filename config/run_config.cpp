@@ -44,7 +44,7 @@ EnumRef enum_ref(E* p) {
           [p] { return std::string(enum_name(*p)); }};
 }
 
-using FieldPtr = std::variant<std::string*, int*, uint64_t*, double*, bool*, EnumRef>;
+using FieldPtr = std::variant<std::string*, int*, uint64_t*, double*, bool*, EnumRef, std::vector<std::string>*>;
 
 struct Field {
   std::string_view section;
@@ -88,6 +88,9 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"train", "max_nonfinite_steps", &c.train.max_nonfinite_steps},
       {"train", "eval_every", &c.train.eval_every},
       {"train", "eval_batches", &c.train.eval_batches},
+      {"train", "sample_every", &c.train.sample_every},
+      {"train", "sample_prompts", &c.train.sample_prompts},
+      {"train", "sample_tokens", &c.train.sample_tokens},
       {"lisa", "layers", &c.lisa.layers},
       {"lisa", "interval", &c.lisa.interval},
       {"lisa", "train_embedding", &c.lisa.train_embedding},
@@ -402,6 +405,24 @@ class Parser {
     if (!i || i->get() < 0) fail_line(at + " expects a non-negative integer, got " + describe(n));
     *p = (uint64_t)i->get();
   }
+  // A list of strings: a TOML array of strings; after --set, a single string (or bare text) is a list of one.
+  static void store(std::vector<std::string>* p, const toml::node& n, const std::string& at, const std::string* raw) {
+    if (auto s = n.as_string()) {
+      *p = {s->get()};
+    } else if (auto a = n.as_array()) {
+      std::vector<std::string> v;
+      for (size_t i = 0; i < a->size(); ++i) {
+        auto s = a->get(i)->as_string();
+        if (!s) fail_line(at + "[" + std::to_string(i) + "] expects a string, got " + describe(*a->get(i)));
+        v.push_back(s->get());
+      }
+      *p = std::move(v);
+    } else if (raw) {
+      *p = {*raw};
+    } else {
+      fail_line(at + " expects an array of strings, e.g. [\"Once upon a time\"], got " + describe(n));
+    }
+  }
   // An enumerated key takes one of its names, as a TOML string (or bare text after --set).
   static void store(const EnumRef& e, const toml::node& n, const std::string& at, const std::string* raw) {
     std::string v;
@@ -519,6 +540,15 @@ class Validator {
     at_least("train.max_nonfinite_steps", t.max_nonfinite_steps, 1);
     at_least("train.eval_every", t.eval_every, 0);
     int_range("train.eval_batches", t.eval_batches, 1, 1'000'000, "evaluate on fewer batches");
+    at_least("train.sample_every", t.sample_every, 0);
+    int_range("train.sample_tokens", t.sample_tokens, 1, 4096, "sample fewer tokens");
+    require(t.sample_every == 0 || !t.sample_prompts.empty(), "train.sample_prompts",
+            "is empty but train.sample_every = " + std::to_string(t.sample_every) +
+                " asks for samples; give prompts, e.g. sample_prompts = [\"Once upon a time\"]");
+    require(t.sample_prompts.size() <= 64, "train.sample_prompts",
+            "has " + std::to_string(t.sample_prompts.size()) + " prompts; give at most 64");
+    for (size_t i = 0; i < t.sample_prompts.size(); ++i)
+      require(!t.sample_prompts[i].empty(), "train.sample_prompts", "[" + std::to_string(i) + "] is empty");
   }
 
   void check_lisa() const {
@@ -588,6 +618,11 @@ std::string RunConfig::to_toml() const {
           using F = std::decay_t<decltype(field)>;
           if constexpr (std::is_same_v<F, EnumRef>) out += toml_quote(field.get());
           else if constexpr (std::is_same_v<F, std::string*>) out += toml_quote(*field);
+          else if constexpr (std::is_same_v<F, std::vector<std::string>*>) {
+            out += '[';
+            for (size_t i = 0; i < field->size(); ++i) out += (i ? ", " : "") + toml_quote((*field)[i]);
+            out += ']';
+          }
           else if constexpr (std::is_same_v<F, bool*>) out += *field ? "true" : "false";
           else if constexpr (std::is_same_v<F, double*>) out += format_double(*field);
           else out += std::to_string(*field);

@@ -46,6 +46,9 @@ struct TrainSection {            // [train]
   int max_nonfinite_steps = 5;   // stop after this many consecutive skipped (NaN/Inf) steps
   int eval_every = 50;           // 0 disables periodic eval
   int eval_batches = 8;          // micro-batches per eval
+  int sample_every = 0;          // greedy samples of the current weights every N steps; 0 disables
+  std::vector<std::string> sample_prompts;  // the prompts sampled (batched), each within data.seq_len tokens
+  int sample_tokens = 32;        // new tokens per sample
 };
 
 struct LisaSection {             // [lisa]

@@ -45,6 +45,14 @@ std::string step_metrics_json(const StepRecord& r) {
   return j.dump();
 }
 
+std::string samples_metrics_json(int step, const std::vector<TrainingSample>& samples) {
+  nlohmann::json j;
+  j["step"] = step;
+  j["samples"] = nlohmann::json::array();
+  for (const TrainingSample& s : samples) j["samples"].push_back({{"prompt", s.prompt}, {"text", s.text}, {"ids", s.ids}});
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string eval_metrics_json(const EvalRecord& r) {
   nlohmann::json j;
   j["step"] = r.step;

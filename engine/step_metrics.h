@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/process_memory.h"
+#include "engine/training_samples.h"
 #include "memory/memory_tracker.h"
 #include "offload/block_placement.h"
 
@@ -34,5 +35,7 @@ struct EvalRecord {
   size_t tokens = 0;
 };
 std::string eval_metrics_json(const EvalRecord& r);
+// {"step": N, "samples": [{"prompt", "text", "ids"}, ...]}
+std::string samples_metrics_json(int step, const std::vector<TrainingSample>& samples);
 
 }  // namespace strata

@@ -27,6 +27,7 @@
 #include "data/training_data.h"
 #include "engine/metrics_log.h"
 #include "engine/step_metrics.h"
+#include "engine/training_samples.h"
 #include "engine/trained_weights.h"
 #include "plan/planner.h"
 #include "memory/profiler.h"
@@ -51,6 +52,9 @@ uint64_t resume_config_hash(RunConfig c) {
   c.train.steps = 1;
   c.train.warmup_steps = 0;
   c.output = OutputSection{};
+  c.train.sample_every = 0;  // samples only read the weights: a resume may change them
+  c.train.sample_prompts.clear();
+  c.train.sample_tokens = TrainSection{}.sample_tokens;
   return xxh3_of_text(c.to_toml());
 }
 
@@ -125,6 +129,8 @@ class TrainingRun {
     model_->set_gradient_ready([this](BlobId blob) {
       if (last_micro_batch_) opt_->gradient_ready(blob, model_->grads());
     });
+    if (cfg.train.sample_every > 0)
+      samples_.emplace(*data_.tokenizer, cfg.train.sample_prompts, cfg.train.sample_tokens, cfg.data.seq_len);
     if (lisa()) sampler_.emplace(info_.config.n_layers, cfg.lisa.layers, cfg.lisa.interval, cfg.train.seed);
     sched_.kind = cfg.train.lr_schedule;
     sched_.lr = cfg.train.lr;
@@ -208,6 +214,7 @@ class TrainingRun {
       const double loss = *stepped;
       r.losses.push_back(loss);
       if (cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) evaluate();
+      if (samples_ && step_ % cfg_.train.sample_every == 0) sample();
       const bool last = step_ == cfg_.train.steps;
       if (!last && cfg_.output.checkpoint_every > 0 && step_ % cfg_.output.checkpoint_every == 0)
         r.last_checkpoint = save();
@@ -377,6 +384,20 @@ class TrainingRun {
     log("eval at step %d: loss %.4f | perplexity %.2f | %zu tokens\n", step_, loss, std::exp(loss), count);
   }
 
+  // Greedy samples of the current weights: printed, and one metrics line {"step", "samples": [...]}.
+  void sample() {
+    Profiler::Scope span(&prof_, "samples", "train", -1);
+    const std::vector<TrainingSample> s = samples_->run(*model_);
+    write_metrics(samples_metrics_json(step_, s));
+    auto one_line = [](std::string t) {
+      std::string o;
+      for (char c : t) o += c == '\n' ? std::string("\\n") : std::string(1, c);
+      return o;
+    };
+    for (const TrainingSample& x : s)
+      log("sample at step %d: \"%s\" -> \"%s\"\n", step_, one_line(x.prompt).c_str(), one_line(x.text).c_str());
+  }
+
   // A metrics line that cannot be written stops the run, never silently: a checkpoint is attempted first (it is
   // written to a temp folder and renamed, so a full disk cannot leave half of one), then the error names both.
   void write_metrics(const std::string& line) {
@@ -463,6 +484,7 @@ class TrainingRun {
   std::unique_ptr<BlockPlacement> placement_;
   Plan plan_;
   std::optional<LisaSampler> sampler_;
+  std::optional<TrainingSamples> samples_;  // [train] sample_every
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<BatchLog> batches_;

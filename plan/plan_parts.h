@@ -24,6 +24,7 @@ struct PlanInputs {
   bool tied = false, train_embedding = false, train_head = false, train_final_norm = false;
   bool host_optimizer = false;  // memory.optimizer = "host": masters, moments and their staging in pinned host memory
   bool keep_state = false;      // LISA with lisa.optimizer_state = "keep": deactivated blocks' state is parked
+  int sample_rows = 0;          // [train] sample_every: prompts sampled together (a KV cache of seq_len positions)
 };
 PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts);
 

@@ -9,6 +9,8 @@
 #include "core/byte_size.h"
 #include "core/check.h"
 #include "model/activations.h"
+#include "model/kv_cache.h"
+#include "model/llama_decoder.h"
 #include "plan/plan_parts.h"
 
 namespace strata {
@@ -18,7 +20,7 @@ constexpr int kDev = (int)MemoryKind::Device, kPinned = (int)MemoryKind::HostPin
 constexpr int W = (int)MemoryCategory::Weights, M = (int)MemoryCategory::MasterWeights,
               G = (int)MemoryCategory::Grads, O = (int)MemoryCategory::OptimizerState,
               A = (int)MemoryCategory::Activations, WS = (int)MemoryCategory::Workspace,
-              S = (int)MemoryCategory::Streaming;
+              S = (int)MemoryCategory::Streaming, KV = (int)MemoryCategory::KvCache;
 
 size_t budget_of(const std::string& s, const char* key) { return s.empty() ? SIZE_MAX : parse_byte_size(s, key); }
 
@@ -46,6 +48,15 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
   const int B = in.micro_batch, T = in.seq_len;
   dev[A] = Activations::saved_bytes(mc, B, T, in.checkpointing, in.bf16);
   dev[WS] = Activations::workspace_bytes(mc, B, T, in.checkpointing, 0, in.bf16);
+  // Samples during training (model/llama_decoder.h): a cache of T positions per prompt and the decoder's workspace,
+  // held while they are generated, next to the training buffers; its passes have Nd rows.
+  size_t Nd = 0;
+  if (in.sample_rows > 0) {
+    const int pass = LlamaDecoder::pass_tokens_for(in.sample_rows, T);
+    Nd = (size_t)in.sample_rows * pass;
+    dev[KV] = KvCache::bytes(mc, in.sample_rows, T, in.bf16);
+    dev[WS] += LlamaDecoder::workspace_bytes(mc, in.sample_rows, pass);
+  }
   if (in.cuda && in.bf16) {
     // The CUDA backend's scratch: GEMM operands rounded to bf16 (at most 2 N (C + F) values) and the fp32 rows of one
     // weight gradient (at most kBf16WeightGradChunkFloats plus one row, never more than the largest weight).
@@ -53,7 +64,8 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
     const size_t largest_weight = C * std::max({(size_t)mc.q_dim(), F, (size_t)mc.vocab});
     const size_t dw_rows = std::min(largest_weight, kBf16WeightGradChunkFloats + std::max(C, F));
     const size_t mib = size_t{1} << 20,
-                 scratch = 2 * sizeof(uint16_t) * (size_t)B * T * (C + F) + sizeof(float) * dw_rows + 3 * 256;
+                 scratch = 2 * sizeof(uint16_t) * std::max((size_t)B * T, Nd) * (C + F) + sizeof(float) * dw_rows +
+                           3 * 256;
     dev[WS] += (scratch + mib - 1) / mib * mib;
   }
   if (in.bf16 && in.cpu) {
@@ -65,6 +77,11 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
                                    bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
                                    bf16_linear_scratch_bytes(R, C, V),
                                    rounded_qkv_scratch_bytes(B, T, mc.n_heads, mc.n_kv_heads, mc.head_dim())});
+    if (Nd > 0)  // the decoder's linears (Nd rows) and its head (one row per prompt)
+      p.op_scratch_bytes = std::max({p.op_scratch_bytes, bf16_linear_scratch_bytes(Nd, C, Q),
+                                     bf16_linear_scratch_bytes(Nd, Q, C), bf16_linear_scratch_bytes(Nd, C, F),
+                                     bf16_linear_scratch_bytes(Nd, F, C),
+                                     bf16_linear_scratch_bytes((size_t)in.sample_rows, C, V)});
     dev[WS] += p.op_scratch_bytes;
   }
 }

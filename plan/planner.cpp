@@ -34,6 +34,7 @@ PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& mc, const PlanOp
   in.layout32 = make_model_layout(mc, DType::F32);
   in.micro_batch = cfg.train.micro_batch;
   in.seq_len = cfg.data.seq_len;
+  in.sample_rows = cfg.train.sample_every > 0 ? (int)cfg.train.sample_prompts.size() : 0;
   in.checkpointing = cfg.memory.activation_checkpointing;
   in.tied = mc.tie_embeddings;
   const NonBlockTraining trains = non_block_training(cfg, mc.tie_embeddings);

@@ -129,6 +129,17 @@ std::string steps_section(const RunData& d) {
   return h;
 }
 
+// The samples the run printed ([train] sample_every): the prompt, then the model's continuation, per step.
+std::string samples_section(const RunData& d) {
+  if (d.samples.empty()) return "";
+  std::string h = "<h2>Samples</h2><p class=\"sub\">Greedy continuations of the current weights "
+                  "([train] sample_every); the prompt is in grey.</p><table><tr><th>step</th><th>sample</th></tr>";
+  for (const RunData::Sample& s : d.samples)
+    h += "<tr><td>" + std::to_string(s.step) + "</td><td style=\"white-space:pre-wrap\"><span class=\"note\">" +
+         html_escape(s.prompt) + "</span>" + html_escape(s.text) + "</td></tr>";
+  return h + "</table>";
+}
+
 std::string page(const RunData& d) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -145,7 +156,7 @@ std::string page(const RunData& d) {
   h += d.has_trace ? "." : " (without a trace: per-step totals only).";
   h += " Differences over 5% are highlighted.</p>" + planned_vs_measured_table(d) + "\n";
   h += "<h2>Top consumers</h2>" + top_consumers_table(d) + "\n";
-  h += steps_section(d) + "\n";
+  h += steps_section(d) + "\n" + samples_section(d) + "\n";
   if (d.has_trace) h += "<h2>Where the time went</h2>" + activity_table(d) + "\n";
   h += "<p class=\"note\">";
   h += d.has_trace ? "The full timeline is in trace.json: open it in ui.perfetto.dev or chrome://tracing. "

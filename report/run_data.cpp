@@ -67,6 +67,13 @@ void load_metrics(const fs::path& path, RunData& d) {
       continue;
     }
     const int step = j["step"].get<int>();
+    if (j.contains("samples") && j["samples"].is_array()) {
+      for (const json& s : j["samples"])
+        if (s.is_object() && s.contains("prompt") && s["prompt"].is_string() && s.contains("text") &&
+            s["text"].is_string())
+          d.samples.push_back({step, s["prompt"].get<std::string>(), s["text"].get<std::string>()});
+      continue;
+    }
     if (j.contains("eval_loss")) {
       d.evals.push_back({step, num(j, "eval_loss"), num(j, "eval_perplexity")});
       continue;

@@ -61,6 +61,11 @@ struct RunData {
 
   std::vector<StepRecord> steps;
   std::vector<EvalRecord> evals;
+  struct Sample {
+    int step = 0;
+    std::string prompt, text;
+  };
+  std::vector<Sample> samples;  // [train] sample_every: greedy continuations, in step order
 
   bool has_trace = false;
   double trace_seconds = 0;  // from the first to the last trace event

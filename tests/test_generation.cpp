@@ -7,17 +7,24 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "config/run_config.h"
 #include "engine/inference_model.h"
+#include "engine/trainer.h"
 #include "engine/text_generator.h"
 #include "model/llama_decoder.h"
 #include "model/param_init.h"
 #include "tests/support/backends.h"
 #include "tests/support/golden_file.h"
+#include "tests/support/temp_dir.h"
 
 namespace strata {
 namespace {
@@ -213,6 +220,10 @@ INSTANTIATE_TEST_SUITE_P(Goldens, HfGreedy, ::testing::ValuesIn(hf_cases()), [](
 
 std::string tiny_gqa_dir() { return std::string(STRATA_GOLDEN_DIR) + "/generate/tiny_gqa"; }
 
+// Runs `expr`, which must throw a StrataError whose message contains `needle`.
+#define EXPECT_THAT_ERROR(expr, needle) \
+  EXPECT_NE(test::error_of([&] { (void)(expr); }).find(needle), std::string::npos) << test::error_of([&] { (void)(expr); })
+
 std::vector<std::vector<int32_t>> golden_prompts(const test::GoldenFile& g) {
   std::vector<std::vector<int32_t>> p;
   for (int i = 0; i < g.meta_int("n_prompts"); ++i) p.push_back(g.i32("prompt." + std::to_string(i)));
@@ -292,6 +303,93 @@ TEST(Generation, StopIdsContextAndBadPrompts) {
   EXPECT_EQ(ctx[0].ids, std::vector<int32_t>(g.i32("greedy.3").begin(), g.i32("greedy.3").begin() + 4));
   EXPECT_THROW(generate_tokens(small, {std::vector<int32_t>{}}, go), UserError);
   EXPECT_THROW(generate_tokens(small, {std::vector<int32_t>(20, 3)}, go), UserError);
+}
+
+// ---- samples during training ------------------------------------------------------------------------------------
+
+// Each logged sample is what `generate` gives from the checkpoint saved at that step: same ids, same text. Frozen
+// blocks are streamed from the host tier, so the samples read them through the trainer's prefetcher.
+TEST(TrainingSamples, LoggedSamplesEqualGenerationFromTheCheckpointOfTheirStep) {
+  for (const char* precision : {"fp32", "bf16"}) {
+    SCOPED_TRACE(precision);
+    const fs::path dir = fs::temp_directory_path() / ("strata-samples-" + std::to_string(::getpid()) + precision);
+    fs::remove_all(dir);
+    const RunConfig cfg = RunConfig::parse(R"(
+[model]
+preset = "tiny"
+[data]
+train = "synthetic"
+synthetic_documents = 200
+seq_len = 48
+[train]
+steps = 6
+micro_batch = 2
+lr = 3e-3
+eval_every = 0
+sample_every = 3
+sample_prompts = ["Once upon a time", "The dog", "A"]
+sample_tokens = 12
+[lisa]
+layers = 1
+interval = 2
+[memory]
+frozen_tier = "host"
+[output]
+checkpoint_every = 3
+keep_checkpoints = 5
+)", "samples.toml", {"output.dir=" + dir.string(), std::string("train.precision=") + precision});
+    TrainOptions o;
+    o.log = nullptr;
+    train(cfg, o);
+    std::ifstream in(dir / "metrics.jsonl");
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line);
+      if (!j.contains("samples")) continue;
+      ++lines;
+      const int step = j["step"];
+      char name[32];
+      std::snprintf(name, sizeof name, "step_%08d", step);
+      InferenceModel im((dir / "checkpoints" / name).string(), {});
+      ASSERT_NE(im.tokenizer(), nullptr);
+      ASSERT_EQ(im.model().precision() == Precision::BF16, std::string(precision) == "bf16");
+      std::vector<std::vector<int32_t>> prompts;
+      for (const auto& s : j["samples"]) {
+        std::vector<int32_t> ids = {im.tokenizer()->bos_id()};
+        im.tokenizer()->encode(s["prompt"].get<std::string>(), ids);
+        prompts.push_back(ids);
+      }
+      LlamaDecoder dec(im.model(), (int)prompts.size(), cfg.data.seq_len);
+      GenerateOptions go;
+      go.max_new_tokens = cfg.train.sample_tokens;
+      go.stop_ids = {im.tokenizer()->eos_id()};
+      const auto gens = generate_tokens(dec, prompts, go);
+      for (size_t i = 0; i < gens.size(); ++i) {
+        EXPECT_EQ(j["samples"][i]["ids"].get<std::vector<int32_t>>(), gens[i].ids) << "step " << step << " sample " << i;
+        EXPECT_FALSE(gens[i].ids.empty());
+      }
+    }
+    EXPECT_EQ(lines, 2);
+    fs::remove_all(dir);
+  }
+}
+
+// The keys are checked: prompts are required with sample_every, and a prompt must leave room within data.seq_len.
+TEST(TrainingSamples, BadKeysAreRefusedWithTheirNames) {
+  const std::string base = "[model]\npreset = \"tiny\"\n[data]\ntrain = \"synthetic\"\nseq_len = 16\n";
+  EXPECT_THAT_ERROR(RunConfig::parse(base + "[train]\nsample_every = 5\n", "a.toml", {}),
+                    "train.sample_prompts is empty but train.sample_every = 5 asks for samples");
+  EXPECT_THAT_ERROR(RunConfig::parse(base + "[train]\nsample_prompts = [1]\n", "a.toml", {}),
+                    "train.sample_prompts[0] expects a string");
+  const RunConfig long_prompt = RunConfig::parse(
+      base + "[train]\nsteps = 1\nsample_every = 1\nsample_prompts = [\"a prompt longer than sixteen bytes\"]\n",
+      "a.toml", {"output.dir=" + (fs::temp_directory_path() / ("strata-samples-bad-" + std::to_string(::getpid()))).string()});
+  TrainOptions o;
+  o.log = nullptr;
+  EXPECT_THAT_ERROR(train(long_prompt, o), "train.sample_prompts[0] is 35 tokens: no room to generate within "
+                                          "data.seq_len = 16");
+  fs::remove_all(fs::temp_directory_path() / ("strata-samples-bad-" + std::to_string(::getpid())));
 }
 
 }  // namespace

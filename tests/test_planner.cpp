@@ -90,6 +90,10 @@ TEST(Planner, PredictsMeasuredPeaksWithinFivePercent) {
       {"memory.optimizer=host", "train.mode=lisa", "lisa.layers=2"},
       {"train.precision=bf16", "memory.optimizer=host", "train.mode=lisa", "lisa.layers=1", "lisa.interval=1",
        "train.steps=24", "lisa.optimizer_state=keep", "memory.frozen_tier=host"},
+      // Samples during training: a KV cache and the decoder's workspace next to the training buffers.
+      {"train.mode=lisa", "train.sample_every=2", "train.sample_prompts=[\"Once upon\", \"The dog\", \"A\"]"},
+      {"train.precision=bf16", "train.mode=lisa", "memory.frozen_tier=host", "memory.activation_checkpointing=true",
+       "train.sample_every=2", "train.sample_prompts=[\"Once upon a time\", \"The dog\"]", "train.sample_tokens=8"},
   };
   int i = 0;
   for (auto sets : cases) {
