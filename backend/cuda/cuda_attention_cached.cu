@@ -84,6 +84,23 @@ __global__ void cached_attention_kernel(float* out, const float* q, const T* k_c
   }
 }
 
+// The two kernels for caches of element type T (float, or __nv_bfloat16 with q rounded to bf16 as well).
+template <typename T>
+void launch_cached_attention(float* out, const float* q, const float* k_new, const float* v_new, void* k_cache,
+                             void* v_cache, const int32_t* pos, const CachedAttentionShape& s, unsigned store_blocks,
+                             cudaStream_t stream) {
+  const size_t row = (size_t)s.NKV * s.HS, total = (size_t)s.B * s.Tq * row;
+  T* kc = static_cast<T*>(k_cache);
+  T* vc = static_cast<T*>(v_cache);
+  STRATA_LAUNCH(kv_store_kernel<T>, store_blocks, 256, 0, stream)(kc, vc, k_new, v_new, pos, s.Tq, s.S, row, total);
+  STRATA_CUDA_LAUNCH_CHECK("kv_store_kernel");
+  const unsigned blocks = (unsigned)s.B * s.Tq * s.NH;
+  STRATA_LAUNCH(cached_attention_kernel<T>, blocks, kThreads, 0, stream)(
+      out, q, static_cast<const T*>(kc), static_cast<const T*>(vc), pos, s.Tq, s.S, s.NH, s.NKV, s.HS,
+      1.0f / std::sqrt((float)s.HS), s.bf16_cache);
+  STRATA_CUDA_LAUNCH_CHECK("cached_attention_kernel");
+}
+
 }  // namespace
 
 void CudaBackend::attention_cached(float* out, const float* q, const float* k_new, const float* v_new,
@@ -91,29 +108,11 @@ void CudaBackend::attention_cached(float* out, const float* q, const float* k_ne
   if (s.B <= 0 || s.Tq <= 0) return;
   STRATA_CHECK(s.HS <= kMaxHeadSize, "attention_cached: head size " + std::to_string(s.HS) +
                                          " exceeds the CUDA kernel's " + std::to_string(kMaxHeadSize));
-  const size_t row = (size_t)s.NKV * s.HS, total = (size_t)s.B * s.Tq * row;
-  const unsigned blocks = (unsigned)s.B * s.Tq * s.NH;
-  const float scale = 1.0f / std::sqrt((float)s.HS);
-  if (s.bf16_cache) {
-    auto* kc = static_cast<__nv_bfloat16*>(k_cache);
-    auto* vc = static_cast<__nv_bfloat16*>(v_cache);
-    STRATA_LAUNCH(kv_store_kernel, grid_for(total, 256), 256, 0, stream())(kc, vc, k_new, v_new, pos, s.Tq, s.S,
-                                                                           row, total);
-    STRATA_CUDA_LAUNCH_CHECK("kv_store_kernel");
-    STRATA_LAUNCH(cached_attention_kernel, blocks, kThreads, 0, stream())(
-        out, q, static_cast<const __nv_bfloat16*>(kc), static_cast<const __nv_bfloat16*>(vc), pos, s.Tq, s.S, s.NH,
-        s.NKV, s.HS, scale, true);
-  } else {
-    auto* kc = static_cast<float*>(k_cache);
-    auto* vc = static_cast<float*>(v_cache);
-    STRATA_LAUNCH(kv_store_kernel, grid_for(total, 256), 256, 0, stream())(kc, vc, k_new, v_new, pos, s.Tq, s.S,
-                                                                           row, total);
-    STRATA_CUDA_LAUNCH_CHECK("kv_store_kernel");
-    STRATA_LAUNCH(cached_attention_kernel, blocks, kThreads, 0, stream())(
-        out, q, static_cast<const float*>(kc), static_cast<const float*>(vc), pos, s.Tq, s.S, s.NH, s.NKV, s.HS,
-        scale, false);
-  }
-  STRATA_CUDA_LAUNCH_CHECK("cached_attention_kernel");
+  const unsigned store_blocks = grid_for((size_t)s.B * s.Tq * s.NKV * s.HS, 256);
+  if (s.bf16_cache)
+    launch_cached_attention<__nv_bfloat16>(out, q, k_new, v_new, k_cache, v_cache, pos, s, store_blocks, stream());
+  else
+    launch_cached_attention<float>(out, q, k_new, v_new, k_cache, v_cache, pos, s, store_blocks, stream());
 }
 
 }  // namespace strata::STRATA_CUDA_NS
