@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "cli/commands.h"
+#include "engine/mpi_world.h"
 #include "engine/trainer.h"
 
 namespace strata {
@@ -40,11 +41,26 @@ int run_train(const TrainArgs& o) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   t.stop = &g_stop_requested;
-  const TrainResult r = train(cfg, t);
+  // Under mpirun: one rank of a data-parallel run. An error on any rank ends every rank (MPI_Abort) after this one
+  // printed it, so no rank waits for one that is gone.
+  std::unique_ptr<MpiWorld> world;
+  if (MpiWorld::launched_by_mpi()) world = std::make_unique<MpiWorld>();
+  t.world = world.get();
+  TrainResult r;
+  try {
+    r = train(cfg, t);
+  } catch (const StrataError& e) {
+    if (!world || world->size() == 1) throw;
+    std::fprintf(stderr, "strata: error: rank %d of %d: %s\n", world->rank(), world->size(), e.what());
+    std::fflush(stderr);
+    world->abort(1);
+  }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  std::printf("%s at step %d/%d; resume with: strata train --resume %s\n",
-              r.interrupted ? "stopped" : "done", r.steps_done, cfg.train.steps, cfg.output.dir.c_str());
+  if (!world || world->rank() == 0)
+    std::printf("%s at step %d/%d; resume with: %sstrata train --resume %s\n", r.interrupted ? "stopped" : "done",
+                r.steps_done, cfg.train.steps, world && world->size() > 1 ? "mpirun -np N " : "",
+                cfg.output.dir.c_str());
   return 0;
 }
 

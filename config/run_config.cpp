@@ -113,10 +113,12 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"output", "keep_checkpoints", &c.output.keep_checkpoints},
       {"output", "save_batches", &c.output.save_batches},
       {"output", "profile", &c.output.profile},
+      {"distributed", "timeout_s", &c.distributed.timeout_s},
+      {"distributed", "bucket_mb", &c.distributed.bucket_mb},
   };
 }
 
-const std::vector<std::string> kSections = {"model", "data", "train", "lisa", "memory", "output"};
+const std::vector<std::string> kSections = {"model", "data", "train", "lisa", "memory", "output", "distributed"};
 
 std::vector<std::string> keys_of(std::string_view section) {
   RunConfig scratch;
@@ -455,6 +457,7 @@ class Validator {
     check_lisa();
     check_memory();
     check_output();
+    check_distributed();
   }
 
  private:
@@ -571,6 +574,12 @@ class Validator {
     at_least("output.log_every", o.log_every, 1);
     at_least("output.checkpoint_every", o.checkpoint_every, 0);
     at_least("output.keep_checkpoints", o.keep_checkpoints, 1);
+  }
+
+  void check_distributed() const {
+    const auto& d = c_.distributed;
+    positive("distributed.timeout_s", d.timeout_s);
+    int_range("distributed.bucket_mb", d.bucket_mb, 1, 4096, "a bucket is one MPI call");
   }
 
   const RunConfig& c_;

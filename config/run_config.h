@@ -84,6 +84,11 @@ struct OutputSection {           // [output]
   bool profile = false;          // profiling session: trace.json + report.html in the run folder
 };
 
+struct DistributedSection {      // [distributed]: data-parallel runs under mpirun (ignored by a single process)
+  double timeout_s = 300;        // a rank waits this long for the others in a collective, then all stop naming it
+  int bucket_mb = 25;            // gradient all-reduce bucket size (MiB)
+};
+
 struct RunConfig;
 
 // Which non-block parts train: the [lisa] switches in LISA mode, everything in full mode. A tied embedding is also
@@ -100,6 +105,7 @@ struct RunConfig {
   LisaSection lisa;
   MemorySection memory;
   OutputSection output;
+  DistributedSection distributed;
 
   // Parses TOML text; `origin` (file name) prefixes errors. Overrides are "section.key=value" strings whose value
   // is TOML (strings may be given without quotes). Throws StrataError naming the key on the first problem.

@@ -3,6 +3,7 @@
 #include "engine/trainer.h"
 
 #include <omp.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,6 +27,8 @@
 #include "engine/disk_space.h"
 #include "data/training_data.h"
 #include "engine/metrics_log.h"
+#include "engine/gradient_reducer.h"
+#include "engine/mpi_world.h"
 #include "engine/step_metrics.h"
 #include "engine/training_samples.h"
 #include "engine/trained_weights.h"
@@ -55,6 +58,7 @@ uint64_t resume_config_hash(RunConfig c) {
   c.train.sample_every = 0;  // samples only read the weights: a resume may change them
   c.train.sample_prompts.clear();
   c.train.sample_tokens = TrainSection{}.sample_tokens;
+  c.distributed = DistributedSection{};  // how ranks talk changes no result
   return xxh3_of_text(c.to_toml());
 }
 
@@ -76,16 +80,42 @@ std::string list_str(const std::vector<int>& v) {
   return s;
 }
 
+// A rank's backend: cuda:N becomes cuda:N+<local rank> (each rank of a machine takes its own GPU); others as given.
+std::string rank_backend(const std::string& name, const MpiWorld* world) {
+  if (!world || world->size() == 1 || name.rfind("cuda:", 0) != 0) return name;
+  return "cuda:" + std::to_string(std::stoi(name.substr(5)) + world->local_rank());
+}
+
+// Which sums a data-parallel step runs: the gradient reducer for the backend (NCCL on a GPU, MPI otherwise).
+std::unique_ptr<GradientReducer> make_reducer(const MpiWorld& world, Backend& backend, const RunConfig& cfg) {
+  if (cfg.memory.backend.rfind("cuda:", 0) == 0)
+    if (auto nccl = make_nccl_reducer(world, backend)) return nccl;
+  return make_mpi_reducer(world, backend, (size_t)cfg.distributed.bucket_mb << 20);
+}
+
 class TrainingRun {
  public:
   TrainingRun(const RunConfig& cfg, const TrainOptions& opts)
       : cfg_(cfg),
         opts_(opts),
-        backend_(make_backend(cfg.memory.backend)),
+        world_(opts.world && opts.world->size() > 1 ? opts.world : nullptr),
+        rank_(world_ ? world_->rank() : 0),
+        ranks_(world_ ? world_->size() : 1),
+        backend_(make_backend(rank_backend(cfg.memory.backend, opts.world))),
         prof_(cfg.output.profile),
         rss_base_(read_process_memory().rss),
         info_(base_model_info(cfg.model)),
         ckpts_(cfg.output.dir, cfg.output.keep_checkpoints) {
+    if (rank_ > 0) opts_.log = nullptr;  // rank 0 speaks for the run
+    if (world_) {
+      world_->set_timeout(cfg.distributed.timeout_s);
+      // Every rank must run the same config (the same [output] too: rank 0 writes where all of them read).
+      const std::vector<uint64_t> hashes = world_->all_gather(xxh3_of_text(cfg.to_toml()), "the config check");
+      for (int r = 1; r < ranks_ && rank_ == 0; ++r)  // rank 0 reports it; its abort ends the others
+        STRATA_USER_CHECK(hashes[r] == hashes[0], "distributed: rank " + std::to_string(r) +
+                                                      " was started with a different config than rank 0 (another "
+                                                      "file or other --set options); start every rank alike");
+    }
     if (prof_.enabled()) backend_->memory().set_observer([this](const MemorySnapshot& s) { prof_.sample_memory(s); });
     cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
     // The disk tier's scratch file is created, truncated and deleted by Strata: never a file it did not create.
@@ -126,8 +156,12 @@ class TrainingRun {
                                             cfg.memory.optimizer);
     // The host optimizer copies each gradient off the device as soon as the last micro-batch's backward is done with
     // it, overlapped with the backward of the blocks below.
+    if (world_) reducer_ = make_reducer(*world_, *backend_, cfg);
     model_->set_gradient_ready([this](BlobId blob) {
-      if (last_micro_batch_) opt_->gradient_ready(blob, model_->grads());
+      if (!last_micro_batch_) return;
+      if (reducer_) reduce(blob);
+      // The MPI sums complete on the host only in wait(): the host optimizer's copies start after it (in step()).
+      if (!reducer_ || std::string(reducer_->name()) == "nccl") opt_->gradient_ready(blob, model_->grads());
     });
     if (cfg.train.sample_every > 0)
       samples_.emplace(*data_.tokenizer, cfg.train.sample_prompts, cfg.train.sample_tokens, cfg.data.seq_len);
@@ -157,11 +191,12 @@ class TrainingRun {
   // runs once that folder exists). Throws when the budgets cannot work.
   void place(bool resuming) {
     const RunConfig& cfg = cfg_;
-    write_file_atomic((fs::path(cfg.output.dir) / "plan.json").string(), plan_.to_json());
+    if (rank_ == 0) write_file_atomic((fs::path(cfg.output.dir) / "plan.json").string(), plan_.to_json());
     PlacementOptions po;
     po.frozen_tier = cfg.memory.frozen_tier;
     po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
                                                 : cfg.memory.disk_path;
+    if (rank_ > 0) po.disk_path += ".rank" + std::to_string(rank_);  // each rank streams from its own tier file
     po.prefetch = cfg.memory.prefetch;
     po.verify = cfg.memory.verify;
     po.io = cfg.memory.io;
@@ -187,10 +222,13 @@ class TrainingRun {
       log("%s has no checkpoint yet (the run stopped before its first one): starting it again at step 0\n",
           resume_from.c_str());
     r.first_step = step_;
-    metrics_ = std::make_unique<MetricsLog>(cfg_.output.dir, resume_from.empty() ? -1 : step_);
-    if (cfg_.output.save_batches)
+    if (rank_ == 0) metrics_ = std::make_unique<MetricsLog>(cfg_.output.dir, resume_from.empty() ? -1 : step_);
+    if (cfg_.output.save_batches && rank_ == 0)  // rank 0 reads every micro-batch of a step: it logs them all
       batches_ = std::make_unique<BatchLog>(cfg_.output.dir, cfg_.train.micro_batch, cfg_.data.seq_len,
-                                            cfg_.train.grad_accum, resume_from.empty() ? -1 : step_);
+                                            cfg_.train.grad_accum * ranks_, resume_from.empty() ? -1 : step_);
+    if (world_)
+      log("data parallel: %d ranks (%s gradient sums), %d micro-batches of %d per step\n", ranks_, reducer_->name(),
+          cfg_.train.grad_accum * ranks_, cfg_.train.micro_batch);
     log("strata train: %s | %s | %s\n", info_.config.describe().c_str(), data_.describe().c_str(),
         lisa() ? ("LISA " + std::to_string(cfg_.lisa.layers) + " of " + std::to_string(info_.config.n_layers) +
                   " blocks every " + std::to_string(cfg_.lisa.interval) + " steps")
@@ -202,7 +240,10 @@ class TrainingRun {
     const int start = step_;
     io_prev_ = placement_->stats();  // per-step I/O figures exclude loading the base weights into the tiers
     while (step_ < cfg_.train.steps) {
-      if (stop_requested() || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step)) {
+      // Ranks stop together, at a step boundary: every rank's stop request is gathered by the step handshake
+      // (which also names a rank that hangs or died).
+      const bool want_stop = stop_requested() || (opts_.stop_at_step > 0 && step_ >= opts_.stop_at_step);
+      if (world_ ? world_->agree_to_stop(step_, want_stop) : want_stop) {
         r.interrupted = true;
         break;
       }
@@ -213,8 +254,8 @@ class TrainingRun {
       }
       const double loss = *stepped;
       r.losses.push_back(loss);
-      if (cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) evaluate();
-      if (samples_ && step_ % cfg_.train.sample_every == 0) sample();
+      if (rank_ == 0 && cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) evaluate();
+      if (rank_ == 0 && samples_ && step_ % cfg_.train.sample_every == 0) sample();
       const bool last = step_ == cfg_.train.steps;
       if (!last && cfg_.output.checkpoint_every > 0 && step_ % cfg_.output.checkpoint_every == 0)
         r.last_checkpoint = save();
@@ -232,7 +273,7 @@ class TrainingRun {
     if (r.interrupted) log("interrupted: saving a checkpoint at step %d\n", step_);
     if (step_ > start || r.interrupted || r.last_checkpoint.empty()) r.last_checkpoint = save();
     log("checkpoint: %s\n", r.last_checkpoint.c_str());
-    if (prof_.enabled()) {
+    if (prof_.enabled() && rank_ == 0) {
       backend_->memory().set_observer({});
       prof_.write_trace((fs::path(cfg_.output.dir) / "trace.json").string());
       write_html_report(cfg_.output.dir);
@@ -293,25 +334,43 @@ class TrainingRun {
     const std::vector<int> blocks = blocks_for(step_);
     if (blocks != active_->blocks()) active_->switch_to(blocks);
     const LoaderState loader_at_start = train_loader_->state();
+    // A step is accum x ranks micro-batches, read in the same order by every rank (so every loader stays where one
+    // process with grad_accum x ranks would be); rank r computes those with index % ranks == r, and the gradient
+    // sum over ranks is the single process's sum.
     const int B = cfg_.train.micro_batch, T = cfg_.data.seq_len, accum = cfg_.train.grad_accum;
+    const int total = accum * ranks_;
     std::vector<int32_t> tokens((size_t)B * T), targets((size_t)B * T);
     model_->zero_grads();
+    if (reducer_) reducer_->new_step(), reduced_.clear();
     double loss = 0.0;
-    for (int a = 0; a < accum; ++a) {
-      if (a > 0 && (stop_requested() || (opts_.stop_at_micro_batch > 0 &&
-                                          micro_batches_run_ >= opts_.stop_at_micro_batch))) {
+    for (int a = 0; a < total; ++a) {
+      if (!world_ && a > 0 && (stop_requested() || (opts_.stop_at_micro_batch > 0 &&
+                                                     micro_batches_run_ >= opts_.stop_at_micro_batch))) {
         train_loader_->restore(loader_at_start);
         return std::nullopt;
       }
       train_loader_->next_batch(tokens.data(), targets.data());
       if (batches_) batches_->write(tokens, targets);
+      if (a % ranks_ != rank_) continue;
       loss += model_->forward(tokens.data(), targets.data(), B, T);
-      last_micro_batch_ = a == accum - 1;
-      model_->backward(1.0f / (float)accum);
+      last_micro_batch_ = a / ranks_ == accum - 1;
+      model_->backward(1.0f / (float)total);
       last_micro_batch_ = false;
       ++micro_batches_run_;
     }
-    loss /= accum;
+    if (world_) {
+      for (BlobId blob : ids().all())  // every trained gradient is summed, whatever backward reported
+        if (model_->grads().has(blob) && !reduced_.count(blob)) reduce(blob);
+      reducer_->wait();
+      if (std::string(reducer_->name()) != "nccl")
+        for (BlobId blob : ids().all())
+          if (model_->grads().has(blob)) opt_->gradient_ready(blob, model_->grads());
+      // The mean over every micro-batch of the step, summed in rank order: the same value on every rank.
+      const std::vector<double> parts = world_->all_gather(loss, "the loss of step " + std::to_string(step_ + 1));
+      loss = 0.0;
+      for (double p : parts) loss += p;
+    }
+    loss /= total;
     r.active_blocks.push_back(active_->blocks());
     double norm2 = 0.0;
     for (BlobId blob : ids().all())
@@ -344,13 +403,13 @@ class TrainingRun {
     ++step_;
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     last_lr_ = lr;
-    last_tokens_per_s_ = (double)B * T * accum / secs;
+    last_tokens_per_s_ = (double)B * T * total / secs;
     StepRecord rec;
     rec.step = step_;
     rec.loss = loss;
     rec.lr = lr;
     rec.grad_norm = norm;
-    rec.tokens = (int64_t)B * T * accum;
+    rec.tokens = (int64_t)B * T * total;
     rec.seconds = secs;
     rec.active_layers = active_->blocks();
     rec.skipped = !finite;
@@ -384,6 +443,14 @@ class TrainingRun {
     log("eval at step %d: loss %.4f | perplexity %.2f | %zu tokens\n", step_, loss, std::exp(loss), count);
   }
 
+  // Starts the sum over ranks of `blob`'s gradient, tensor by tensor (a bf16 blob holds fp32 norm weights too).
+  void reduce(BlobId blob) {
+    if (!reduced_.insert(blob).second) return;
+    const BlobLayout& layout = model_->grads().layout_of(blob);
+    for (int i = 0; i < (int)layout.tensors.size(); ++i)
+      reducer_->start(model_->grads().tensor(blob, i), (size_t)layout.tensors[i].numel(), layout.tensors[i].dtype);
+  }
+
   // Greedy samples of the current weights: printed, and one metrics line {"step", "samples": [...]}.
   void sample() {
     Profiler::Scope span(&prof_, "samples", "train", -1);
@@ -401,12 +468,13 @@ class TrainingRun {
   // A metrics line that cannot be written stops the run, never silently: a checkpoint is attempted first (it is
   // written to a temp folder and renamed, so a full disk cannot leave half of one), then the error names both.
   void write_metrics(const std::string& line) {
+    if (!metrics_) return;  // ranks other than 0
     try {
       metrics_->write(line);
     } catch (const StrataError& e) {
       std::string saved;
       try {
-        saved = "; saved a checkpoint at step " + std::to_string(step_) + " (" + save() + ")";
+        saved = "; saved a checkpoint at step " + std::to_string(step_) + " (" + save(false) + ")";
       } catch (const StrataError& e2) {
         saved = std::string("; the checkpoint at step ") + std::to_string(step_) + " failed too: " + e2.what();
       }
@@ -415,7 +483,34 @@ class TrainingRun {
     }
   }
 
-  std::string save() {
+  // Every rank's trained weights hash alike (checked at each checkpoint of a data-parallel run), else the run stops.
+  void check_identical_weights(const std::vector<TensorSource>& weights) {
+    XXH3_state_t* st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    std::vector<char> buf(8 << 20);
+    for (const TensorSource& t : weights) {
+      size_t bytes = dtype_size(t.dtype);
+      for (int64_t d : t.shape) bytes *= (size_t)d;
+      for (size_t at = 0; at < bytes; at += buf.size()) {
+        const size_t n = std::min(buf.size(), bytes - at);
+        t.fill_range(buf.data(), at, n);
+        XXH3_64bits_update(st, buf.data(), n);
+      }
+    }
+    const uint64_t mine = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    const std::vector<uint64_t> all = world_->all_gather(mine, "the weight check at step " + std::to_string(step_));
+    for (int r = 1; r < ranks_; ++r)
+      STRATA_USER_CHECK(all[r] == all[0], "distributed: at step " + std::to_string(step_) + " the trained weights of "
+                                              "rank " + std::to_string(r) + " differ from rank 0's; stopping");
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)mine);
+    log("weights identical on %d ranks at step %d (xxh3 %s)\n", ranks_, step_, hex);
+  }
+
+  // check_ranks: a data-parallel run first checks that every rank holds the same weights (all ranks call save()
+  // together; rank 0 alone writes). False on the error path of rank 0 alone.
+  std::string save(bool check_ranks = true) {
     Profiler::Scope span(&prof_, "checkpoint", "io", -1);
     TrainerState s;
     s.step = step_;
@@ -429,6 +524,8 @@ class TrainingRun {
     s.config_hash = config_hash_;
     s.cpu_threads = omp_get_max_threads();
     const auto weights = trained_weight_sources(*model_, *placement_, *backend_, s.dirty_blobs);
+    if (world_ && check_ranks) check_identical_weights(weights);
+    if (rank_ != 0) return "";
     return ckpts_.save(s, weights, opt_->state_tensors());
   }
 
@@ -471,6 +568,8 @@ class TrainingRun {
 
   RunConfig cfg_;
   TrainOptions opts_;
+  const MpiWorld* world_;  // null: a single process
+  int rank_, ranks_;
   std::unique_ptr<Backend> backend_;
   Profiler prof_;
   size_t rss_base_;  // resident bytes before the run allocated anything: the binary, its libraries, the runtime
@@ -485,6 +584,8 @@ class TrainingRun {
   Plan plan_;
   std::optional<LisaSampler> sampler_;
   std::optional<TrainingSamples> samples_;  // [train] sample_every
+  std::unique_ptr<GradientReducer> reducer_;  // data parallel: sums the trained gradients over the ranks
+  std::set<BlobId> reduced_;                  // blobs whose sum this step has started
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<BatchLog> batches_;
@@ -540,13 +641,16 @@ std::unique_ptr<FolderLock> prepare_run_dir(const RunConfig& cfg) {
 TrainResult train(const RunConfig& cfg, const TrainOptions& opts) {
   TrainingRun run(cfg, opts);  // validates config, model and data before anything is written
   const bool fresh = opts.resume_dir.empty();
-  // One process per run folder, for the whole run: held until this function returns (or the process dies).
-  const std::unique_ptr<FolderLock> lock =
-      fresh ? prepare_run_dir(cfg) : std::make_unique<FolderLock>(opts.resume_dir, "--resume");
+  const bool primary = !opts.world || opts.world->rank() == 0;
+  // One process per run folder, for the whole run: held until this function returns (or the process dies). In a
+  // data-parallel run, rank 0 holds it for all ranks, and the others wait until the folder is ready.
+  std::unique_ptr<FolderLock> lock;
+  if (primary) lock = fresh ? prepare_run_dir(cfg) : std::make_unique<FolderLock>(opts.resume_dir, "--resume");
+  if (opts.world && opts.world->size() > 1) opts.world->barrier("the run folder's creation");
   try {
     run.place(!fresh);
   } catch (...) {
-    if (fresh) {  // the folder holds only what this call wrote: leave nothing behind
+    if (fresh && primary) {  // the folder holds only what this call wrote: leave nothing behind
       std::error_code ec;
       fs::remove_all(cfg.output.dir, ec);
     }

@@ -10,12 +10,17 @@
 
 namespace strata {
 
+class MpiWorld;
+
 struct TrainOptions {
   std::string resume_dir;                   // non-empty: continue this run from its newest checkpoint
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT/SIGTERM): finish the step, save, return
   FILE* log = stdout;                       // progress lines; nullptr = silent
   int stop_at_step = 0;                     // > 0: behave as if stopped once this many steps are done
   int stop_at_micro_batch = 0;              // > 0: as if a stop request came after this many micro-batches (tests)
+  // Data parallelism: the ranks started by mpirun (null or one rank: a single process). Each rank computes its
+  // share of a step's micro_batch x grad_accum x ranks sequences; rank 0 alone writes the run folder.
+  const MpiWorld* world = nullptr;
 };
 
 struct TrainResult {

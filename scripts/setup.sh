@@ -17,6 +17,7 @@ packages=(
   libpcre2-dev                          # Unicode regex for byte-level BPE pre-tokenization (tokenizer.json)
   libboost-context-dev                  # fibers for the threads of a block in the CUDA emulation
   fio                                   # reference figures for bench_disk_tier
+  openmpi-bin libopenmpi-dev            # data-parallel ranks (mpirun) and their CPU collectives
 )
 
 missing=()

@@ -1,0 +1,36 @@
+// GradientReducer: sums the trained blobs' gradients over the ranks of a data-parallel run, each blob started as
+// soon as backward has finished it (so the sum overlaps the backward of the blocks below) in buckets of at most
+// `bucket_bytes`, all completed by wait(). MPI collectives where the host can read the gradients (cpu, ref, cuda-emu);
+// NCCL on a GPU.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "backend/backend.h"
+#include "core/dtype.h"
+#include "engine/mpi_world.h"
+
+namespace strata {
+
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  virtual const char* name() const = 0;
+  // Starts the in-place sum of n values of `dtype` (F32 or BF16) at `data` (backend Device memory) over the ranks.
+  // Every rank gets the same bits (a sum of two values is commutative; more ranks: see the README).
+  virtual void start(void* data, size_t n, DType dtype) = 0;
+  // Completes every sum started: the values are ready for the optimizer (on the host, or ordered on the compute
+  // stream for NCCL). Bounded by distributed.timeout_s on the MPI path.
+  virtual void wait() = 0;
+  size_t bytes_this_step() const { return bytes_; }
+  void new_step() { bytes_ = 0; }
+
+ protected:
+  size_t bytes_ = 0;
+};
+
+std::unique_ptr<GradientReducer> make_mpi_reducer(const MpiWorld& world, Backend& backend, size_t bucket_bytes);
+// NCCL on the backend's compute stream (CUDA builds with NCCL); null when this build has no NCCL.
+std::unique_ptr<GradientReducer> make_nccl_reducer(const MpiWorld& world, Backend& backend);
+
+}  // namespace strata
