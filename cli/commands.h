@@ -90,6 +90,7 @@ struct PlanArgs {
   std::string precision;  // fp32 | bf16; empty: by backend
   bool json = false;
   double device_tflops = 0, h2d_gbps = 0, disk_gbps = 0;
+  int ranks = 1;  // data-parallel ranks: the all-reduce bytes per step
 };
 
 // `strata tokenize`: dataset files -> one token file for data.format = "tokens".

@@ -178,6 +178,9 @@ Command add_plan(CLI::App& app) {
       ->transform(positive_number());
   c->add_option("--disk-gbps", a->disk_gbps, "disk-tier read GB/s (default: strata probe's figure)")
       ->transform(positive_number());
+  c->add_option("--ranks", a->ranks, "data-parallel ranks (mpirun -np N): memory per rank and all-reduce bytes per step")
+      ->capture_default_str()
+      ->transform(whole_number(1, 1 << 20));
   return {c, [a] { return strata::run_plan(*a); }};
 }
 

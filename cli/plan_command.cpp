@@ -36,6 +36,7 @@ int run_plan(const PlanArgs& o) {
   const ModelConfig model = plan_model_config(cfg.model);
   PlanOptions po;
   if (!o.precision.empty()) po.precision = parse_enum<Precision>(o.precision, "--precision");
+  po.ranks = o.ranks;
   po.hw = load_hardware();
   if (cfg.memory.backend.rfind("cuda", 0) == 0 && po.hw.source == "defaults") {
     // No probe of a GPU machine: assume an H100/H200-class device (override with the flags below).

@@ -34,6 +34,10 @@ std::string step_metrics_json(const StepRecord& r) {
   j["tokens"] = r.tokens;
   j["seconds"] = r.seconds;
   j["optimizer_seconds"] = r.optimizer_seconds;
+  if (r.allreduce_bytes >= 0) {
+    j["allreduce_bytes"] = r.allreduce_bytes;
+    j["allreduce_seconds"] = r.allreduce_seconds;
+  }
   j["active_layers"] = r.active_layers;
   j["skipped"] = r.skipped;
   j["memory"] = {{"device", m.kind_current[0]},      {"device_peak", m.kind_peak[0]},

@@ -19,6 +19,8 @@ struct StepRecord {
   double grad_norm = 0;
   int64_t tokens = 0;
   double seconds = 0;
+  int64_t allreduce_bytes = -1;   // data parallel: gradient bytes summed over the ranks this step (-1: one process)
+  double allreduce_seconds = 0;   // waiting for those sums after the last backward
   double optimizer_seconds = 0;  // of which the AdamW update (host optimizer: waiting for gradients, update, copies)
   std::vector<int> active_layers;
   bool skipped = false;

@@ -361,7 +361,9 @@ class TrainingRun {
     if (world_) {
       for (BlobId blob : ids().all())  // every trained gradient is summed, whatever backward reported
         if (model_->grads().has(blob) && !reduced_.count(blob)) reduce(blob);
+      const auto t_wait = Clock::now();
       reducer_->wait();
+      allreduce_seconds_ = std::chrono::duration<double>(Clock::now() - t_wait).count();
       if (std::string(reducer_->name()) != "nccl")
         for (BlobId blob : ids().all())
           if (model_->grads().has(blob)) opt_->gradient_ready(blob, model_->grads());
@@ -414,6 +416,10 @@ class TrainingRun {
     rec.active_layers = active_->blocks();
     rec.skipped = !finite;
     rec.optimizer_seconds = optimizer_seconds;
+    if (reducer_) {
+      rec.allreduce_bytes = (int64_t)reducer_->bytes_this_step();
+      rec.allreduce_seconds = allreduce_seconds_;
+    }
     rec.memory = backend_->memory().snapshot();
     rec.process = read_process_memory();
     rec.rss_base = rss_base_;
@@ -586,6 +592,7 @@ class TrainingRun {
   std::optional<TrainingSamples> samples_;  // [train] sample_every
   std::unique_ptr<GradientReducer> reducer_;  // data parallel: sums the trained gradients over the ranks
   std::set<BlobId> reduced_;                  // blobs whose sum this step has started
+  double allreduce_seconds_ = 0;
   LrSchedule sched_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<BatchLog> batches_;

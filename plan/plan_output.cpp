@@ -70,6 +70,20 @@ std::string Plan::to_text() const {
                 flops / 1e12, streamed_bytes / 1e9, disk_bytes / 1e9, required_h2d_gbps, required_disk_gbps,
                 compute_seconds, step_seconds_lower_bound, compute_seconds, h2d_seconds, disk_seconds);
   out += line;
+  if (ranks > 1) {
+    auto gb = [](double b) {  // small models: MB
+      char s[32];
+      std::snprintf(s, sizeof s, b < 1e8 ? "%.2f MB" : "%.2f GB", b < 1e8 ? b / 1e6 : b / 1e9);
+      return std::string(s);
+    };
+    std::snprintf(line, sizeof line,
+                  "  data parallel: %d ranks, each holding the memory above; per step each rank all-reduces %s of "
+                  "gradients (ring: %s sent per rank); full fine-tuning would all-reduce %s (%.1fx)\n",
+                  ranks, gb((double)allreduce_bytes).c_str(), gb(allreduce_sent_per_rank).c_str(),
+                  gb((double)allreduce_bytes_full).c_str(),
+                  allreduce_bytes ? (double)allreduce_bytes_full / (double)allreduce_bytes : 0.0);
+    out += line;
+  }
   out += "  verdict: " + verdict + "\n";
   for (const auto& s : suggestions) out += "    - " + s + "\n";
   return out;
@@ -98,6 +112,10 @@ std::string Plan::to_json() const {
                {"needed_bytes", disk_needed}};
   j["budget"]["device"] = device_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(device_budget);
   j["budget"]["host"] = host_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(host_budget);
+  j["data_parallel"] = {{"ranks", ranks},
+                        {"allreduce_bytes", allreduce_bytes},
+                        {"allreduce_bytes_full_fine_tuning", allreduce_bytes_full},
+                        {"ring_bytes_sent_per_rank", allreduce_sent_per_rank}};
   j["fits"] = fits;
   j["verdict"] = verdict;
   j["suggestions"] = suggestions;

@@ -35,6 +35,8 @@ void estimate_step(const PlanInputs& in, const RunConfig& cfg, const PlanOptions
 // The checkpoints the run keeps: one checkpoint's bytes, how many are on disk at once, and the disk the run needs
 // with the tier file (plan_checkpoint_size.cpp).
 void size_checkpoints(const PlanInputs& in, const RunConfig& cfg, Plan& p);
+// The gradient bytes a data-parallel step all-reduces, and the ring traffic per rank (plan_data_parallel.cpp).
+void size_data_parallel(const PlanInputs& in, const PlanOptions& opts, Plan& p);
 // The one-line description and the verdict against the budgets (plan_verdict.cpp).
 void judge(const PlanInputs& in, const RunConfig& cfg, const PlanOptions& opts, Plan& p);
 // Which budgets a plan's peaks exceed, and its peaks against them as one phrase: "device peak 5.56 GB, host peak

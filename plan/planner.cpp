@@ -51,6 +51,7 @@ Plan plan_without_suggestions(const RunConfig& cfg, const ModelConfig& mc, const
   size_memory(in, cfg, opts, p);
   size_checkpoints(in, cfg, p);
   estimate_step(in, cfg, opts, p);
+  size_data_parallel(in, opts, p);
   judge(in, cfg, opts, p);
   return p;
 }

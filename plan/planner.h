@@ -32,6 +32,7 @@ struct PlanOptions {
   // gradients; fp32 master weights and AdamW moments for trained parameters; fp32 activations and norms.
   std::optional<Precision> precision;  // unset: the config's train.precision
   Hardware hw;
+  int ranks = 1;  // data-parallel ranks (mpirun -np N): the all-reduce each step needs
 };
 
 struct Plan {
@@ -66,6 +67,12 @@ struct Plan {
   double compute_seconds = 0, h2d_seconds = 0, disk_seconds = 0;
   double step_seconds_lower_bound = 0;
   double required_h2d_gbps = 0, required_disk_gbps = 0;  // to hide streaming behind compute
+  // Data parallelism (plan_data_parallel.cpp): every rank holds the memory above; per step the trained gradients are
+  // all-reduced. A ring all-reduce sends (and receives) 2 (N - 1) / N times the bytes from each rank.
+  int ranks = 1;
+  size_t allreduce_bytes = 0;       // the trained tensors' gradients (LISA: gamma blocks + embedding/head/norm)
+  size_t allreduce_bytes_full = 0;  // full fine-tuning of the same model: every gradient
+  double allreduce_sent_per_rank = 0;  // ring traffic per rank and step
 
   std::string to_text() const;
   std::string to_json() const;
