@@ -1,12 +1,14 @@
-// The NCCL gradient reducer (CUDA builds with NCCL): one communicator per run, its unique id broadcast over MPI;
-// each gradient tensor is summed in place by ncclAllReduce on the backend's compute stream, so the optimizer, queued
-// after it on that stream, sees the sums without a host wait. Without NCCL in the build it is absent (null).
+// The NCCL gradient reducer (CUDA builds): NCCL is loaded at run time (dlopen of libnccl.so.2, from the CUDA
+// toolkit or the system), so the executable starts on machines without it; one communicator per run, its unique id
+// broadcast over MPI; each gradient tensor is summed in place by ncclAllReduce on the backend's compute stream, so
+// the optimizer, queued after it on that stream, sees the sums without a host wait.
 #include "engine/gradient_reducer.h"
 
 #include "core/check.h"
 
 #ifdef STRATA_HAVE_NCCL
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <mpi.h>
 #include <nccl.h>
 
@@ -14,38 +16,74 @@ namespace strata {
 
 namespace {
 
-void check_nccl(ncclResult_t rc, const char* what) {
-  STRATA_USER_CHECK(rc == ncclSuccess, std::string("distributed: ") + what + " failed: " + ncclGetErrorString(rc));
-}
+// The NCCL entry points this reducer calls, resolved from the shared library; closed on destruction.
+struct NcclLibrary {
+  void* handle = nullptr;
+  decltype(&ncclGetUniqueId) get_unique_id = nullptr;
+  decltype(&ncclCommInitRank) comm_init_rank = nullptr;
+  decltype(&ncclAllReduce) all_reduce = nullptr;
+  decltype(&ncclCommDestroy) comm_destroy = nullptr;
+  decltype(&ncclCommGetAsyncError) async_error = nullptr;
+  decltype(&ncclGetErrorString) error_string = nullptr;
+
+  NcclLibrary() {
+    for (const char* name : {"libnccl.so.2", "libnccl.so"})
+      if ((handle = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    STRATA_USER_CHECK(handle, "distributed: memory.backend is a GPU but NCCL (libnccl.so.2) cannot be loaded: " +
+                                  std::string(dlerror()) + "; add the CUDA toolkit's lib64 to LD_LIBRARY_PATH");
+    resolve(get_unique_id, "ncclGetUniqueId");
+    resolve(comm_init_rank, "ncclCommInitRank");
+    resolve(all_reduce, "ncclAllReduce");
+    resolve(comm_destroy, "ncclCommDestroy");
+    resolve(async_error, "ncclCommGetAsyncError");
+    resolve(error_string, "ncclGetErrorString");
+  }
+  ~NcclLibrary() {
+    if (handle) dlclose(handle);
+  }
+  NcclLibrary(const NcclLibrary&) = delete;
+  NcclLibrary& operator=(const NcclLibrary&) = delete;
+
+  template <class F>
+  void resolve(F& f, const char* symbol) {
+    f = reinterpret_cast<F>(dlsym(handle, symbol));
+    STRATA_USER_CHECK(f, std::string("distributed: libnccl has no ") + symbol + " (NCCL 2.x is needed)");
+  }
+  void check(ncclResult_t rc, const char* what) const {
+    STRATA_USER_CHECK(rc == ncclSuccess, std::string("distributed: ") + what + " failed: " + error_string(rc));
+  }
+};
 
 class NcclGradientReducer final : public GradientReducer {
  public:
   NcclGradientReducer(const MpiWorld& world, Backend& backend)
       : stream_(static_cast<cudaStream_t>(backend.compute_stream().handle())) {
     ncclUniqueId id{};
-    if (world.rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    if (world.rank() == 0) nccl_.check(nccl_.get_unique_id(&id), "ncclGetUniqueId");
     const MPI_Comm comm = *static_cast<const MPI_Comm*>(world.comm());
     STRATA_USER_CHECK(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, comm) == MPI_SUCCESS,
                       "distributed: broadcasting the NCCL id failed");
-    check_nccl(ncclCommInitRank(&comm_, world.size(), id, world.rank()), "ncclCommInitRank");
+    nccl_.check(nccl_.comm_init_rank(&comm_, world.size(), id, world.rank()), "ncclCommInitRank");
   }
   ~NcclGradientReducer() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (comm_) nccl_.comm_destroy(comm_);
   }
   const char* name() const override { return "nccl"; }
   void start(void* data, size_t n, DType dtype) override {
     STRATA_CHECK(dtype == DType::F32 || dtype == DType::BF16, "gradient reducer: F32 or BF16 gradients only");
-    check_nccl(ncclAllReduce(data, data, n, dtype == DType::F32 ? ncclFloat : ncclBfloat16, ncclSum, comm_, stream_),
-               "ncclAllReduce");
+    nccl_.check(nccl_.all_reduce(data, data, n, dtype == DType::F32 ? ncclFloat : ncclBfloat16, ncclSum, comm_,
+                                 stream_),
+                "ncclAllReduce");
     bytes_ += n * dtype_size(dtype);
   }
   void wait() override {
     ncclResult_t async = ncclSuccess;
-    check_nccl(ncclCommGetAsyncError(comm_, &async), "ncclCommGetAsyncError");
-    check_nccl(async, "an NCCL all-reduce");
+    nccl_.check(nccl_.async_error(comm_, &async), "ncclCommGetAsyncError");
+    nccl_.check(async, "an NCCL all-reduce");
   }
 
  private:
+  NcclLibrary nccl_;
   cudaStream_t stream_;
   ncclComm_t comm_ = nullptr;
 };

@@ -98,7 +98,7 @@ class TrainingRun {
   TrainingRun(const RunConfig& cfg, const TrainOptions& opts)
       : cfg_(cfg),
         opts_(opts),
-        world_(opts.world && opts.world->size() > 1 ? opts.world : nullptr),
+        world_(opts.world),  // under mpirun, even as one rank (that runs the gradient sums too: the NCCL check)
         rank_(world_ ? world_->rank() : 0),
         ranks_(world_ ? world_->size() : 1),
         backend_(make_backend(rank_backend(cfg.memory.backend, opts.world))),

@@ -58,6 +58,15 @@ w = max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b)) if a and len(a) =
 print(f"train compare: {len(a)} steps, worst relative loss difference cuda:0 vs cpu {w:.3g} (limit 1e-3)")
 sys.exit(0 if w <= 1e-3 else 1)
 PY
+# Data parallelism's GPU path: one rank under mpirun sums its gradients with NCCL (libnccl.so.2 loaded at run time).
+if command -v mpirun > /dev/null 2>&1; then
+  export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$(libdir libnccl.so.2)
+  step nccl_one_rank 120 train.log mpirun --allow-run-as-root -np 1 "$G/bin/strata" train configs/tiny.toml \
+    --set memory.backend=cuda:0 --set train.steps=10 --set train.eval_every=0 --set "output.dir=$T/nccl"
+  grep -q "(nccl gradient sums)" "$O/train.log" || { log "FAIL: the one-rank run did not sum with NCCL"; STATUS=1; }
+else
+  log "nccl_one_rank: not run (no mpirun on this machine)"
+fi
 SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 step sanitizer_memcheck 150 sanitizer.log "$SAN" --tool memcheck --error-exitcode 1 "$G/bin/test_backend_ops" \
   --gtest_filter='*cuda_0*' --gtest_brief=1
