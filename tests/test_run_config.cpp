@@ -198,7 +198,7 @@ TEST(RunConfig, UnknownSectionsSuggest) {
   EXPECT_HAS(error_of("layres = 1\n" + kMinimal), "did you mean [lisa] layers?");
   EXPECT_HAS(error_of("qqqqqqqq = 1\n" + kMinimal), "keys go inside one of the sections model, data");
   e = error_of(kMinimal + "[qqqqqqqq]\n");
-  EXPECT_HAS(e, "sections are model, data, train, lisa, memory and output");
+  EXPECT_HAS(e, "sections are model, data, train, lisa, memory, output and distributed");
 }
 
 TEST(RunConfig, FirstProblemInFileOrder) {
