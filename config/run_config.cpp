@@ -115,6 +115,7 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"output", "profile", &c.output.profile},
       {"distributed", "timeout_s", &c.distributed.timeout_s},
       {"distributed", "bucket_mb", &c.distributed.bucket_mb},
+      {"distributed", "shard_optimizer", &c.distributed.shard_optimizer},
   };
 }
 
@@ -580,6 +581,10 @@ class Validator {
     const auto& d = c_.distributed;
     positive("distributed.timeout_s", d.timeout_s);
     int_range("distributed.bucket_mb", d.bucket_mb, 1, 4096, "a bucket is one MPI call");
+    require(!d.shard_optimizer || c_.train.mode == TrainMode::Full ||
+                c_.lisa.optimizer_state == InactiveStatePolicy::Reset,
+            "distributed.shard_optimizer", "needs lisa.optimizer_state = \"reset\": parked state would have to follow "
+            "a block to whichever rank owns it when it comes back");
   }
 
   const RunConfig& c_;

@@ -87,6 +87,7 @@ struct OutputSection {           // [output]
 struct DistributedSection {      // [distributed]: data-parallel runs under mpirun (ignored by a single process)
   double timeout_s = 300;        // a rank waits this long for the others in a collective, then all stop naming it
   int bucket_mb = 25;            // gradient all-reduce bucket size (MiB)
+  bool shard_optimizer = false;  // ZeRO-1 by blob: each trained blob's AdamW state and master on one rank only
 };
 
 struct RunConfig;

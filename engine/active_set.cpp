@@ -24,7 +24,7 @@ void ActiveSet::switch_to(const std::vector<int>& blocks) {
       const int layer = entering[i];
       placement_.promote(layer);
       model_.set_block_trainable(layer, true);
-      opt_.activate(ids.block(layer), model_.params());
+      if (!owns_ || owns_(ids.block(layer))) opt_.activate(ids.block(layer), model_.params());
     }
   }
   blocks_ = blocks;

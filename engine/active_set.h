@@ -2,6 +2,7 @@
 // the set changes: leaving blocks drop their grads and optimizer state (reset or park) and go back to their tier,
 // entering ones come to the device with fresh or parked state.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "model/llama_model.h"
@@ -23,6 +24,8 @@ class ActiveSet {
   // Resume: makes `blocks` resident and trainable without touching the optimizer (its state comes from the
   // checkpoint, loaded afterwards).
   void restore(const std::vector<int>& blocks);
+  // Which entering blocks get optimizer state on this process (a sharded optimizer: only the blocks it owns).
+  void set_state_filter(std::function<bool(BlobId)> owns) { owns_ = std::move(owns); }
 
  private:
   LlamaModel& model_;
@@ -30,6 +33,7 @@ class ActiveSet {
   BlockPlacement& placement_;
   InactiveStatePolicy policy_;
   std::vector<int> blocks_;
+  std::function<bool(BlobId)> owns_;  // empty: every block
 };
 
 }  // namespace strata

@@ -17,8 +17,13 @@ class GradientReducer {
   virtual ~GradientReducer() = default;
   virtual const char* name() const = 0;
   // Starts the in-place sum of n values of `dtype` (F32 or BF16) at `data` (backend Device memory) over the ranks.
-  // Every rank gets the same bits (a sum of two values is commutative; more ranks: see the README).
-  virtual void start(void* data, size_t n, DType dtype) = 0;
+  // Every rank gets the same bits (a sum of two values is commutative; more ranks: see the README). root >= 0: only
+  // that rank needs the sum (a reduce, for the owner of a sharded optimizer state); the others' values are left as
+  // they are.
+  virtual void start(void* data, size_t n, DType dtype, int root = -1) = 0;
+  // Starts sending `bytes` at `data` (Device memory) from rank `root` to every other rank (the new weights of a blob
+  // whose optimizer state `root` holds). Completed by wait().
+  virtual void broadcast(void* data, size_t bytes, int root) = 0;
   // Completes every sum started: the values are ready for the optimizer (on the host, or ordered on the compute
   // stream for NCCL). Bounded by distributed.timeout_s on the MPI path.
   virtual void wait() = 0;

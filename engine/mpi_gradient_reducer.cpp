@@ -33,27 +33,47 @@ class MpiGradientReducer final : public GradientReducer {
   ~MpiGradientReducer() override { MPI_Op_free(&bf16_op_); }
   const char* name() const override { return "mpi"; }
 
-  void start(void* data, size_t n, DType dtype) override {
+  void start(void* data, size_t n, DType dtype, int root) override {
     STRATA_CHECK(dtype == DType::F32 || dtype == DType::BF16, "gradient reducer: F32 or BF16 gradients only");
     backend_.stream_synchronize(backend_.compute_stream());  // the kernels that wrote the gradient are done
     const size_t elem = dtype_size(dtype), per = bucket_bytes_ / elem;
+    const MPI_Datatype type = dtype == DType::F32 ? MPI_FLOAT : MPI_UINT16_T;
+    const MPI_Op op = dtype == DType::F32 ? MPI_SUM : bf16_op_;
     char* p = static_cast<char*>(data);
     for (size_t at = 0; at < n; at += per) {
       const int count = (int)std::min(per, n - at);
+      void* buf = p + at * elem;
       MPI_Request r;
-      const int rc = dtype == DType::F32
-                         ? MPI_Iallreduce(MPI_IN_PLACE, p + at * elem, count, MPI_FLOAT, MPI_SUM, comm_, &r)
-                         : MPI_Iallreduce(MPI_IN_PLACE, p + at * elem, count, MPI_UINT16_T, bf16_op_, comm_, &r);
-      STRATA_USER_CHECK(rc == MPI_SUCCESS, "distributed: MPI_Iallreduce of a gradient bucket failed");
+      int rc;
+      if (root < 0) rc = MPI_Iallreduce(MPI_IN_PLACE, buf, count, type, op, comm_, &r);
+      else if (root == world_.rank()) rc = MPI_Ireduce(MPI_IN_PLACE, buf, count, type, op, root, comm_, &r);
+      else rc = MPI_Ireduce(buf, nullptr, count, type, op, root, comm_, &r);
+      STRATA_USER_CHECK(rc == MPI_SUCCESS, "distributed: the sum of a gradient bucket failed to start");
       pending_.push_back(r);
     }
     bytes_ += n * elem;
-    int flag = 0;  // give MPI a chance to progress what is in flight
+    progress();
+  }
+
+  void broadcast(void* data, size_t bytes, int root) override {
+    backend_.synchronize();  // the optimizer's writes of the new weights are done (copies included)
+    char* p = static_cast<char*>(data);
+    for (size_t at = 0; at < bytes; at += bucket_bytes_) {
+      MPI_Request r;
+      const int rc = MPI_Ibcast(p + at, (int)std::min(bucket_bytes_, bytes - at), MPI_BYTE, root, comm_, &r);
+      STRATA_USER_CHECK(rc == MPI_SUCCESS, "distributed: the broadcast of new weights failed to start");
+      pending_.push_back(r);
+    }
+    progress();
+  }
+
+  void progress() {  // give MPI a chance to move what is in flight
+    int flag = 0;
     MPI_Testall((int)pending_.size(), pending_.data(), &flag, MPI_STATUSES_IGNORE);
   }
 
   void wait() override {
-    for (MPI_Request& r : pending_) world_.wait(&r, "the gradient all-reduce", "another rank");
+    for (MPI_Request& r : pending_) world_.wait(&r, "the gradient sums", "another rank");
     pending_.clear();
   }
 

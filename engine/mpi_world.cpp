@@ -172,6 +172,33 @@ bool MpiWorld::agree_to_stop(int step, bool wants_stop) const {
   return answer != 0;
 }
 
+void MpiWorld::max_all(std::vector<int64_t>& values, const std::string& what) const {
+  MPI_Request r;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, values.data(), (int)values.size(), MPI_INT64_T, MPI_MAX, impl_->comm, &r),
+            what.c_str());
+  wait(&r, what, "another rank");
+}
+
+void MpiWorld::send(const void* data, size_t bytes, int to, int tag, const std::string& what) const {
+  MPI_Request r;
+  check_mpi(MPI_Isend(data, (int)bytes, MPI_BYTE, to, tag, impl_->comm, &r), what.c_str());
+  wait(&r, what, "rank " + std::to_string(to));
+}
+
+void MpiWorld::recv(void* data, size_t bytes, int from, int tag, const std::string& what, double patience) const {
+  MPI_Request r;
+  check_mpi(MPI_Irecv(data, (int)bytes, MPI_BYTE, from, tag, impl_->comm, &r), what.c_str());
+  const double saved = timeout_s_;
+  timeout_s_ = saved * patience;
+  try {
+    wait(&r, what, "rank " + std::to_string(from));
+  } catch (...) {
+    timeout_s_ = saved;
+    throw;
+  }
+  timeout_s_ = saved;
+}
+
 void MpiWorld::barrier(const std::string& what) const {
   MPI_Request r;
   check_mpi(MPI_Ibarrier(impl_->comm, &r), what.c_str());

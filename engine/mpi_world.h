@@ -36,6 +36,12 @@ class MpiWorld {
   // flags. Rank 0 names each rank that does not report within the timeout; the others name rank 0.
   bool agree_to_stop(int step, bool wants_stop) const;
   void barrier(const std::string& what) const;
+  // Element-wise maximum over the ranks, in place (the optimizer step counts of a sharded state).
+  void max_all(std::vector<int64_t>& values, const std::string& what) const;
+  // Point-to-point bytes (the sharded optimizer state gathered for rank 0's checkpoint). recv waits at most
+  // `patience` x the timeout: the sender may be writing a large checkpoint in between.
+  void send(const void* data, size_t bytes, int to, int tag, const std::string& what) const;
+  void recv(void* data, size_t bytes, int from, int tag, const std::string& what, double patience = 1) const;
   // Ends every rank of the job (after this one printed its error): MPI_Abort.
   [[noreturn]] void abort(int code) const;
   // Completes a started request (an MPI_Request*) within the timeout; throws naming `who` and `what` when it runs

@@ -22,6 +22,8 @@ struct NcclLibrary {
   decltype(&ncclGetUniqueId) get_unique_id = nullptr;
   decltype(&ncclCommInitRank) comm_init_rank = nullptr;
   decltype(&ncclAllReduce) all_reduce = nullptr;
+  decltype(&ncclReduce) reduce = nullptr;
+  decltype(&ncclBroadcast) broadcast = nullptr;
   decltype(&ncclCommDestroy) comm_destroy = nullptr;
   decltype(&ncclCommGetAsyncError) async_error = nullptr;
   decltype(&ncclGetErrorString) error_string = nullptr;
@@ -34,6 +36,8 @@ struct NcclLibrary {
     resolve(get_unique_id, "ncclGetUniqueId");
     resolve(comm_init_rank, "ncclCommInitRank");
     resolve(all_reduce, "ncclAllReduce");
+    resolve(reduce, "ncclReduce");
+    resolve(broadcast, "ncclBroadcast");
     resolve(comm_destroy, "ncclCommDestroy");
     resolve(async_error, "ncclCommGetAsyncError");
     resolve(error_string, "ncclGetErrorString");
@@ -69,12 +73,15 @@ class NcclGradientReducer final : public GradientReducer {
     if (comm_) nccl_.comm_destroy(comm_);
   }
   const char* name() const override { return "nccl"; }
-  void start(void* data, size_t n, DType dtype) override {
+  void start(void* data, size_t n, DType dtype, int root) override {
     STRATA_CHECK(dtype == DType::F32 || dtype == DType::BF16, "gradient reducer: F32 or BF16 gradients only");
-    nccl_.check(nccl_.all_reduce(data, data, n, dtype == DType::F32 ? ncclFloat : ncclBfloat16, ncclSum, comm_,
-                                 stream_),
-                "ncclAllReduce");
+    const ncclDataType_t type = dtype == DType::F32 ? ncclFloat : ncclBfloat16;
+    if (root < 0) nccl_.check(nccl_.all_reduce(data, data, n, type, ncclSum, comm_, stream_), "ncclAllReduce");
+    else nccl_.check(nccl_.reduce(data, data, n, type, ncclSum, root, comm_, stream_), "ncclReduce");
     bytes_ += n * dtype_size(dtype);
+  }
+  void broadcast(void* data, size_t bytes, int root) override {
+    nccl_.check(nccl_.broadcast(data, data, bytes, ncclUint8, root, comm_, stream_), "ncclBroadcast");
   }
   void wait() override {
     ncclResult_t async = ncclSuccess;

@@ -29,6 +29,7 @@
 #include "engine/metrics_log.h"
 #include "engine/gradient_reducer.h"
 #include "engine/mpi_world.h"
+#include "optim/shard_owners.h"
 #include "engine/step_metrics.h"
 #include "engine/training_samples.h"
 #include "engine/trained_weights.h"
@@ -166,6 +167,10 @@ class TrainingRun {
     if (cfg.train.sample_every > 0)
       samples_.emplace(*data_.tokenizer, cfg.train.sample_prompts, cfg.train.sample_tokens, cfg.data.seq_len);
     if (lisa()) sampler_.emplace(info_.config.n_layers, cfg.lisa.layers, cfg.lisa.interval, cfg.train.seed);
+    if (world_ && cfg.distributed.shard_optimizer) {
+      owners_.emplace(ranks_);
+      update_owners(blocks_for(0));
+    }
     sched_.kind = cfg.train.lr_schedule;
     sched_.lr = cfg.train.lr;
     sched_.warmup_steps = cfg.train.warmup_steps;
@@ -174,6 +179,7 @@ class TrainingRun {
     config_hash_ = resume_config_hash(cfg);
     PlanOptions plan_opts;
     plan_opts.hw = load_hardware();
+    plan_opts.ranks = ranks_;  // a sharded optimizer holds only this rank's share
     plan_ = make_plan(cfg, info_.config, plan_opts);
     if (!plan_.fits) {
       std::string msg = "the run does not fit its memory budgets (" + plan_.verdict + ")";
@@ -210,6 +216,7 @@ class TrainingRun {
     po.progress = [this](const std::string& m) { log("%s\n", m.c_str()); };
     placement_ = std::make_unique<BlockPlacement>(*backend_, *model_, *base_, po);
     active_ = std::make_unique<ActiveSet>(*model_, *opt_, *placement_, cfg.lisa.optimizer_state);
+    if (owners_) active_->set_state_filter([this](BlobId b) { return owns(b); });
     if (prof_.enabled()) {
       model_->set_profiler(&prof_);
       placement_->set_profiler(&prof_);
@@ -305,7 +312,85 @@ class TrainingRun {
     if (!info_.config.tie_embeddings) model_->set_head_trainable(trains.head);
     model_->set_final_norm_trainable(trains.final_norm);
     for (BlobId blob : {ids().embedding(), ids().head(), ids().final_norm()})
-      if (model_->grads().has(blob)) opt_->activate(blob, model_->params());
+      if (model_->grads().has(blob) && owns(blob)) opt_->activate(blob, model_->params());
+  }
+
+  // ---- the sharded optimizer (distributed.shard_optimizer) ---------------------------------------------------
+
+  bool owns(BlobId blob) const { return !owners_ || owners_->owner(blob) == rank_; }
+
+  // The trained set is now these blocks (plus the non-block tensors that train): owners follow (ShardOwners).
+  void update_owners(const std::vector<int>& blocks) {
+    const NonBlockTraining trains = non_block_training(cfg_, info_.config.tie_embeddings);
+    std::vector<std::pair<BlobId, size_t>> trained;
+    auto add = [&](BlobId b) { trained.push_back({b, opt_->state_bytes(b)}); };
+    if (trains.embedding) add(ids().embedding());
+    if (trains.head) add(ids().head());
+    if (trains.final_norm) add(ids().final_norm());
+    for (int l : blocks) add(ids().block(l));
+    owners_->update(trained);
+  }
+
+  // Resume: the owners as the run had them before `step` (the same sequence of trained sets, replayed).
+  void replay_owners(int step) {
+    const int every = sampler_ ? cfg_.lisa.interval : std::max(step, 1);
+    for (int k = 0; k < step; k += every) update_owners(blocks_for(k));
+  }
+
+  // The new weights of every trained blob, from its owner to every rank.
+  void broadcast_weights() {
+    for (BlobId blob : ids().all())
+      if (model_->grads().has(blob))
+        reducer_->broadcast(model_->params().blob(blob), model_->params().blob_bytes(blob), owners_->owner(blob));
+    reducer_->wait();
+  }
+
+  static constexpr int kStateRequestTag = 7201, kStateDataTag = 7202;
+  static constexpr const char* kStateKinds[3] = {"m.", "v.", "master."};
+
+  // Rank 0's sources for the optimizer file of a checkpoint: its own state, and the other owners' fetched from them
+  // in pieces as the writer reaches them (bounded memory on every rank).
+  std::vector<TensorSource> gathered_state(const std::vector<BlobId>& trained) {
+    std::vector<TensorSource> local = opt_->state_tensors(), out;
+    for (BlobId blob : trained) {
+      const int o = owners_->owner(blob);
+      for (int kind = 0; kind < 3; ++kind) {
+        const std::string name = kStateKinds[kind] + to_string(blob);
+        if (o == 0) {
+          for (TensorSource& t : local)
+            if (t.name == name) out.push_back(t);
+          continue;
+        }
+        if (kind == 2 && !opt_->has_master(blob)) continue;
+        TensorSource t{name, DType::F32, {(int64_t)(opt_->state_bytes(blob) / sizeof(float))}, nullptr};
+        t.fill_range = [this, o, blob, kind](void* dst, size_t offset, size_t n) {
+          const int64_t req[4] = {blob.value, kind, (int64_t)offset, (int64_t)n};
+          world_->send(req, sizeof req, o, kStateRequestTag, "the checkpoint's optimizer state");
+          world_->recv(dst, n, o, kStateDataTag, "the checkpoint's optimizer state", 10);
+        };
+        out.push_back(std::move(t));
+      }
+    }
+    return out;
+  }
+
+  // Ranks other than 0 while rank 0 writes a checkpoint: answer its requests for pieces of this rank's state.
+  void serve_state() {
+    const std::vector<TensorSource> local = opt_->state_tensors();
+    std::vector<char> buf;
+    for (;;) {
+      int64_t req[4];
+      world_->recv(req, sizeof req, 0, kStateRequestTag, "rank 0's checkpoint", 10);
+      if (req[0] < 0) return;
+      const std::string name = kStateKinds[req[1]] + to_string(BlobId((int)req[0]));
+      const TensorSource* src = nullptr;
+      for (const TensorSource& t : local)
+        if (t.name == name) src = &t;
+      STRATA_CHECK(src, "distributed: rank 0 asked for optimizer state " + name + ", which this rank does not hold");
+      buf.resize((size_t)req[3]);
+      src->fill_range(buf.data(), (size_t)req[2], (size_t)req[3]);
+      world_->send(buf.data(), buf.size(), 0, kStateDataTag, "the checkpoint's optimizer state");
+    }
   }
 
   // For the non-finite message: blocks read back from a tier without a checksum on every read could be corrupt.
@@ -332,6 +417,7 @@ class TrainingRun {
     prof_.set_step(step_ + 1);
     Profiler::Scope step_span(&prof_, "step", "train", -1);
     const std::vector<int> blocks = blocks_for(step_);
+    if (owners_) update_owners(blocks);
     if (blocks != active_->blocks()) active_->switch_to(blocks);
     const LoaderState loader_at_start = train_loader_->state();
     // A step is accum x ranks micro-batches, read in the same order by every rank (so every loader stays where one
@@ -375,8 +461,13 @@ class TrainingRun {
     loss /= total;
     r.active_blocks.push_back(active_->blocks());
     double norm2 = 0.0;
-    for (BlobId blob : ids().all())
-      if (model_->grads().has(blob)) norm2 += model_->grads().sum_squares(blob);
+    for (BlobId blob : ids().all())  // a sharded optimizer: each rank holds the sums of its own blobs only
+      if (model_->grads().has(blob) && owns(blob)) norm2 += model_->grads().sum_squares(blob);
+    if (owners_) {
+      const std::vector<double> parts = world_->all_gather(norm2, "the gradient norm of step " + std::to_string(step_ + 1));
+      norm2 = 0.0;
+      for (double p : parts) norm2 += p;
+    }
     const double norm = std::sqrt(norm2);
     const double lr = sched_.at(step_);
     const bool finite = std::isfinite(loss) && std::isfinite(norm);
@@ -387,9 +478,10 @@ class TrainingRun {
       Profiler::Scope span(&prof_, "optimizer (AdamW)", "optimizer", -1);
       const auto t_opt = Clock::now();
       opt_->step(model_->params(), model_->grads(), (float)lr, (float)clip);
+      if (owners_) broadcast_weights();
       optimizer_seconds = std::chrono::duration<double>(Clock::now() - t_opt).count();
       for (BlobId blob : ids().all())
-        if (opt_->is_active(blob)) dirty_.insert(blob);
+        if (owners_ ? model_->grads().has(blob) : opt_->is_active(blob)) dirty_.insert(blob);
     } else {
       opt_->discard_gradients();
       ++nonfinite_in_a_row_;
@@ -454,7 +546,8 @@ class TrainingRun {
     if (!reduced_.insert(blob).second) return;
     const BlobLayout& layout = model_->grads().layout_of(blob);
     for (int i = 0; i < (int)layout.tensors.size(); ++i)
-      reducer_->start(model_->grads().tensor(blob, i), (size_t)layout.tensors[i].numel(), layout.tensors[i].dtype);
+      reducer_->start(model_->grads().tensor(blob, i), (size_t)layout.tensors[i].numel(), layout.tensors[i].dtype,
+                      owners_ ? owners_->owner(blob) : -1);
   }
 
   // Greedy samples of the current weights: printed, and one metrics line {"step", "samples": [...]}.
@@ -522,17 +615,25 @@ class TrainingRun {
     s.step = step_;
     s.loader = train_loader_->state();
     for (BlobId blob : ids().all())
-      if (opt_->is_active(blob)) s.active_blobs.push_back(blob);
+      if (owners_ ? model_->grads().has(blob) : opt_->is_active(blob)) s.active_blobs.push_back(blob);
     s.dirty_blobs.assign(dirty_.begin(), dirty_.end());
     s.adam_steps = opt_->all_steps();
+    if (owners_) world_->max_all(s.adam_steps, "the optimizer step counts");  // each blob's owner knows its count
     s.nonfinite_in_a_row = nonfinite_in_a_row_;
     s.nonfinite_total = nonfinite_total_;
     s.config_hash = config_hash_;
     s.cpu_threads = omp_get_max_threads();
     const auto weights = trained_weight_sources(*model_, *placement_, *backend_, s.dirty_blobs);
     if (world_ && check_ranks) check_identical_weights(weights);
-    if (rank_ != 0) return "";
-    return ckpts_.save(s, weights, opt_->state_tensors());
+    if (rank_ != 0) {
+      if (owners_) serve_state();
+      return "";
+    }
+    if (!owners_) return ckpts_.save(s, weights, opt_->state_tensors());
+    const std::string path = ckpts_.save(s, weights, gathered_state(s.active_blobs));
+    const int64_t done[4] = {-1, 0, 0, 0};
+    for (int r = 1; r < ranks_; ++r) world_->send(done, sizeof done, r, kStateRequestTag, "the checkpoint's end");
+    return path;
   }
 
   // Loads the newest complete checkpoint of run_dir; false (nothing changed) when the run has none yet.
@@ -564,7 +665,10 @@ class TrainingRun {
     for (BlobId blob : s.active_blobs)
       if (ids().is_block(blob)) blocks.push_back(ids().layer_of(blob));
     active_->restore(blocks);
-    opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps);
+    if (owners_) replay_owners(s.step);
+    opt_->load_state(*ck.optimizer, s.active_blobs, s.adam_steps,
+                     owners_ ? std::function<bool(BlobId)>([this](BlobId b) { return owns(b); })
+                             : std::function<bool(BlobId)>());
     train_loader_->restore(s.loader);
     step_ = s.step;
     nonfinite_in_a_row_ = s.nonfinite_in_a_row;
@@ -591,6 +695,7 @@ class TrainingRun {
   std::optional<LisaSampler> sampler_;
   std::optional<TrainingSamples> samples_;  // [train] sample_every
   std::unique_ptr<GradientReducer> reducer_;  // data parallel: sums the trained gradients over the ranks
+  std::optional<ShardOwners> owners_;         // distributed.shard_optimizer: who holds each trained blob's state
   std::set<BlobId> reduced_;                  // blobs whose sum this step has started
   double allreduce_seconds_ = 0;
   LrSchedule sched_;

@@ -283,14 +283,14 @@ void AdamWOptimizer::read_into(const SafetensorsFile& file, const SafetensorsTen
 }
 
 void AdamWOptimizer::load_state(const SafetensorsFile& file, const std::vector<BlobId>& active,
-                                const std::vector<int64_t>& steps) {
+                                const std::vector<int64_t>& steps, const std::function<bool(BlobId)>& mine) {
   STRATA_USER_CHECK(steps.size() == steps_.size(), file.path() + ": optimizer step counts are for " +
                                                        std::to_string(steps.size()) + " blobs, the model has " +
                                                        std::to_string(steps_.size()));
   for (BlobId blob : m_.ids().all()) {
     const SafetensorsTensor* tm = file.find("m." + to_string(blob));
     const SafetensorsTensor* tv = file.find("v." + to_string(blob));
-    if (!tm && !tv) continue;
+    if ((!tm && !tv) || (mine && !mine(blob))) continue;
     const size_t bytes = m_.blob_bytes(blob);
     STRATA_USER_CHECK(tm && tv && tm->dtype == DType::F32 && tv->dtype == DType::F32 && tm->end - tm->begin == bytes &&
                           tv->end - tv->begin == bytes,

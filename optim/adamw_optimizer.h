@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ class AdamWOptimizer {
   bool is_parked(BlobId blob) const;
   int64_t steps_of(BlobId blob) const { return steps_[blob.value]; }
   OptimizerPlacement placement() const { return where_; }
+  // The blob has a master: one with BF16 tensors, or any blob under host placement.
+  bool has_master(BlobId blob) const;
+  // Bytes of each of its fp32 state tensors (m, v, master): the blob's fp32 size.
+  size_t state_bytes(BlobId blob) const { return m_.blob_bytes(blob); }
 
   // Host placement: `blob`'s gradient in `grads` is final for this step (its last backward contribution is queued
   // on the compute stream): starts its copy to host memory on the copy stream, overlapped with the backward of what
@@ -72,7 +77,9 @@ class AdamWOptimizer {
   // Restores from a file written from state_tensors() by the same placement (a resume refuses another
   // memory.optimizer): blobs in `active` become live, the rest are parked. Throws naming the file and blob when a
   // tensor is missing or has the wrong size.
-  void load_state(const SafetensorsFile& file, const std::vector<BlobId>& active, const std::vector<int64_t>& steps);
+  // `mine` (when set) limits the load to the blobs it accepts: a rank of a sharded optimizer loads only its own.
+  void load_state(const SafetensorsFile& file, const std::vector<BlobId>& active, const std::vector<int64_t>& steps,
+                  const std::function<bool(BlobId)>& mine = {});
 
  private:
   bool host() const { return where_ == OptimizerPlacement::Host; }
@@ -84,8 +91,6 @@ class AdamWOptimizer {
   AdamWStep step_args(BlobId blob, float lr, float grad_scale);
   void read_into(const SafetensorsFile& file, const SafetensorsTensor& t, void* dst, size_t bytes);
 
-  // The blob has a master: one with BF16 tensors, or any blob under host placement.
-  bool has_master(BlobId blob) const;
 
   Backend& backend_;
   const ModelLayout& layout_;

@@ -20,6 +20,7 @@ void size_data_parallel(const PlanInputs& in, const PlanOptions& opts, Plan& p) 
   const size_t non_blocks =
       (in.train_embedding ? embedding : 0) + (in.train_final_norm ? norm : 0) + (in.train_head ? head : 0);
   p.ranks = opts.ranks;
+  p.sharded = opts.ranks > 1 && (in.owned_blocks < in.gamma || !in.owns_embedding || !in.owns_head || !in.owns_final_norm);
   p.allreduce_bytes = (size_t)in.gamma * block + non_blocks;
   p.allreduce_bytes_full = (size_t)in.n_layers * block + embedding + norm + head;
   p.allreduce_sent_per_rank = opts.ranks > 1 ? 2.0 * (opts.ranks - 1) / opts.ranks * (double)p.allreduce_bytes : 0.0;

@@ -77,9 +77,13 @@ std::string Plan::to_text() const {
       return std::string(s);
     };
     std::snprintf(line, sizeof line,
-                  "  data parallel: %d ranks, each holding the memory above; per step each rank all-reduces %s of "
+                  "  data parallel: %d ranks, each holding the memory above%s; per step each rank all-reduces %s of "
                   "gradients (ring: %s sent per rank); full fine-tuning would all-reduce %s (%.1fx)\n",
-                  ranks, gb((double)allreduce_bytes).c_str(), gb(allreduce_sent_per_rank).c_str(),
+                  ranks,
+                  sharded ? " at most (distributed.shard_optimizer: each rank holds the optimizer state of the blobs "
+                            "it owns)"
+                          : "",
+                  gb((double)allreduce_bytes).c_str(), gb(allreduce_sent_per_rank).c_str(),
                   gb((double)allreduce_bytes_full).c_str(),
                   allreduce_bytes ? (double)allreduce_bytes_full / (double)allreduce_bytes : 0.0);
     out += line;
@@ -113,6 +117,7 @@ std::string Plan::to_json() const {
   j["budget"]["device"] = device_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(device_budget);
   j["budget"]["host"] = host_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(host_budget);
   j["data_parallel"] = {{"ranks", ranks},
+                        {"shard_optimizer", sharded},
                         {"allreduce_bytes", allreduce_bytes},
                         {"allreduce_bytes_full_fine_tuning", allreduce_bytes_full},
                         {"ring_bytes_sent_per_rank", allreduce_sent_per_rank}};

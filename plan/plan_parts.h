@@ -25,6 +25,11 @@ struct PlanInputs {
   bool host_optimizer = false;  // memory.optimizer = "host": masters, moments and their staging in pinned host memory
   bool keep_state = false;      // LISA with lisa.optimizer_state = "keep": deactivated blocks' state is parked
   int sample_rows = 0;          // [train] sample_every: prompts sampled together (a KV cache of seq_len positions)
+  // distributed.shard_optimizer with ranks > 1: the optimizer state (moments, masters, host staging) of the rank
+  // that owns the most at the first step (optim/shard_owners.h; the ownership keeps that balance): which non-block
+  // blobs and how many of the gamma blocks it holds. Otherwise every trained blob.
+  bool owns_embedding = true, owns_head = true, owns_final_norm = true;
+  int owned_blocks = 0;
 };
 PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& model, const PlanOptions& opts);
 

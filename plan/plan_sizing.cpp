@@ -27,10 +27,14 @@ size_t budget_of(const std::string& s, const char* key) { return s.empty() ? SIZ
 // Embedding, final norm and head: their weights, and the grads, masters and moments of the trained ones.
 void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, Plan& p) {
   const ModelLayout &lay = in.layout, &lay32 = in.layout32;
-  const size_t trained32 = (in.train_embedding ? lay32.embedding.bytes : 0) + (in.train_head ? lay32.head.bytes : 0) +
-                           (in.train_final_norm ? lay32.final_norm.bytes : 0);
+  // Gradients exist for every trained tensor; optimizer state (and host staging) only for those this rank owns.
+  const bool emb = in.train_embedding && in.owns_embedding, head = in.train_head && in.owns_head,
+             norm = in.train_final_norm && in.owns_final_norm;
+  const size_t trained32 = (emb ? lay32.embedding.bytes : 0) + (head ? lay32.head.bytes : 0) +
+                           (norm ? lay32.final_norm.bytes : 0);
   const size_t trained = (in.train_embedding ? lay.embedding.bytes : 0) + (in.train_head ? lay.head.bytes : 0) +
                          (in.train_final_norm ? lay.final_norm.bytes : 0);
+  const size_t owned = (emb ? lay.embedding.bytes : 0) + (head ? lay.head.bytes : 0) + (norm ? lay.final_norm.bytes : 0);
   auto& dev = p.bytes[kDev];
   dev[W] = lay.embedding.bytes + lay.final_norm.bytes + lay.head.bytes;
   // fp32 engine: the working weights are the master weights; bf16: fp32 masters + moments of trained parameters.
@@ -40,9 +44,9 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
   // of every trained blob (it has no other copy to update) and stages each blob's gradient and new weights.
   if (in.host_optimizer) {
     p.bytes[opt_tier][M] = trained32;
-    if (in.cuda) p.bytes[kPinned][G] = trained;  // staging; cpu and ref update the device's (host) memory in place
+    if (in.cuda) p.bytes[kPinned][G] = owned;  // staging; cpu and ref update the device's (host) memory in place
   } else if (in.bf16) {
-    p.bytes[opt_tier][M] = trained32 - (in.train_final_norm ? lay32.final_norm.bytes : 0);
+    p.bytes[opt_tier][M] = trained32 - (norm ? lay32.final_norm.bytes : 0);
   }
   // Both engines keep fp32 activations, except the bf16 engine's checkpointed block inputs (bf16).
   const int B = in.micro_batch, T = in.seq_len;
@@ -120,9 +124,10 @@ void size_blocks(const PlanInputs& in, const RunConfig& cfg, int opt_tier, Plan&
   const int promoted = std::min(gamma, streamed);  // trained blocks that must come to the device (worst case)
   dev[W] += (size_t)(p.placement.device + promoted) * blob;
   dev[G] += (size_t)gamma * blob;
-  p.bytes[opt_tier][O] += (size_t)gamma * 2 * blob32;
-  if (in.bf16 || in.host_optimizer) p.bytes[opt_tier][M] += (size_t)gamma * blob32;
-  if (in.host_optimizer && in.cuda) p.bytes[kPinned][G] += (size_t)gamma * blob;  // gradient / new-weight staging
+  const int owned = in.owned_blocks;  // blocks whose state this rank holds (all gamma unless sharded)
+  p.bytes[opt_tier][O] += (size_t)owned * 2 * blob32;
+  if (in.bf16 || in.host_optimizer) p.bytes[opt_tier][M] += (size_t)owned * blob32;
+  if (in.host_optimizer && in.cuda) p.bytes[kPinned][G] += (size_t)owned * blob;  // gradient / new-weight staging
   if (streamed > 0) {
     dev[S] = (size_t)(cfg.memory.prefetch + 1) * blob;
     if (in.cuda) pinned[S] = (size_t)(cfg.memory.prefetch + 1) * blob;  // staging for tier -> device copies

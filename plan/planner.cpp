@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/check.h"
+#include "optim/shard_owners.h"
 #include "plan/plan_parts.h"
 
 namespace strata {
@@ -41,6 +42,25 @@ PlanInputs plan_inputs(const RunConfig& cfg, const ModelConfig& mc, const PlanOp
   in.train_embedding = trains.embedding;
   in.train_head = trains.head;
   in.train_final_norm = trains.final_norm;
+  in.owned_blocks = in.gamma;
+  if (cfg.distributed.shard_optimizer && opts.ranks > 1) {
+    const BlobIds ids{mc.n_layers};
+    std::vector<std::pair<BlobId, size_t>> trained;
+    if (in.train_embedding) trained.push_back({ids.embedding(), in.layout32.embedding.bytes});
+    if (in.train_head) trained.push_back({ids.head(), in.layout32.head.bytes});
+    if (in.train_final_norm) trained.push_back({ids.final_norm(), in.layout32.final_norm.bytes});
+    for (int l = 0; l < in.gamma; ++l) trained.push_back({ids.block(l), in.layout32.block.bytes});
+    ShardOwners owners(opts.ranks);
+    owners.update(trained);
+    int most = 0;
+    for (int r = 1; r < opts.ranks; ++r)
+      if (owners.load(r) > owners.load(most)) most = r;
+    in.owns_embedding = owners.owner(ids.embedding()) == most;
+    in.owns_head = owners.owner(ids.head()) == most;
+    in.owns_final_norm = owners.owner(ids.final_norm()) == most;
+    in.owned_blocks = 0;
+    for (int l = 0; l < in.gamma; ++l) in.owned_blocks += owners.owner(ids.block(l)) == most;
+  }
   return in;
 }
 

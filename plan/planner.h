@@ -70,6 +70,7 @@ struct Plan {
   // Data parallelism (plan_data_parallel.cpp): every rank holds the memory above; per step the trained gradients are
   // all-reduced. A ring all-reduce sends (and receives) 2 (N - 1) / N times the bytes from each rank.
   int ranks = 1;
+  bool sharded = false;             // distributed.shard_optimizer: the tables above are the rank holding the most
   size_t allreduce_bytes = 0;       // the trained tensors' gradients (LISA: gamma blocks + embedding/head/norm)
   size_t allreduce_bytes_full = 0;  // full fine-tuning of the same model: every gradient
   double allreduce_sent_per_rank = 0;  // ring traffic per rank and step

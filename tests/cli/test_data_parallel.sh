@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Data-parallel training under mpirun on this machine (loopback / shared memory only, every run bounded by
 # `timeout`): 2 ranks equal 1 rank with grad_accum doubled (per-step losses within 1e-6 relative), every rank holds
-# the same weights at each checkpoint, a resume is bit-exact, a rank that hangs or dies ends the job with an error
-# naming it in bounded time, and ranks started with different configs are refused. Usage: test_data_parallel.sh strata
+# the same weights at each checkpoint, a resume is bit-exact (sharded optimizer state too: the same bits as unsharded),
+# a rank that hangs or dies ends the job with an error naming it in bounded time, and ranks started with different
+# configs are refused. Usage: test_data_parallel.sh strata
 set -u
 STRATA=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +23,7 @@ close() {
     END { exit (bad || n == 0) }'
 }
 base=(--set train.steps=6 --set train.warmup_steps=1 --set train.micro_batch=2 --set data.seq_len=64
-      --set output.checkpoint_every=3 --set output.keep_checkpoints=5 --set train.eval_every=0)
+      --set output.checkpoint_every=3 --set output.keep_checkpoints=5 --set train.eval_every=0 --set lisa.interval=2)
 
 # 1. Two ranks against one rank with grad_accum doubled: fp32 LISA on cpu; bf16 with frozen blocks on the host tier
 #    and the host optimizer (bf16 sums round differently: 1e-3).
@@ -52,6 +53,38 @@ measured=$(grep -o '"allreduce_bytes":[0-9]*' "$tmp/two-fp32/metrics.jsonl" | cu
 [ -n "$planned" ] && [ "$planned" = "$measured" ] && ok "all-reduce bytes per step: planned $planned = measured" ||
   fail "all-reduce bytes per step: planned '$planned', measured '$measured'"
 
+# distributed.shard_optimizer: each rank holds and updates the optimizer state of the blobs it owns and sends their new
+# weights to the others. The same bits as the unsharded run (weights and optimizer state: rank 0 gathers the other
+# owners' state into the checkpoint), less memory on rank 0, exactly its plan.
+peak() { grep -o "\"$2_peak\":[0-9]*" "$1/metrics.jsonl" | cut -d: -f2 | sort -n | tail -1; }
+planned_peak() { "$STRATA" plan "$root/configs/tiny.toml" "${@:2}" --ranks 2 --json | grep -A5 '"peak"' | grep "\"$1\"" | grep -o '[0-9]*'; }
+for variant in fp32 bf16; do
+  extra=()
+  [ "$variant" = bf16 ] && extra=(--set train.precision=bf16 --set memory.frozen_tier=host --set memory.optimizer=host)
+  "${MPIRUN[@]}" -np 2 "$STRATA" train "$root/configs/tiny.toml" "${base[@]}" "${extra[@]}" --set distributed.shard_optimizer=true \
+    --set output.dir="$tmp/shard-$variant" > "$tmp/shard-$variant.log" 2>&1 || { fail "sharded 2 ranks ($variant) did not finish"; tail -5 "$tmp/shard-$variant.log"; }
+  if cmp -s "$tmp/shard-$variant/checkpoints/step_00000006/weights.safetensors" "$tmp/two-$variant/checkpoints/step_00000006/weights.safetensors" &&
+     cmp -s "$tmp/shard-$variant/checkpoints/step_00000006/optimizer.safetensors" "$tmp/two-$variant/checkpoints/step_00000006/optimizer.safetensors"; then
+    ok "$variant: the sharded optimizer gives the unsharded run's weights and optimizer state bit for bit"
+  else
+    fail "$variant: the sharded optimizer's checkpoint differs from the unsharded one"
+  fi
+  tier=device
+  [ "$variant" = bf16 ] && tier=host_pinned
+  sharded=$(peak "$tmp/shard-$variant" $tier) whole=$(peak "$tmp/two-$variant" $tier)
+  plan=$(planned_peak $tier "${base[@]}" "${extra[@]}" --set distributed.shard_optimizer=true)
+  if [ -n "$sharded" ] && [ "$sharded" -lt "$whole" ] && [ "$sharded" = "$plan" ]; then
+    ok "$variant: rank 0's $tier peak $sharded < $whole unsharded, = its plan"
+  else
+    fail "$variant: rank 0's $tier peak: sharded '$sharded', unsharded '$whole', planned '$plan'"
+  fi
+done
+cp -r "$tmp/shard-fp32" "$tmp/shard-resumed" && rm -rf "$tmp/shard-resumed/checkpoints/step_00000006"
+"${MPIRUN[@]}" -np 2 "$STRATA" train --resume "$tmp/shard-resumed" > "$tmp/shard-resumed.log" 2>&1 || fail "the sharded resume did not finish"
+cmp -s "$tmp/shard-resumed/checkpoints/step_00000006/optimizer.safetensors" "$tmp/shard-fp32/checkpoints/step_00000006/optimizer.safetensors" &&
+  cmp -s "$tmp/shard-resumed/checkpoints/step_00000006/weights.safetensors" "$tmp/shard-fp32/checkpoints/step_00000006/weights.safetensors" &&
+  ok "a sharded 2-rank resume is bit-exact" || fail "the sharded resume differs"
+
 # 2. Exact resume: the step-3 checkpoint of the 2-rank run, resumed by 2 ranks, ends with the same step-6
 #    checkpoint (weights and optimizer state) and the same losses.
 cp -r "$tmp/two-fp32" "$tmp/resumed" && rm -rf "$tmp/resumed/checkpoints/step_00000006"
@@ -78,6 +111,10 @@ if grep -q "rank 1 was started with a different config than rank 0" <<<"$out" &&
 else
   fail "mixed configs: $(head -3 <<<"$out")"
 fi
+
+out=$("$STRATA" plan "$root/configs/tiny.toml" --set distributed.shard_optimizer=true --set lisa.optimizer_state=keep 2>&1)
+grep -q 'distributed.shard_optimizer needs lisa.optimizer_state = "reset"' <<<"$out" && ok "shard_optimizer with keep is refused" ||
+  fail "shard_optimizer with keep: $out"
 
 # 5. A rank that hangs (SIGSTOP) or dies (SIGKILL) ends the job with an error naming rank 1, in bounded time.
 rank_pid() {  # rank_pid RUN_DIR RANK: the pid of that rank of the run writing into RUN_DIR
