@@ -141,6 +141,7 @@ std::string CheckpointStore::save(const TrainerState& s, const std::vector<Tenso
     j["nonfinite_total"] = s.nonfinite_total;
     j["config_xxh3"] = hex64(s.config_hash);
     j["cpu_threads"] = s.cpu_threads;
+    j["ranks"] = s.ranks;
     j["files"] = {{"weights.safetensors", hex64(xxh3_of_file((tmp / "weights.safetensors").string()))},
                   {"optimizer.safetensors", hex64(xxh3_of_file((tmp / "optimizer.safetensors").string()))}};
     j["state_xxh3"] = hex64(xxh3_of_text(j.dump()));  // of every other field, as compact JSON
@@ -209,6 +210,8 @@ void validate_state(const TrainerState& s, const BlobIds& ids, const std::string
                         std::to_string(s.nonfinite_total) + ") are inconsistent");
   STRATA_USER_CHECK(s.cpu_threads >= 0 && s.cpu_threads <= 65536,
                     at + "cpu_threads = " + std::to_string(s.cpu_threads) + " is outside 0..65536");
+  STRATA_USER_CHECK(s.ranks >= 1 && s.ranks <= (1 << 20), at + "ranks = " + std::to_string(s.ranks) +
+                                                               " is outside 1..1048576");
 }
 
 LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
@@ -250,6 +253,7 @@ LoadedCheckpoint CheckpointStore::load(const std::string& dir) {
     s.nonfinite_total = j.at("nonfinite_total").get<int>();
     s.config_hash = parse_hex64(j.at("config_xxh3").get<std::string>(), state.string() + ": config_xxh3");
     s.cpu_threads = j.value("cpu_threads", 0);  // absent in checkpoints written before it was recorded
+    s.ranks = j.value("ranks", 1);              // absent before data parallelism: one process
     for (const char* name : {"weights.safetensors", "optimizer.safetensors"}) {
       const std::string path = (fs::path(dir) / name).string();
       const std::string want = j.at("files").at(name).get<std::string>();

@@ -23,6 +23,7 @@ struct TrainerState {
   int nonfinite_total = 0;
   uint64_t config_hash = 0;         // XXH3 of the run's resolved config (resume refuses a different config)
   int cpu_threads = 0;              // OpenMP threads of the process that saved it (0: unknown, an older checkpoint)
+  int ranks = 1;                    // data-parallel ranks of the run (a step is micro_batch x grad_accum x ranks)
 };
 
 // Range checks of a state against the model it is loaded into (what a checksum cannot vouch for: a state written by

@@ -623,6 +623,7 @@ class TrainingRun {
     s.nonfinite_total = nonfinite_total_;
     s.config_hash = config_hash_;
     s.cpu_threads = omp_get_max_threads();
+    s.ranks = ranks_;
     const auto weights = trained_weight_sources(*model_, *placement_, *backend_, s.dirty_blobs);
     if (world_ && check_ranks) check_identical_weights(weights);
     if (rank_ != 0) {
@@ -652,6 +653,13 @@ class TrainingRun {
       log("strata: warning: %s was saved by a process with %d OpenMP threads, this one has %d: the run goes on, but "
           "not bit for bit as it would have; set OMP_NUM_THREADS=%d to keep it exact\n",
           latest->c_str(), s.cpu_threads, omp_get_max_threads(), s.cpu_threads);
+    // Another number of ranks would be another global batch (micro_batch x grad_accum x ranks) and other owners.
+    STRATA_USER_CHECK(s.ranks == ranks_,
+                      *latest + " was saved by a run of " + std::to_string(s.ranks) + " rank" +
+                          (s.ranks == 1 ? "" : "s") + ", this one has " + std::to_string(ranks_) + ": resume with " +
+                          (s.ranks == 1 ? std::string("`strata train --resume`") :
+                                          "`mpirun -np " + std::to_string(s.ranks) + " strata train --resume`") +
+                          " (a step is micro_batch x grad_accum x ranks sequences)");
     STRATA_USER_CHECK(s.step <= cfg_.train.steps, "the checkpoint is at step " + std::to_string(s.step) +
                                                       ", beyond train.steps = " + std::to_string(cfg_.train.steps));
     // Trained blocks that belong to a tier go there; the rest are overlaid on the device. The active ones are

@@ -87,6 +87,16 @@ std::string Plan::to_text() const {
                   gb((double)allreduce_bytes_full).c_str(),
                   allreduce_bytes ? (double)allreduce_bytes_full / (double)allreduce_bytes : 0.0);
     out += line;
+    if (peak_other_sharding) {
+      const auto& unsharded = sharded ? *peak_other_sharding : peak;
+      const auto& with = sharded ? peak : *peak_other_sharding;
+      std::snprintf(line, sizeof line,
+                    "  per-rank peaks: device %s, pinned host %s without sharding; device %s, pinned host %s with "
+                    "distributed.shard_optimizer\n",
+                    gb((double)unsharded[0]).c_str(), gb((double)unsharded[1]).c_str(), gb((double)with[0]).c_str(),
+                    gb((double)with[1]).c_str());
+      out += line;
+    }
   }
   out += "  verdict: " + verdict + "\n";
   for (const auto& s : suggestions) out += "    - " + s + "\n";
@@ -118,6 +128,8 @@ std::string Plan::to_json() const {
   j["budget"]["host"] = host_budget == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(host_budget);
   j["data_parallel"] = {{"ranks", ranks},
                         {"shard_optimizer", sharded},
+                        {"peak_other_sharding",
+                         peak_other_sharding ? nlohmann::json(*peak_other_sharding) : nlohmann::json(nullptr)},
                         {"allreduce_bytes", allreduce_bytes},
                         {"allreduce_bytes_full_fine_tuning", allreduce_bytes_full},
                         {"ring_bytes_sent_per_rank", allreduce_sent_per_rank}};

@@ -5,7 +5,7 @@
 
 namespace strata {
 
-std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& /*opts*/) {
+std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& opts) {
   std::vector<PlanChange> changes = {
       {"memory.activation_checkpointing = true",
        [](RunConfig& c, PlanOptions&) { c.memory.activation_checkpointing = true; }},
@@ -22,6 +22,10 @@ std::vector<PlanChange> plan_changes(const PlanInputs& in, const PlanOptions& /*
   if (!in.host_optimizer)
     changes.push_back({"memory.optimizer = \"host\"",
                        [](RunConfig& c, PlanOptions&) { c.memory.optimizer = OptimizerPlacement::Host; }});
+  const bool sharded = in.owned_blocks < in.gamma || !in.owns_embedding || !in.owns_head || !in.owns_final_norm;
+  if (opts.ranks > 1 && !sharded && !in.keep_state)
+    changes.push_back({"distributed.shard_optimizer = true",
+                       [](RunConfig& c, PlanOptions&) { c.distributed.shard_optimizer = true; }});
   return changes;
 }
 

@@ -79,6 +79,12 @@ Plan plan_without_suggestions(const RunConfig& cfg, const ModelConfig& mc, const
 Plan make_plan(const RunConfig& cfg, const ModelConfig& mc, const PlanOptions& opts) {
   Plan p = plan_without_suggestions(cfg, mc, opts);
   if (!p.fits) p.suggestions = suggest_changes(cfg, mc, opts, p);
+  const bool keep = cfg.train.mode == TrainMode::Lisa && cfg.lisa.optimizer_state == InactiveStatePolicy::Keep;
+  if (opts.ranks > 1 && !keep) {
+    RunConfig other = cfg;
+    other.distributed.shard_optimizer = !cfg.distributed.shard_optimizer;
+    p.peak_other_sharding = plan_without_suggestions(other, mc, opts).peak;
+  }
   return p;
 }
 

@@ -71,6 +71,9 @@ struct Plan {
   // all-reduced. A ring all-reduce sends (and receives) 2 (N - 1) / N times the bytes from each rank.
   int ranks = 1;
   bool sharded = false;             // distributed.shard_optimizer: the tables above are the rank holding the most
+  // The per-rank peaks with the other setting of distributed.shard_optimizer (empty when it cannot apply: one rank,
+  // or lisa.optimizer_state = "keep").
+  std::optional<std::array<size_t, kPlanTiers>> peak_other_sharding;
   size_t allreduce_bytes = 0;       // the trained tensors' gradients (LISA: gamma blocks + embedding/head/norm)
   size_t allreduce_bytes_full = 0;  // full fine-tuning of the same model: every gradient
   double allreduce_sent_per_rank = 0;  // ring traffic per rank and step

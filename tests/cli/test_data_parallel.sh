@@ -97,6 +97,10 @@ else
   fail "2-rank resume differs from the uninterrupted run"
 fi
 
+out=$(timeout 60 "$STRATA" train --resume "$tmp/resumed" --set train.steps=9 2>&1)
+grep -q "was saved by a run of 2 ranks, this one has 1: resume with \`mpirun -np 2 strata train --resume\`" <<<"$out" &&
+  ok "a 2-rank run resumed by one process is refused" || fail "resume with another rank count: $out"
+
 # 3. The CUDA sources on the CPU emulation of the device as 2 ranks (MPI sums over emulated device memory).
 "${MPIRUN[@]}" -np 2 "$STRATA" train "$root/configs/tiny.toml" "${base[@]}" --set memory.backend=cuda-emu \
   --set output.dir="$tmp/two-emu" > "$tmp/two-emu.log" 2>&1 || fail "2 ranks on cuda-emu did not finish"
