@@ -4,6 +4,7 @@
 // NCCL on a GPU.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "backend/backend.h"
@@ -35,7 +36,16 @@ class GradientReducer {
 };
 
 std::unique_ptr<GradientReducer> make_mpi_reducer(const MpiWorld& world, Backend& backend, size_t bucket_bytes);
-// NCCL on the backend's compute stream (CUDA builds with NCCL); null when this build has no NCCL.
-std::unique_ptr<GradientReducer> make_nccl_reducer(const MpiWorld& world, Backend& backend);
+
+// Who takes part in an NCCL communicator, and how rank 0's unique id reaches the others (MPI in a run; nothing for
+// one rank, as the device check's test does).
+struct NcclGroup {
+  int rank = 0, size = 1;
+  std::function<void(void* id, size_t bytes)> broadcast_id;  // from rank 0 to every rank; empty for one rank
+};
+// NCCL on the backend's compute stream (CUDA builds: libnccl.so.2 loaded at run time); null when this build has no
+// NCCL. Throws a UserError naming the library when it cannot be loaded.
+std::unique_ptr<GradientReducer> make_nccl_reducer(const NcclGroup& group, Backend& backend);
+bool nccl_in_this_build();
 
 }  // namespace strata

@@ -172,6 +172,19 @@ bool MpiWorld::agree_to_stop(int step, bool wants_stop) const {
   return answer != 0;
 }
 
+void MpiWorld::broadcast(void* data, size_t bytes, int root, const std::string& what) const {
+  MPI_Request r;
+  check_mpi(MPI_Ibcast(data, (int)bytes, MPI_BYTE, root, impl_->comm, &r), what.c_str());
+  wait(&r, what, "rank " + std::to_string(root));
+}
+
+void MpiWorld::sum_all(std::vector<double>& values, const std::string& what) const {
+  MPI_Request r;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, values.data(), (int)values.size(), MPI_DOUBLE, MPI_SUM, impl_->comm, &r),
+            what.c_str());
+  wait(&r, what, "another rank");
+}
+
 void MpiWorld::max_all(std::vector<int64_t>& values, const std::string& what) const {
   MPI_Request r;
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, values.data(), (int)values.size(), MPI_INT64_T, MPI_MAX, impl_->comm, &r),

@@ -36,6 +36,10 @@ class MpiWorld {
   // flags. Rank 0 names each rank that does not report within the timeout; the others name rank 0.
   bool agree_to_stop(int step, bool wants_stop) const;
   void barrier(const std::string& what) const;
+  // `bytes` at `data` from rank `root` to every rank (the NCCL unique id).
+  void broadcast(void* data, size_t bytes, int root, const std::string& what) const;
+  // Element-wise sum over the ranks, in place (per-blob values that exactly one rank holds: exact).
+  void sum_all(std::vector<double>& values, const std::string& what) const;
   // Element-wise maximum over the ranks, in place (the optimizer step counts of a sharded state).
   void max_all(std::vector<int64_t>& values, const std::string& what) const;
   // Point-to-point bytes (the sharded optimizer state gathered for rank 0's checkpoint). recv waits at most

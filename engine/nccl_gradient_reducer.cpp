@@ -9,7 +9,6 @@
 #ifdef STRATA_HAVE_NCCL
 #include <cuda_runtime.h>
 #include <dlfcn.h>
-#include <mpi.h>
 #include <nccl.h>
 
 namespace strata {
@@ -60,14 +59,12 @@ struct NcclLibrary {
 
 class NcclGradientReducer final : public GradientReducer {
  public:
-  NcclGradientReducer(const MpiWorld& world, Backend& backend)
+  NcclGradientReducer(const NcclGroup& group, Backend& backend)
       : stream_(static_cast<cudaStream_t>(backend.compute_stream().handle())) {
     ncclUniqueId id{};
-    if (world.rank() == 0) nccl_.check(nccl_.get_unique_id(&id), "ncclGetUniqueId");
-    const MPI_Comm comm = *static_cast<const MPI_Comm*>(world.comm());
-    STRATA_USER_CHECK(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, comm) == MPI_SUCCESS,
-                      "distributed: broadcasting the NCCL id failed");
-    nccl_.check(nccl_.comm_init_rank(&comm_, world.size(), id, world.rank()), "ncclCommInitRank");
+    if (group.rank == 0) nccl_.check(nccl_.get_unique_id(&id), "ncclGetUniqueId");
+    if (group.broadcast_id) group.broadcast_id(&id, sizeof id);
+    nccl_.check(nccl_.comm_init_rank(&comm_, group.size, id, group.rank), "ncclCommInitRank");
   }
   ~NcclGradientReducer() override {
     if (comm_) nccl_.comm_destroy(comm_);
@@ -97,16 +94,18 @@ class NcclGradientReducer final : public GradientReducer {
 
 }  // namespace
 
-std::unique_ptr<GradientReducer> make_nccl_reducer(const MpiWorld& world, Backend& backend) {
-  return std::make_unique<NcclGradientReducer>(world, backend);
+std::unique_ptr<GradientReducer> make_nccl_reducer(const NcclGroup& group, Backend& backend) {
+  return std::make_unique<NcclGradientReducer>(group, backend);
 }
+bool nccl_in_this_build() { return true; }
 
 }  // namespace strata
 
 #else
 
 namespace strata {
-std::unique_ptr<GradientReducer> make_nccl_reducer(const MpiWorld&, Backend&) { return nullptr; }
+std::unique_ptr<GradientReducer> make_nccl_reducer(const NcclGroup&, Backend&) { return nullptr; }
+bool nccl_in_this_build() { return false; }
 }  // namespace strata
 
 #endif

@@ -89,8 +89,12 @@ std::string rank_backend(const std::string& name, const MpiWorld* world) {
 
 // Which sums a data-parallel step runs: the gradient reducer for the backend (NCCL on a GPU, MPI otherwise).
 std::unique_ptr<GradientReducer> make_reducer(const MpiWorld& world, Backend& backend, const RunConfig& cfg) {
-  if (cfg.memory.backend.rfind("cuda:", 0) == 0)
-    if (auto nccl = make_nccl_reducer(world, backend)) return nccl;
+  if (cfg.memory.backend.rfind("cuda:", 0) == 0 && nccl_in_this_build()) {
+    NcclGroup group{world.rank(), world.size(), [&world](void* id, size_t bytes) {
+                      world.broadcast(id, bytes, 0, "the NCCL id");
+                    }};
+    return make_nccl_reducer(group, backend);
+  }
   return make_mpi_reducer(world, backend, (size_t)cfg.distributed.bucket_mb << 20);
 }
 
@@ -460,14 +464,14 @@ class TrainingRun {
     }
     loss /= total;
     r.active_blocks.push_back(active_->blocks());
+    // Per blob, then summed in blob order. A sharded optimizer: each blob's sum of squares comes from its owner (the
+    // only rank with its reduced gradient; the others add 0, exactly), so the norm has the unsharded run's bits.
+    std::vector<double> per_blob(ids().all().size(), 0.0);
+    for (BlobId blob : ids().all())
+      if (model_->grads().has(blob) && owns(blob)) per_blob[blob.value] = model_->grads().sum_squares(blob);
+    if (owners_) world_->sum_all(per_blob, "the gradient norm of step " + std::to_string(step_ + 1));
     double norm2 = 0.0;
-    for (BlobId blob : ids().all())  // a sharded optimizer: each rank holds the sums of its own blobs only
-      if (model_->grads().has(blob) && owns(blob)) norm2 += model_->grads().sum_squares(blob);
-    if (owners_) {
-      const std::vector<double> parts = world_->all_gather(norm2, "the gradient norm of step " + std::to_string(step_ + 1));
-      norm2 = 0.0;
-      for (double p : parts) norm2 += p;
-    }
+    for (double x : per_blob) norm2 += x;
     const double norm = std::sqrt(norm2);
     const double lr = sched_.at(step_);
     const bool finite = std::isfinite(loss) && std::isfinite(norm);

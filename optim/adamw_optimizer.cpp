@@ -67,6 +67,9 @@ void AdamWOptimizer::init_master(BlobId blob, const ParamStore& params) {
   // memory), then widens on the host.
   const ParamStore& from = zero_copy() ? params : staging_;
   if (!zero_copy()) backend_.copy(staging_.blob(blob), params.blob(blob), l.bytes);
+  // Zeroed first: the blob's alignment padding goes into checkpoints with the state, and must not be whatever the
+  // allocator's memory held (a checkpoint's bytes depend only on the run).
+  std::memset(master_.blob(blob), 0, master_.blob_bytes(blob));
   for (int i = 0; i < (int)l.tensors.size(); ++i) {
     const size_t n = (size_t)l.tensors[i].numel();
     if (l.tensors[i].dtype == DType::BF16) convert_to_f32(master_.f32(blob, i), from.bf16s(blob, i), DType::BF16, n);
