@@ -18,6 +18,7 @@ packages=(
   libboost-context-dev                  # fibers for the threads of a block in the CUDA emulation
   fio                                   # reference figures for bench_disk_tier
   openmpi-bin libopenmpi-dev            # data-parallel ranks (mpirun) and their CPU collectives
+  libdnnl-dev                           # oneDNN: the bf16 GEMM candidate measured by bench_bf16_gemm
 )
 
 missing=()
