@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_onednn_gemm.h"
 
 namespace strata {
 
@@ -19,13 +20,12 @@ inline size_t bf16_weight_slice_rows(size_t IC, size_t OC) {
   return rows < 1 ? 1 : (rows > OC ? OC : rows);
 }
 // Bytes of the bf16 scratch for a linear layer of N rows, IC inputs and OC outputs (forward and backward), and its
-// allocation granule: what CpuBackend allocates and the planner counts.
+// allocation granule: what CpuBackend allocates and the planner counts. Where oneDNN runs bf16 GEMMs natively
+// (OneDnnGemm::native) the scratch holds bf16 operands, one fp32 slice of the weight gradient and oneDNN's
+// scratchpad; elsewhere fp32 operands and a widened weight slice for sgemm (the layout the ref backend always uses).
 inline constexpr size_t kBf16ScratchGranule = size_t{1} << 20;
-inline size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
-  // backward: dout | x | a weight slice (the forward needs the last two)
-  const size_t floats = N * OC + N * IC + bf16_weight_slice_rows(IC, OC) * IC;
-  return (floats * sizeof(float) + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
-}
+size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
+size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 
 class CpuBackend : public Backend {
  public:
@@ -102,9 +102,19 @@ class CpuBackend : public Backend {
   // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls; accounted as device
   // workspace and grown in whole MiB (the planner sizes its largest use with bf16_scratch_bytes).
   float* bf16_scratch(size_t floats);
+  // Whether the bf16 linears run on oneDNN (the CPU's bf16 units): the cpu backend where they are native; never the
+  // ref backend, which keeps widening to fp32 as the oracle.
+  virtual bool bf16_gemm_on_onednn() const;
 
  private:
+  // The widen-to-fp32 + sgemm bf16 linears (CPUs without bf16 units, and the ref backend).
+  void linear_forward_bf16_widened(float* out, const float* x, const bf16* w, int N, int IC, int OC);
+  void linear_backward_bf16_widened(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
+                                    int IC, int OC);
+  OneDnnGemm& onednn();
+
   Buffer bf16_scratch_;
+  std::unique_ptr<OneDnnGemm> onednn_;  // created on first use
 };
 
 // Throws (naming the row) unless every pos[i] of a cached attention call (host-readable) lies in [0, S).

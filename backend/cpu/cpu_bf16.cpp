@@ -1,5 +1,6 @@
-// The CPU backend's bf16-storage linear, embedding and conversion ops: bf16 operands are widened (exactly) or rounded
-// into fp32 scratch (weights a slice of rows at a time), then sgemm runs on them (AdamW and sum of squares are in cpu_optimizer.cpp).
+// The CPU backend's bf16-storage linear, embedding and conversion ops. Linears run on oneDNN's bf16 GEMMs where the
+// CPU has bf16 units; elsewhere (and on the ref backend) bf16 operands are widened (exactly) or rounded into fp32
+// scratch (weights a slice of rows at a time) for sgemm (AdamW and sum of squares are in cpu_optimizer.cpp).
 #include <cblas.h>
 
 #include <algorithm>
@@ -43,7 +44,7 @@ float* CpuBackend::bf16_scratch(size_t floats) {
 
 // The weight is widened a slice of S output rows at a time (bf16_weight_slice_rows): out[:, o0:o0+S] from slice
 // o0, dx summed over the slices in order, and each slice of dw widened, accumulated and rounded once.
-void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
+void CpuBackend::linear_forward_bf16_widened(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
   const size_t nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
   float* xr = bf16_scratch(nx + S * IC);  // xr[N,IC] | wf[S,IC]
   float* wf = xr + nx;
@@ -55,8 +56,8 @@ void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, 
   }
 }
 
-void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
-                                      int IC, int OC) {
+void CpuBackend::linear_backward_bf16_widened(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w,
+                                               int N, int IC, int OC) {
   if (!dx && !dw) return;
   const size_t nd = (size_t)N * OC, nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
   float* dr = bf16_scratch(nd + nx + S * IC);  // dr[N,OC] | xr[N,IC] | wf[S,IC] (a weight slice, then a gradient's)
@@ -77,6 +78,101 @@ void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, co
       widen(wf, dw + o0 * IC, rows * IC);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, IC, N, 1.0f, dr + o0, OC, xr, IC, 1.0f, wf, IC);
       narrow(dw + o0 * IC, wf, rows * IC);
+    }
+  }
+}
+
+// ---- bf16 linears on oneDNN ------------------------------------------------------------------------------------
+// The operands are rounded into bf16 scratch (x, dout), the weight is read as it is stored (bf16), oneDNN sums exact
+// products in fp32; dw is widened a slice of rows at a time into fp32, the product added, and rounded once.
+
+namespace {
+
+size_t align64(size_t b) { return (b + 63) / 64 * 64; }
+
+Bf16Gemm fwd_gemm(int N, int IC, int OC) { return {N, OC, IC, false, true, IC, IC, OC, false}; }  // x @ w^T
+Bf16Gemm dx_gemm(int N, int IC, int OC) { return {N, IC, OC, false, false, OC, IC, IC, true}; }   // dx += dout @ w
+Bf16Gemm dw_gemm(int rows, int N, int IC, int OC) {  // slice += dout[:, o0:o0+rows]^T @ x
+  return {rows, IC, N, true, false, OC, IC, IC, true};
+}
+
+// Where each piece of the oneDNN path's scratch lies: xb[N,IC] | db[N,OC] (bf16) | slice[S,IC] (fp32) | scratchpad.
+struct OneDnnScratch {
+  size_t db = 0, slice = 0, pad = 0, bytes = 0;
+};
+OneDnnScratch onednn_layout(size_t N, size_t IC, size_t OC, size_t pad_bytes) {
+  OneDnnScratch s;
+  s.db = align64(N * IC * sizeof(bf16));
+  s.slice = s.db + align64(N * OC * sizeof(bf16));
+  s.pad = s.slice + align64(bf16_weight_slice_rows(IC, OC) * IC * sizeof(float));
+  s.bytes = s.pad + align64(pad_bytes);
+  return s;
+}
+
+// The largest scratchpad of a layer's GEMMs (the weight-gradient slices come in two heights at most).
+template <class PadOf>
+size_t largest_pad(int N, int IC, int OC, PadOf pad_of) {
+  const int S = (int)bf16_weight_slice_rows(IC, OC);
+  size_t p = std::max({pad_of(fwd_gemm(N, IC, OC)), pad_of(dx_gemm(N, IC, OC)), pad_of(dw_gemm(S, N, IC, OC))});
+  if (OC % S) p = std::max(p, pad_of(dw_gemm(OC % S, N, IC, OC)));
+  return p;
+}
+
+size_t granules(size_t bytes) { return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule; }
+
+}  // namespace
+
+size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
+  // backward: dout | x | a weight slice (the forward needs the last two)
+  return granules((N * OC + N * IC + bf16_weight_slice_rows(IC, OC) * IC) * sizeof(float));
+}
+
+size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
+  if (!OneDnnGemm::native()) return bf16_widened_linear_scratch_bytes(N, IC, OC);
+  const size_t pad = largest_pad((int)N, (int)IC, (int)OC, [](const Bf16Gemm& g) { return onednn_scratchpad_bytes(g); });
+  return granules(onednn_layout(N, IC, OC, pad).bytes);
+}
+
+bool CpuBackend::bf16_gemm_on_onednn() const { return OneDnnGemm::native(); }
+
+OneDnnGemm& CpuBackend::onednn() {
+  if (!onednn_) onednn_ = std::make_unique<OneDnnGemm>();
+  return *onednn_;
+}
+
+void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
+  if (!bf16_gemm_on_onednn()) return linear_forward_bf16_widened(out, x, w, N, IC, OC);
+  OneDnnGemm& g = onednn();
+  const OneDnnScratch s =
+      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const Bf16Gemm& q) { return g.scratchpad_bytes(q); }));
+  char* base = reinterpret_cast<char*>(bf16_scratch(granules(s.bytes) / sizeof(float)));
+  bf16* xb = reinterpret_cast<bf16*>(base);
+  narrow(xb, x, (size_t)N * IC);
+  g.run(fwd_gemm(N, IC, OC), xb, w, out, base + s.pad);
+}
+
+void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
+                                      int IC, int OC) {
+  if (!dx && !dw) return;
+  if (!bf16_gemm_on_onednn()) return linear_backward_bf16_widened(dx, dw, dout, x, w, N, IC, OC);
+  OneDnnGemm& g = onednn();
+  const OneDnnScratch s =
+      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const Bf16Gemm& q) { return g.scratchpad_bytes(q); }));
+  char* base = reinterpret_cast<char*>(bf16_scratch(granules(s.bytes) / sizeof(float)));
+  bf16* xb = reinterpret_cast<bf16*>(base);
+  bf16* db = reinterpret_cast<bf16*>(base + s.db);
+  float* slice = reinterpret_cast<float*>(base + s.slice);
+  void* pad = base + s.pad;
+  narrow(db, dout, (size_t)N * OC);
+  if (dx) g.run(dx_gemm(N, IC, OC), db, w, dx, pad);
+  if (dw) {
+    narrow(xb, x, (size_t)N * IC);
+    const size_t S = bf16_weight_slice_rows(IC, OC);
+    for (size_t o0 = 0; o0 < (size_t)OC; o0 += S) {
+      const int rows = (int)std::min(S, (size_t)OC - o0);
+      widen(slice, dw + o0 * IC, (size_t)rows * IC);
+      g.run(dw_gemm(rows, N, IC, OC), db + o0, xb, slice, pad);
+      narrow(dw + o0 * IC, slice, (size_t)rows * IC);
     }
   }
 }

@@ -7,6 +7,7 @@ namespace strata {
 
 class RefBackend : public CpuBackend {
  public:
+  bool bf16_gemm_on_onednn() const override { return false; }  // the oracle widens to fp32
   std::string name() const override { return "ref"; }
 
   void embedding_forward(float* out, const int32_t* tokens, const float* table, int N, int C, int V) override;
