@@ -3,6 +3,9 @@
 same config, batch and thread count. Needs torch + transformers (a venv outside the repo; see README).
 
 Usage: python bench/pytorch_cpu_step.py [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] [--threads K]
+                                       [--precision fp32|bf16]
+--precision bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (fp32 weights), the way a
+PyTorch user trains in bf16 on a CPU.
 """
 import argparse
 import statistics
@@ -20,6 +23,7 @@ def main():
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(42)
@@ -37,7 +41,8 @@ def main():
     ids = torch.randint(0, cfg.vocab_size, (a.batch, a.seq_len))
     def step():
         model.zero_grad(set_to_none=False)
-        out = model(input_ids=ids, labels=ids)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            out = model(input_ids=ids, labels=ids)
         out.loss.backward()
     step()  # warm-up
     times = []
@@ -47,7 +52,7 @@ def main():
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     n = a.batch * a.seq_len
-    print(f"pytorch_cpu_step ({a.preset}): torch {torch.__version__}, {a.threads} threads, attn={a.attn}, batch {a.batch} x {a.seq_len}")
+    print(f"pytorch_cpu_step ({a.preset}): torch {torch.__version__}, {a.threads} threads, attn={a.attn}, {a.precision}, batch {a.batch} x {a.seq_len}")
     print(f"  fwd+bwd median {med:.3f} s over {a.steps} steps  ->  {n / med:.0f} tokens/s")
 
 
