@@ -51,7 +51,7 @@ double seconds_per_call(F f, int reps) {
 
 int main(int argc, char** argv) {
   using namespace strata;
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 10;
+  const int reps = argc > 1 ? std::atoi(argv[1]) : 10;  // the decode shapes run 100x as often
   std::printf("CPU: %s; %s\n", cpu_features().c_str(), dnnl::version()->cpu_runtime == DNNL_RUNTIME_OMP ? "oneDNN with OpenMP" : "oneDNN");
   std::printf("cpu backend's bf16 linears: %s\n", OneDnnGemm::native() ? "oneDNN (native bf16)" : "widened to fp32");
   std::printf("%-28s %9s %9s %9s %9s %9s %9s %10s\n", "linear (N x IC -> OC)", "sgemm f32", "widened", "strata", "onednn",
@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {{"small q/o (1024x512->512)", 1024, 512, 512}, {"small gate (1024x512->1376)", 1024, 512, 1376},
                           {"small down (1024x1376->512)", 1024, 1376, 512}, {"small head (1024x512->4096)", 1024, 512, 4096},
                           {"7B q (256x4096->4096)", 256, 4096, 4096}, {"7B gate (256x4096->11008)", 256, 4096, 11008},
-                          {"7B down (256x11008->4096)", 256, 11008, 4096}};
+                          {"7B down (256x11008->4096)", 256, 11008, 4096},
+                          {"tiny decode (1x128->344)", 1, 128, 344}, {"tiny head decode (1x128->512)", 1, 128, 512},
+                          {"small decode (1x512->1376)", 1, 512, 1376}, {"tiny train (256x128->344)", 256, 128, 344}};
   CpuBackend be;
   RefBackend widened;  // its bf16 linears widen to fp32 for sgemm
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -76,13 +78,14 @@ int main(int argc, char** argv) {
       wf[i] = bf16_to_f32(w[i]);
     }
     const double flops = 2.0 * s.N * s.IC * s.OC;
+    const int reps_here = s.N == 1 ? reps * 100 : reps;
     const double t32 = seconds_per_call([&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.N, s.OC, s.IC, 1.0f, x.data(), s.IC, wf.data(), s.IC,
                   0.0f, out.data(), s.OC);
-    }, reps);
-    const double tbe = seconds_per_call([&] { be.linear_forward_bf16(ref.data(), x.data(), w.data(), s.N, s.IC, s.OC); }, reps);
+    }, reps_here);
+    const double tbe = seconds_per_call([&] { be.linear_forward_bf16(ref.data(), x.data(), w.data(), s.N, s.IC, s.OC); }, reps_here);
     const double twi = seconds_per_call(
-        [&] { widened.linear_forward_bf16(wide.data(), x.data(), w.data(), s.N, s.IC, s.OC); }, reps);
+        [&] { widened.linear_forward_bf16(wide.data(), x.data(), w.data(), s.N, s.IC, s.OC); }, reps_here);
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const dnnl::memory::desc src({s.N, s.IC}, dt::bf16, tag::ab), wei({s.IC, s.OC}, dt::bf16, tag::ba),
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < nx; ++i) xb[i] = f32_to_bf16(x[i]);  // the engine rounds its input first
       mm.execute(strm, {{DNNL_ARG_SRC, msrc}, {DNNL_ARG_WEIGHTS, mwei}, {DNNL_ARG_DST, mdst}});
       strm.wait();
-    }, reps);
+    }, reps_here);
     double diff = 0, scale = 0;
     for (size_t i = 0; i < no; ++i) {
       diff = std::max(diff, (double)std::fabs(wide[i] - ref[i]));

@@ -1007,6 +1007,10 @@ static std::vector<std::unique_ptr<OpCase>> make_cases() {
   add(new LinearBf16Bwd(9, 37, 23, true, false));
   add(new LinearBf16Bwd(9, 37, 23, false, true));
   add(new LinearBf16Bwd(33, 128, 64, true, true));
+  // Larger shapes: oneDNN's blocked kernels (and their tails) on the cpu backend where the CPU has bf16 units.
+  add(new LinearBf16Fwd(37, 256, 300));
+  add(new LinearBf16Bwd(37, 256, 300, true, true));
+  add(new LinearBf16Bwd(5, 300, 256, false, true));
   add(new EmbeddingBf16Fwd(24, 70, 7));
   add(new EmbeddingBf16Bwd(40, 130, 7));
   add(new EmbeddingBf16Bwd(1, 3, 2));
