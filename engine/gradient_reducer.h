@@ -17,6 +17,9 @@ class GradientReducer {
  public:
   virtual ~GradientReducer() = default;
   virtual const char* name() const = 0;
+  // True when the sums are queued on the backend's compute stream (NCCL): work queued after them sees them, so the
+  // host optimizer may start its gradient copies at once; false when they complete on the host in wait() (MPI).
+  virtual bool ordered_on_stream() const = 0;
   // Starts the in-place sum of n values of `dtype` (F32 or BF16) at `data` (backend Device memory) over the ranks.
   // Every rank gets the same bits (a sum of two values is commutative; more ranks: see the README). root >= 0: only
   // that rank needs the sum (a reduce, for the owner of a sharded optimizer state); the others' values are left as

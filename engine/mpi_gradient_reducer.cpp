@@ -32,6 +32,7 @@ class MpiGradientReducer final : public GradientReducer {
   // is being aborted.
   ~MpiGradientReducer() override { MPI_Op_free(&bf16_op_); }
   const char* name() const override { return "mpi"; }
+  bool ordered_on_stream() const override { return false; }
 
   void start(void* data, size_t n, DType dtype, int root) override {
     STRATA_CHECK(dtype == DType::F32 || dtype == DType::BF16, "gradient reducer: F32 or BF16 gradients only");

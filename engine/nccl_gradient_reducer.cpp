@@ -70,6 +70,7 @@ class NcclGradientReducer final : public GradientReducer {
     if (comm_) nccl_.comm_destroy(comm_);
   }
   const char* name() const override { return "nccl"; }
+  bool ordered_on_stream() const override { return true; }
   void start(void* data, size_t n, DType dtype, int root) override {
     STRATA_CHECK(dtype == DType::F32 || dtype == DType::BF16, "gradient reducer: F32 or BF16 gradients only");
     const ncclDataType_t type = dtype == DType::F32 ? ncclFloat : ncclBfloat16;

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <cmath>
@@ -84,7 +85,10 @@ std::string list_str(const std::vector<int>& v) {
 // A rank's backend: cuda:N becomes cuda:N+<local rank> (each rank of a machine takes its own GPU); others as given.
 std::string rank_backend(const std::string& name, const MpiWorld* world) {
   if (!world || world->size() == 1 || name.rfind("cuda:", 0) != 0) return name;
-  return "cuda:" + std::to_string(std::stoi(name.substr(5)) + world->local_rank());
+  int device = 0;
+  const auto [end, ec] = std::from_chars(name.data() + 5, name.data() + name.size(), device);
+  if (ec != std::errc() || end != name.data() + name.size()) return name;  // make_backend names what is wrong
+  return "cuda:" + std::to_string(device + world->local_rank());
 }
 
 // Which sums a data-parallel step runs: the gradient reducer for the backend (NCCL on a GPU, MPI otherwise).
@@ -123,11 +127,12 @@ class TrainingRun {
     }
     if (prof_.enabled()) backend_->memory().set_observer([this](const MemorySnapshot& s) { prof_.sample_memory(s); });
     cfg_.validate_against_model(info_.config.n_layers, info_.config.max_seq_len);
-    // The disk tier's scratch file is created, truncated and deleted by Strata: never a file it did not create.
+    // The disk tier's scratch file is created, truncated and deleted by Strata: never a file it did not create (each
+    // rank's own file, with a data-parallel run).
     std::error_code ec;
     STRATA_USER_CHECK(
-        cfg.memory.disk_path.empty() || !fs::exists(cfg.memory.disk_path, ec),
-        "memory.disk_path: " + cfg.memory.disk_path +
+        cfg.memory.disk_path.empty() || !fs::exists(tier_path(), ec),
+        "memory.disk_path: " + tier_path() +
             " already exists; Strata creates the disk tier's file "
             "itself and never overwrites or deletes a file it did not create: choose a path that does not exist "
             "yet (or delete it if it is left over from an interrupted run)");
@@ -166,7 +171,7 @@ class TrainingRun {
       if (!last_micro_batch_) return;
       if (reducer_) reduce(blob);
       // The MPI sums complete on the host only in wait(): the host optimizer's copies start after it (in step()).
-      if (!reducer_ || std::string(reducer_->name()) == "nccl") opt_->gradient_ready(blob, model_->grads());
+      if (!reducer_ || reducer_->ordered_on_stream()) opt_->gradient_ready(blob, model_->grads());
     });
     if (cfg.train.sample_every > 0)
       samples_.emplace(*data_.tokenizer, cfg.train.sample_prompts, cfg.train.sample_tokens, cfg.data.seq_len);
@@ -204,9 +209,7 @@ class TrainingRun {
     if (rank_ == 0) write_file_atomic((fs::path(cfg.output.dir) / "plan.json").string(), plan_.to_json());
     PlacementOptions po;
     po.frozen_tier = cfg.memory.frozen_tier;
-    po.disk_path = cfg.memory.disk_path.empty() ? (fs::path(cfg.output.dir) / "offload.bin").string()
-                                                : cfg.memory.disk_path;
-    if (rank_ > 0) po.disk_path += ".rank" + std::to_string(rank_);  // each rank streams from its own tier file
+    po.disk_path = tier_path();
     po.prefetch = cfg.memory.prefetch;
     po.verify = cfg.memory.verify;
     po.io = cfg.memory.io;
@@ -297,6 +300,13 @@ class TrainingRun {
 
  private:
   bool lisa() const { return cfg_.train.mode == TrainMode::Lisa; }
+  // The disk tier's file: memory.disk_path, or offload.bin in the run folder; rank r > 0 of a data-parallel run
+  // streams from its own, with ".rank<r>" appended.
+  std::string tier_path() const {
+    std::string p = cfg_.memory.disk_path.empty() ? (fs::path(cfg_.output.dir) / "offload.bin").string()
+                                                  : cfg_.memory.disk_path;
+    return rank_ > 0 ? p + ".rank" + std::to_string(rank_) : p;
+  }
   bool stop_requested() const { return opts_.stop && opts_.stop->load(); }
   const BlobIds& ids() const { return model_->ids(); }
 
@@ -454,7 +464,7 @@ class TrainingRun {
       const auto t_wait = Clock::now();
       reducer_->wait();
       allreduce_seconds_ = std::chrono::duration<double>(Clock::now() - t_wait).count();
-      if (std::string(reducer_->name()) != "nccl")
+      if (!reducer_->ordered_on_stream())
         for (BlobId blob : ids().all())
           if (model_->grads().has(blob)) opt_->gradient_ready(blob, model_->grads());
       // The mean over every micro-batch of the step, summed in rank order: the same value on every rank.

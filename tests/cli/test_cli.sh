@@ -5,18 +5,7 @@ set -u
 STRATA=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-expect() {  # expect RC NEEDLE -- command...
-  local want=$1 needle=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL: $* -> rc $rc (want $want), output lacks '$needle':"; echo "$out" | head -5; fails=$((fails + 1))
-  else
-    echo "ok: $*"
-  fi
-}
+source "$(dirname "$0")/lib.sh"  # fails, ok, fail, expect, losses
 
 expect 0 "strata 0.1.0" -- "$STRATA" --version
 expect 0 "llama2-70b" -- "$STRATA" presets
@@ -155,7 +144,6 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 short=(--set train.steps=3 --set train.warmup_steps=1 --set train.micro_batch=2 --set data.seq_len=64 --set output.log_every=1)
 expect 0 "done at step 3/3" -- "$STRATA" train "$root/configs/tiny.toml" "${short[@]}" --set memory.backend=cuda-emu --set output.dir="$tmp/emu"
 expect 0 "done at step 3/3" -- "$STRATA" train "$root/configs/tiny.toml" "${short[@]}" --set memory.backend=cpu --set output.dir="$tmp/emu-cpu"
-losses() { grep -o '"loss":[^,}]*' "$1/metrics.jsonl" 2>/dev/null | cut -d: -f2; }
 if paste <(losses "$tmp/emu") <(losses "$tmp/emu-cpu") | awk -v want=3 '
      NF != 2 { bad = 1 } { n++; d = $1 - $2; if (d < 0) d = -d; r = $2 < 0 ? -$2 : $2; if (!(d <= 1e-4 * r)) bad = 1 }
      END { exit (bad || n != want) }'; then

@@ -9,7 +9,7 @@ STRATA=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'pkill -KILL -f "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
+source "$(dirname "$0")/lib.sh"  # fails, ok, fail, expect, losses
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OMP_NUM_THREADS=1  # results are bitwise reproducible at one thread count: the same in every run here
 # Under scripts/test.sh --sanitize: OpenMPI keeps MPI_Init's allocations in components it unloads at MPI_Finalize,
@@ -17,9 +17,6 @@ export OMP_NUM_THREADS=1  # results are bitwise reproducible at one thread count
 # other AddressSanitizer check stays on, and every other suite checks leaks).
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 MPIRUN=(timeout 120 mpirun --mca btl self,vader --mca btl_vader_single_copy_mechanism none -x OMP_NUM_THREADS -x ASAN_OPTIONS)
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-losses() { grep -o '"loss":[^,}]*' "$1/metrics.jsonl" 2>/dev/null | cut -d: -f2; }
 # close A B TOL: both loss columns have the same length (> 0) and agree within TOL relative
 close() {
   paste <(losses "$1") <(losses "$2") | awk -v tol="$3" '
@@ -123,6 +120,16 @@ fi
 out=$("$STRATA" plan "$root/configs/tiny.toml" --set distributed.shard_optimizer=true --set lisa.optimizer_state=keep 2>&1)
 grep -q 'distributed.shard_optimizer needs lisa.optimizer_state = "reset"' <<<"$out" && ok "shard_optimizer with keep is refused" ||
   fail "shard_optimizer with keep: $out"
+
+# A rank's own disk tier file (memory.disk_path + ".rank1") is never a file Strata did not create.
+echo "keep me" > "$tmp/user.bin.rank1"
+out=$("${MPIRUN[@]}" -np 2 "$STRATA" train "$root/configs/tiny.toml" "${base[@]}" --set memory.frozen_tier=disk \
+      --set memory.disk_path="$tmp/user.bin" --set output.dir="$tmp/userfile" 2>&1)
+if grep -q "memory.disk_path: $tmp/user.bin.rank1 already exists" <<<"$out" && [ "$(cat "$tmp/user.bin.rank1")" = "keep me" ]; then
+  ok "rank 1 refuses an existing memory.disk_path.rank1 and leaves it as it was"
+else
+  fail "an existing rank tier file: $(grep -m2 'error' <<<"$out")"
+fi
 
 # 5. A rank that hangs (SIGSTOP) or dies (SIGKILL) ends the job with an error naming rank 1, in bounded time.
 rank_pid() {  # rank_pid RUN_DIR RANK: the pid of that rank of the run writing into RUN_DIR

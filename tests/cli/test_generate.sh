@@ -7,22 +7,10 @@ STRATA=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp  # temporary disk tiers go here, so a leftover is ours alone
-fails=0
+source "$(dirname "$0")/lib.sh"  # fails, ok, fail, expect, losses
 
-expect() {  # expect RC NEEDLE -- command...
-  local want=$1 needle=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL: $* -> rc $rc (want $want), output lacks '$needle':"; echo "$out" | head -5; fails=$((fails + 1))
-  elif [ "$want" = 1 ] && [ "$(grep -c 'strata: error:' <<<"$out")" != 1 ]; then
-    echo "FAIL: $* -> not exactly one error line:"; echo "$out" | head -5; fails=$((fails + 1))
-  else
-    echo "ok: $*"
-  fi
-}
 same() {  # same WHAT A B
-  if [ "$2" = "$3" ] && [ -n "$2" ]; then echo "ok: $1"; else echo "FAIL: $1: '$2' vs '$3'"; fails=$((fails + 1)); fi
+  if [ "$2" = "$3" ] && [ -n "$2" ]; then ok "$1"; else fail "$1: '$2' vs '$3'"; fi
 }
 
 "$STRATA" init-model --config tiny-tied --seed 3 --out "$tmp/m" >/dev/null || { echo "FAIL: init-model"; exit 1; }
