@@ -178,8 +178,10 @@ class Backend {
   virtual void fill_zero(void* ptr, size_t bytes) = 0;
 
   // Allocates now the scratch the backend's own ops would grow to (`bytes`, as the planner sizes it: the CPU
-  // backend's bf16 scratch), so that placement decisions see it; a no-op where no such scratch exists.
+  // backend's op scratch), so that placement decisions see it; a no-op where no such scratch exists.
   virtual void reserve_op_scratch(size_t bytes) { (void)bytes; }
+  // The accounted device bytes that scratch holds now: the backend's own, kept from one op call to the next.
+  virtual size_t op_scratch_held() const { return 0; }
 
   // In-place AdamW on param/m/v [n] from grad [n] (see AdamWStep).
   virtual void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, const AdamWStep& s) = 0;

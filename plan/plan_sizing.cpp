@@ -88,6 +88,20 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
                                      bf16_linear_scratch_bytes((size_t)in.sample_rows, C, V)});
     dev[WS] += p.op_scratch_bytes;
   }
+  if (!in.bf16 && in.cpu) {
+    // The CPU backend's fp32 linears: oneDNN's scratchpad for the largest of them (cpu_matmul.cpp).
+    const size_t N = (size_t)B * T, C = mc.dim, F = mc.ffn_dim, Q = mc.q_dim(), KVD = mc.kv_dim(), V = mc.vocab;
+    const size_t R = (size_t)Activations::loss_chunk_rows(mc, B, T);
+    p.op_scratch_bytes = std::max({f32_linear_scratch_bytes(N, C, Q), f32_linear_scratch_bytes(N, C, KVD),
+                                   f32_linear_scratch_bytes(N, Q, C), f32_linear_scratch_bytes(N, C, F),
+                                   f32_linear_scratch_bytes(N, F, C), f32_linear_scratch_bytes(R, C, V)});
+    if (Nd > 0)
+      p.op_scratch_bytes = std::max({p.op_scratch_bytes, f32_linear_scratch_bytes(Nd, C, Q),
+                                     f32_linear_scratch_bytes(Nd, C, KVD), f32_linear_scratch_bytes(Nd, Q, C),
+                                     f32_linear_scratch_bytes(Nd, C, F), f32_linear_scratch_bytes(Nd, F, C),
+                                     f32_linear_scratch_bytes((size_t)in.sample_rows, C, V)});
+    dev[WS] += p.op_scratch_bytes;
+  }
 }
 
 // Where the blocks live, with the room the engine sees when it places them; a placement that cannot work makes the

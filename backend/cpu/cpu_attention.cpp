@@ -62,7 +62,7 @@ RoundedQkv::RoundedQkv(float* storage, const float* q_in, const float* k_in, con
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
   if (s.bf16_inputs) {
-    const RoundedQkv r(bf16_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
+    const RoundedQkv r(op_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;
@@ -93,7 +93,7 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
   if (s.bf16_inputs) {  // the rounding's gradient passes straight through (as a cast's does in PyTorch)
-    const RoundedQkv r(bf16_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
+    const RoundedQkv r(op_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);
   }
   const int B = s.B, T = s.T, NH = s.NH, NKV = s.NKV, HS = s.HS;

@@ -1,4 +1,4 @@
-// CpuBackend: fp32 compute on the host with OpenBLAS sgemm and OpenMP; "device" memory is host memory
+// CpuBackend: compute on the host with oneDNN matmul (linears), OpenBLAS sgemm (attention tiles) and OpenMP; "device" memory is host memory
 // (mimalloc, aligned) accounted as Device so budgets behave as on a GPU. Streams and events are synchronous.
 #pragma once
 #include <vector>
@@ -26,6 +26,8 @@ inline size_t bf16_weight_slice_rows(size_t IC, size_t OC) {
 inline constexpr size_t kBf16ScratchGranule = size_t{1} << 20;
 size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
+// Bytes of the scratch of an fp32 linear layer (oneDNN's scratchpad for its three GEMMs), in whole granules.
+size_t f32_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 
 class CpuBackend : public Backend {
  public:
@@ -87,8 +89,9 @@ class CpuBackend : public Backend {
   void convert_f32_to_bf16(bf16* dst, const float* src, size_t n) override;
   void convert_bf16_to_f32(float* dst, const bf16* src, size_t n) override;
   void reserve_op_scratch(size_t bytes) override {
-    if (bytes) bf16_scratch(bytes / sizeof(float));
+    if (bytes) op_scratch(bytes / sizeof(float));
   }
+  size_t op_scratch_held() const override { return op_scratch_ ? op_scratch_.bytes() : 0; }
 
  protected:
   void* raw_alloc(MemoryKind kind, size_t bytes, size_t alignment) override;
@@ -99,9 +102,10 @@ class CpuBackend : public Backend {
   void raw_destroy_event(void*) override {}
 
  protected:
-  // fp32 scratch of the bf16 ops (rounded activations, widened weights), reused across calls; accounted as device
-  // workspace and grown in whole MiB (the planner sizes its largest use with bf16_scratch_bytes).
-  float* bf16_scratch(size_t floats);
+  // The ops' scratch (bf16 operands, widened weights, rounded q/k/v, oneDNN's scratchpad), reused across calls;
+  // accounted as device workspace and grown in whole MiB (the planner sizes its largest use: bf16_linear_scratch_bytes,
+  // f32_linear_scratch_bytes, rounded_qkv_scratch_bytes).
+  float* op_scratch(size_t floats);
   // Whether the bf16 linears run on oneDNN (the CPU's bf16 units): the cpu backend where they are native; never the
   // ref backend, which keeps widening to fp32 as the oracle.
   virtual bool bf16_gemm_on_onednn() const;
@@ -113,7 +117,7 @@ class CpuBackend : public Backend {
                                     int IC, int OC);
   OneDnnGemm& onednn();
 
-  Buffer bf16_scratch_;
+  Buffer op_scratch_;
   std::unique_ptr<OneDnnGemm> onednn_;  // created on first use
 };
 

@@ -32,21 +32,21 @@ void narrow(bf16* dst, const float* src, size_t n) {
 
 }  // namespace
 
-float* CpuBackend::bf16_scratch(size_t floats) {
+float* CpuBackend::op_scratch(size_t floats) {
   const size_t bytes = std::max<size_t>(floats * sizeof(float), 1);
-  if (!bf16_scratch_ || bf16_scratch_.bytes() < bytes) {
-    bf16_scratch_ = Buffer();  // the old one goes first: the peak is the new size alone
+  if (!op_scratch_ || op_scratch_.bytes() < bytes) {
+    op_scratch_ = Buffer();  // the old one goes first: the peak is the new size alone
     const size_t granules = (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule;
-    bf16_scratch_ = alloc(MemoryKind::Device, granules * kBf16ScratchGranule, MemoryCategory::Workspace);
+    op_scratch_ = alloc(MemoryKind::Device, granules * kBf16ScratchGranule, MemoryCategory::Workspace);
   }
-  return bf16_scratch_.as<float>();
+  return op_scratch_.as<float>();
 }
 
 // The weight is widened a slice of S output rows at a time (bf16_weight_slice_rows): out[:, o0:o0+S] from slice
 // o0, dx summed over the slices in order, and each slice of dw widened, accumulated and rounded once.
 void CpuBackend::linear_forward_bf16_widened(float* out, const float* x, const bf16* w, int N, int IC, int OC) {
   const size_t nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
-  float* xr = bf16_scratch(nx + S * IC);  // xr[N,IC] | wf[S,IC]
+  float* xr = op_scratch(nx + S * IC);  // xr[N,IC] | wf[S,IC]
   float* wf = xr + nx;
   round_to_bf16_values(xr, x, nx);
   for (size_t o0 = 0; o0 < (size_t)OC; o0 += S) {
@@ -60,7 +60,7 @@ void CpuBackend::linear_backward_bf16_widened(float* dx, bf16* dw, const float* 
                                                int N, int IC, int OC) {
   if (!dx && !dw) return;
   const size_t nd = (size_t)N * OC, nx = (size_t)N * IC, S = bf16_weight_slice_rows(IC, OC);
-  float* dr = bf16_scratch(nd + nx + S * IC);  // dr[N,OC] | xr[N,IC] | wf[S,IC] (a weight slice, then a gradient's)
+  float* dr = op_scratch(nd + nx + S * IC);  // dr[N,OC] | xr[N,IC] | wf[S,IC] (a weight slice, then a gradient's)
   float* xr = dr + nd;
   float* wf = xr + nx;
   round_to_bf16_values(dr, dout, nd);
@@ -90,9 +90,9 @@ namespace {
 
 size_t align64(size_t b) { return (b + 63) / 64 * 64; }
 
-Bf16Gemm fwd_gemm(int N, int IC, int OC) { return {N, OC, IC, false, true, IC, IC, OC, false}; }  // x @ w^T
-Bf16Gemm dx_gemm(int N, int IC, int OC) { return {N, IC, OC, false, false, OC, IC, IC, true}; }   // dx += dout @ w
-Bf16Gemm dw_gemm(int rows, int N, int IC, int OC) {  // slice += dout[:, o0:o0+rows]^T @ x
+GemmDesc fwd_gemm(int N, int IC, int OC) { return {N, OC, IC, false, true, IC, IC, OC, false}; }  // x @ w^T
+GemmDesc dx_gemm(int N, int IC, int OC) { return {N, IC, OC, false, false, OC, IC, IC, true}; }   // dx += dout @ w
+GemmDesc dw_gemm(int rows, int N, int IC, int OC) {  // slice += dout[:, o0:o0+rows]^T @ x
   return {rows, IC, N, true, false, OC, IC, IC, true};
 }
 
@@ -129,7 +129,7 @@ size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
 
 size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
   if (!OneDnnGemm::native()) return bf16_widened_linear_scratch_bytes(N, IC, OC);
-  const size_t pad = largest_pad((int)N, (int)IC, (int)OC, [](const Bf16Gemm& g) { return onednn_scratchpad_bytes(g); });
+  const size_t pad = largest_pad((int)N, (int)IC, (int)OC, [](const GemmDesc& g) { return onednn_scratchpad_bytes(g); });
   return granules(onednn_layout(N, IC, OC, pad).bytes);
 }
 
@@ -144,8 +144,8 @@ void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, 
   if (!bf16_gemm_on_onednn()) return linear_forward_bf16_widened(out, x, w, N, IC, OC);
   OneDnnGemm& g = onednn();
   const OneDnnScratch s =
-      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const Bf16Gemm& q) { return g.scratchpad_bytes(q); }));
-  char* base = reinterpret_cast<char*>(bf16_scratch(granules(s.bytes) / sizeof(float)));
+      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const GemmDesc& q) { return g.scratchpad_bytes(q); }));
+  char* base = reinterpret_cast<char*>(op_scratch(granules(s.bytes) / sizeof(float)));
   bf16* xb = reinterpret_cast<bf16*>(base);
   narrow(xb, x, (size_t)N * IC);
   g.run(fwd_gemm(N, IC, OC), xb, w, out, base + s.pad);
@@ -157,8 +157,8 @@ void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, co
   if (!bf16_gemm_on_onednn()) return linear_backward_bf16_widened(dx, dw, dout, x, w, N, IC, OC);
   OneDnnGemm& g = onednn();
   const OneDnnScratch s =
-      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const Bf16Gemm& q) { return g.scratchpad_bytes(q); }));
-  char* base = reinterpret_cast<char*>(bf16_scratch(granules(s.bytes) / sizeof(float)));
+      onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const GemmDesc& q) { return g.scratchpad_bytes(q); }));
+  char* base = reinterpret_cast<char*>(op_scratch(granules(s.bytes) / sizeof(float)));
   bf16* xb = reinterpret_cast<bf16*>(base);
   bf16* db = reinterpret_cast<bf16*>(base + s.db);
   float* slice = reinterpret_cast<float*>(base + s.slice);
@@ -194,7 +194,7 @@ void CpuBackend::embedding_backward_bf16(bf16* dtable, const float* dout, const 
       rows.push_back(tokens[n]);
     }
   const size_t R = rows.size();
-  float* acc = bf16_scratch(R * C);  // acc[R,C]
+  float* acc = op_scratch(R * C);  // acc[R,C]
   for (size_t r = 0; r < R; ++r) widen(acc + r * C, dtable + (size_t)rows[r] * C, (size_t)C);
   std::vector<int32_t> compact(N);
   for (int n = 0; n < N; ++n) compact[n] = slot[tokens[n]];

@@ -1,6 +1,7 @@
-// OneDnnGemm: the CPU backend's bf16 GEMMs through oneDNN's matmul, which runs bf16 dot products on the CPU's bf16
-// units (AVX512-BF16, AMX): bf16 operands (exact products), fp32 sums, an fp32 result written or added. Primitives
-// are cached per shape; oneDNN's scratchpad comes from the caller (the backend's accounted scratch).
+// OneDnnGemm: the CPU backend's linear-layer GEMMs through oneDNN's matmul: bf16 operands on the CPU's bf16 units
+// (AVX512-BF16, AMX; exact products, fp32 sums) or fp32 operands (its brgemm kernels, ahead of OpenBLAS sgemm on
+// these shapes), an fp32 result written or added. Primitives are cached per shape; oneDNN's scratchpad comes from
+// the caller (the backend's accounted scratch).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,19 +9,20 @@
 #include <memory>
 #include <tuple>
 
-#include "core/bf16.h"
 
 namespace strata {
 
 // C[M,N] (+)= A[M,K] @ B[K,N]. A is row-major with leading dimension lda, or (a_trans) A^T is: A[m,k] = a[k*lda+m];
 // likewise B. C is row-major with leading dimension ldc; accumulate adds to it (fp32) instead of overwriting.
-struct Bf16Gemm {
+// A and B hold bf16 values, or fp32 ones when f32.
+struct GemmDesc {
   int M = 0, N = 0, K = 0;
   bool a_trans = false, b_trans = false;
   int lda = 0, ldb = 0, ldc = 0;
   bool accumulate = false;
-  auto key() const { return std::tie(M, N, K, a_trans, b_trans, lda, ldb, ldc, accumulate); }
-  bool operator<(const Bf16Gemm& o) const { return key() < o.key(); }
+  bool f32 = false;
+  auto key() const { return std::tie(M, N, K, a_trans, b_trans, lda, ldb, ldc, accumulate, f32); }
+  bool operator<(const GemmDesc& o) const { return key() < o.key(); }
 };
 
 class OneDnnGemm {
@@ -34,9 +36,9 @@ class OneDnnGemm {
   OneDnnGemm& operator=(const OneDnnGemm&) = delete;
 
   // The scratchpad bytes the primitive for `g` needs (creating and caching it).
-  size_t scratchpad_bytes(const Bf16Gemm& g);
-  // Runs `g` (blocking); `scratchpad` holds scratchpad_bytes(g).
-  void run(const Bf16Gemm& g, const bf16* a, const bf16* b, float* c, void* scratchpad);
+  size_t scratchpad_bytes(const GemmDesc& g);
+  // Runs `g` (blocking); a and b hold bf16 (or, g.f32, fp32) values; `scratchpad` holds scratchpad_bytes(g).
+  void run(const GemmDesc& g, const void* a, const void* b, float* c, void* scratchpad);
 
  private:
   struct Impl;
@@ -44,6 +46,6 @@ class OneDnnGemm {
 };
 
 // The scratchpad bytes oneDNN needs for `g` (the planner sizes the backend's scratch with it; no backend needed).
-size_t onednn_scratchpad_bytes(const Bf16Gemm& g);
+size_t onednn_scratchpad_bytes(const GemmDesc& g);
 
 }  // namespace strata
