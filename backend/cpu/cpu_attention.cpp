@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_vector_math.h"
 #include "core/dtype_convert.h"
 
 namespace strata {
@@ -30,13 +31,16 @@ void scores_to_probs(float* S, const float* Qb, const float* Kb, int bs, int n_k
       L = lse_in[i];
     } else {
       float m = row[0];
+#pragma omp simd reduction(max : m)
       for (int j = 1; j < visible; ++j) m = row[j] > m ? row[j] : m;
       float sum = 0.0f;
-      for (int j = 0; j < visible; ++j) sum += std::exp(row[j] - m);
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j < visible; ++j) sum += exp_vec(row[j] - m);
       L = m + std::log(sum);
       lse_out[i] = L;
     }
-    for (int j = 0; j < visible; ++j) row[j] = std::exp(row[j] - L);
+#pragma omp simd
+    for (int j = 0; j < visible; ++j) row[j] = exp_vec(row[j] - L);
     for (int j = visible; j < n_keys; ++j) row[j] = 0.0f;
   }
 }
@@ -132,10 +136,12 @@ void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float
             const float* o = Ob + (size_t)i * q_ld;
             const float* g = dOb + (size_t)i * q_ld;
             float d = 0.0f;
+#pragma omp simd reduction(+ : d)
             for (int e = 0; e < HS; ++e) d += o[e] * g[e];
             float* ds = dP.data() + (size_t)i * n_keys;
             const float* p = P.data() + (size_t)i * n_keys;
             const int visible = t0 + i + 1;
+#pragma omp simd
             for (int j = 0; j < visible; ++j) ds[j] = p[j] * (ds[j] - d) * scale;
             for (int j = visible; j < n_keys; ++j) ds[j] = 0.0f;
           }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_vector_math.h"
 #include "core/check.h"
 #include "core/dtype_convert.h"
 
@@ -72,7 +73,8 @@ void CpuBackend::attention_cached(float* out, const float* q, const float* k_new
         m = std::max(m, p[j]);
       }
       float sum = 0.0f;
-      for (int j = 0; j <= last; ++j) sum += (p[j] = std::exp(p[j] - m));
+#pragma omp simd reduction(+ : sum)
+      for (int j = 0; j <= last; ++j) sum += (p[j] = exp_vec(p[j] - m));
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int j = 0; j <= last; ++j) {
         const size_t off = Vc.offset(b, j, kvh, s);

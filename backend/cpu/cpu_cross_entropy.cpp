@@ -3,15 +3,23 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_vector_math.h"
 
 namespace strata {
 
-static double row_logsumexp(const float* l, int V) {
+// The row's max m and log(sum_v e^(l_v - m)) (float exponentials summed in double).
+struct RowLse {
+  float m;
+  double log_sum;
+};
+static RowLse row_logsumexp(const float* l, int V) {
   float m = l[0];
+#pragma omp simd reduction(max : m)
   for (int v = 1; v < V; ++v) m = l[v] > m ? l[v] : m;
   double s = 0.0;
-  for (int v = 0; v < V; ++v) s += std::exp((double)l[v] - m);
-  return m + std::log(s);
+#pragma omp simd reduction(+ : s)
+  for (int v = 0; v < V; ++v) s += (double)exp_vec(l[v] - m);
+  return {m, std::log(s)};
 }
 
 void CpuBackend::cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N, int V,
@@ -23,7 +31,8 @@ void CpuBackend::cross_entropy_forward(float* losses, const float* logits, const
       continue;
     }
     const float* l = logits + (size_t)n * V;
-    losses[n] = (float)(row_logsumexp(l, V) - l[targets[n]]);
+    const RowLse r = row_logsumexp(l, V);
+    losses[n] = (float)(((double)r.m - l[targets[n]]) + r.log_sum);
   }
 }
 
@@ -38,8 +47,10 @@ void CpuBackend::cross_entropy_backward(float* dlogits, const float* logits, con
       for (int v = 0; v < V; ++v) d[v] = 0.0f;
       continue;
     }
-    const double lse = row_logsumexp(l, V);  // read every logit before the row is overwritten
-    for (int v = 0; v < V; ++v) d[v] = (float)(scale * std::exp((double)l[v] - lse));
+    const RowLse r = row_logsumexp(l, V);  // read every logit before the row is overwritten
+    const float ls = (float)r.log_sum, m = r.m;
+#pragma omp simd
+    for (int v = 0; v < V; ++v) d[v] = scale * exp_vec((l[v] - m) - ls);
     d[t] -= scale;
   }
 }
