@@ -16,17 +16,17 @@ namespace {
 
 // dst[n] = float(bf16(src[n])): rounds fp32 values to the nearest bf16 value, kept in fp32.
 void round_to_bf16_values(float* dst, const float* src, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
 }
 
 void widen(float* dst, const bf16* src, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
 }
 
 void narrow(bf16* dst, const float* src, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMinWork)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMinWork)
   for (size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 

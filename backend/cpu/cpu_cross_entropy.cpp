@@ -7,7 +7,8 @@
 
 namespace strata {
 
-// The row's max m and log(sum_v e^(l_v - m)) (float exponentials summed in double).
+// The row's max m and log(sum_v e^(l_v - m)). The terms lie in (0, 1] and one of them is 1; they are summed in float
+// lanes (a vector's worth of partial sums, then those), whose rounding stays far below the parity bounds.
 struct RowLse {
   float m;
   double log_sum;
@@ -16,10 +17,10 @@ static RowLse row_logsumexp(const float* l, int V) {
   float m = l[0];
 #pragma omp simd reduction(max : m)
   for (int v = 1; v < V; ++v) m = l[v] > m ? l[v] : m;
-  double s = 0.0;
+  float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-  for (int v = 0; v < V; ++v) s += (double)exp_vec(l[v] - m);
-  return {m, std::log(s)};
+  for (int v = 0; v < V; ++v) s += exp_vec(l[v] - m);
+  return {m, std::log((double)s)};
 }
 
 void CpuBackend::cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N, int V,
