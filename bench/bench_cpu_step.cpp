@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   // Presets (the same in bench/pytorch_cpu_step.py):
   //   small: 8 blocks, dim 512, GQA 8/4, ffn 1376, vocab 4096, batch 4 x 256 (GEMM-bound)
   //   tiny:  the `strata demo` model: 4 blocks, dim 128, GQA 8/4, ffn 344, vocab 512, batch 4 x 64
+  //   7b-block: one LLaMA-2-7B block (dim 4096, 32 heads, ffn 11008) with its 32000-token embedding and head, 1 x 256
   std::string preset = "small";
   int B = 4, T = 256, steps = 5;
   bool ckpt = false, batch_set = false, seq_set = false;
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: bench_cpu_step [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] "
+                   "usage: bench_cpu_step [--preset small|tiny|7b-block] [--steps N] [--batch B] [--seq-len T] "
                    "[--checkpointing] [--precision fp32|bf16]\n");
       return 2;
     }
@@ -76,11 +77,13 @@ int main(int argc, char** argv) {
   } else if (preset == "tiny") {
     cfg.dim = 128, cfg.n_layers = 4, cfg.n_heads = 8, cfg.n_kv_heads = 4, cfg.ffn_dim = 344, cfg.vocab = 512;
     if (!seq_set) T = 64;
+  } else if (preset == "7b-block") {  // one LLaMA-2-7B block with its embedding and head, one sequence
+    cfg.dim = 4096, cfg.n_layers = 1, cfg.n_heads = 32, cfg.n_kv_heads = 32, cfg.ffn_dim = 11008, cfg.vocab = 32000;
+    if (!batch_set) B = 1;
   } else {
-    std::fprintf(stderr, "bench_cpu_step: unknown --preset '%s' (choose small or tiny)\n", preset.c_str());
+    std::fprintf(stderr, "bench_cpu_step: unknown --preset '%s' (choose small, tiny or 7b-block)\n", preset.c_str());
     return 2;
   }
-  (void)batch_set;
   if (steps < 1 || B < 1 || T < 2) {
     std::fprintf(stderr, "bench_cpu_step: --steps, --batch must be >= 1 and --seq-len >= 2\n");
     return 2;
@@ -105,8 +108,8 @@ int main(int argc, char** argv) {
   model.backward();
   std::vector<double> times;
   for (int s = 0; s < steps; ++s) {
+    const auto t0 = Clock::now();  // zeroing the gradients counts, as in pytorch_cpu_step.py's step
     model.zero_grads();
-    const auto t0 = Clock::now();
     model.forward(tokens.data(), targets.data(), B, T);
     model.backward();
     times.push_back(seconds_since(t0));

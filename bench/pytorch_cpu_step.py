@@ -2,7 +2,7 @@
 """Reference figure for bench_cpu_step: forward+backward tokens/s of Hugging Face LlamaForCausalLM on the CPU,
 same config, batch and thread count. Needs torch + transformers (a venv outside the repo; see README).
 
-Usage: python bench/pytorch_cpu_step.py [--preset small|tiny] [--steps N] [--batch B] [--seq-len T] [--threads K]
+Usage: python bench/pytorch_cpu_step.py [--preset small|tiny|7b-block] [--steps N] [--batch B] [--seq-len T] [--threads K]
                                        [--precision fp32|bf16]
 --precision bf16 runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (fp32 weights), the way a
 PyTorch user trains in bf16 on a CPU.
@@ -17,9 +17,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="small", choices=["small", "tiny"])
+    ap.add_argument("--preset", default="small", choices=["small", "tiny", "7b-block"])
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
@@ -31,9 +31,13 @@ def main():
     shape = {"small": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4,
                            intermediate_size=1376, vocab_size=4096),
              "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4,
-                          intermediate_size=344, vocab_size=512)}[a.preset]
+                          intermediate_size=344, vocab_size=512),
+             "7b-block": dict(hidden_size=4096, num_hidden_layers=1, num_attention_heads=32, num_key_value_heads=32,
+                              intermediate_size=11008, vocab_size=32000)}[a.preset]
     if a.seq_len is None:
-        a.seq_len = 256 if a.preset == "small" else 64
+        a.seq_len = 64 if a.preset == "tiny" else 256
+    if a.batch is None:
+        a.batch = 1 if a.preset == "7b-block" else 4
     cfg = LlamaConfig(**shape, max_position_embeddings=a.seq_len,
                       rope_theta=10000.0, rms_norm_eps=1e-5, tie_word_embeddings=False,
                       attn_implementation=a.attn, torch_dtype=torch.float32)
