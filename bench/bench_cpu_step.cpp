@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "bench/op_breakdown.h"
+#include "core/dtype_convert.h"
 #include "core/rng.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
@@ -33,6 +35,19 @@ static double sgemm_gflops(int n, int reps) {
   return 2.0 * n * n * (double)n / best / 1e9;
 }
 
+// bench::FillFn for the op breakdown: uniform values of standard deviation `std` from a splitmix64 of the index.
+static void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt) {
+  std::vector<float> v((size_t)n);
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t z = salt * 0x9E3779B97F4A7C15ull + (uint64_t)i;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    v[(size_t)i] = ones ? 1.0f : ((float)(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * std * 1.7320508f;
+  }
+  convert_from_f32(dst, v.data(), dtype, (size_t)n);
+}
+
 // Training FLOPs of one forward+backward: 6 * matmul params * tokens + attention (12 * L * T^2/2 * C per seq).
 static double step_flops(const ModelConfig& c, int B, int T) {
   const double C = c.dim, F = c.ffn_dim, V = c.vocab, Q = c.q_dim(), KV = c.kv_dim();
@@ -48,7 +63,7 @@ int main(int argc, char** argv) {
   //   7b-block: one LLaMA-2-7B block (dim 4096, 32 heads, ffn 11008) with its 32000-token embedding and head, 1 x 256
   std::string preset = "small";
   int B = 4, T = 256, steps = 5;
-  bool ckpt = false, batch_set = false, seq_set = false;
+  bool ckpt = false, batch_set = false, seq_set = false, ops = false;
   Precision precision = Precision::F32;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -57,6 +72,7 @@ int main(int argc, char** argv) {
     else if (a == "--seq-len" && i + 1 < argc) T = std::atoi(argv[++i]), seq_set = true;
     else if (a == "--preset" && i + 1 < argc) preset = argv[++i];
     else if (a == "--checkpointing") ckpt = true;
+    else if (a == "--ops") ops = true;
     else if (a == "--precision" && i + 1 < argc) {
       try {
         precision = parse_enum<Precision>(argv[++i], "--precision");
@@ -67,7 +83,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_cpu_step [--preset small|tiny|7b-block] [--steps N] [--batch B] [--seq-len T] "
-                   "[--checkpointing] [--precision fp32|bf16]\n");
+                   "[--checkpointing] [--precision fp32|bf16] [--ops]\n"
+                   "  --ops: also time each backend call of one block's bf16 step alone (the per-op table)\n");
       return 2;
     }
   }
@@ -123,5 +140,12 @@ int main(int argc, char** argv) {
   std::printf("  achieved %.1f GFLOP/s  |  OpenBLAS sgemm 1024^3: %.1f GFLOP/s  |  ratio %.2f\n", gflops, peak,
               gflops / peak);
   std::printf("  memory: %s", be.memory().summary().c_str());
+  if (ops) {  // one block of this preset on the bf16 engine, each distinct backend call timed alone
+    ModelConfig one = cfg;
+    one.n_layers = 1;
+    const bench::OpBreakdown r = bench::block_op_breakdown("cpu", one, B, T, fill_values);
+    std::printf("  per-op breakdown of one block's bf16 forward+backward (B=%d, T=%d), cpu:\n", B, T);
+    bench::print_op_breakdown(r, r.replay_ms);
+  }
   return 0;
 }

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/gpu_op_breakdown.h"
+#include "bench/op_breakdown.h"
 #include "bench/train_timing.h"
 #include "backend/backend_registry.h"
 #include "core/check.h"

@@ -1,6 +1,6 @@
 // Per-op breakdown of one LLaMA block step on the bf16 engine (bench_gpu part b2): the call sequence of
 // LlamaModel::forward + backward for one trainable block, replayed op by op on backend buffers and timed per call.
-#include "bench/gpu_op_breakdown.h"
+#include "bench/op_breakdown.h"
 
 #include <algorithm>
 #include <chrono>
