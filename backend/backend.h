@@ -24,7 +24,8 @@ struct BackendCaps {
 
 // Shape of one causal grouped-query attention call. q: [B,T,NH,HS], k/v: [B,T,NKV,HS]; NKV divides NH.
 // bf16_inputs: q, k and v are rounded to bf16 before the score and output products (tensor-core attention, the
-// bf16 engine); the CUDA backend also rounds the softmax probabilities to bf16 before P @ V. Accumulation is fp32.
+// bf16 engine); the CUDA backend, and the CPU backend where it has bf16 units, also round the softmax probabilities,
+// dO and dS to bf16 as GEMM operands (the ref backend does not: it is the exact oracle). Accumulation is fp32.
 struct AttentionShape {
   int B = 0, T = 0, NH = 0, NKV = 0, HS = 0;
   bool bf16_inputs = false;

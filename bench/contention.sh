@@ -25,18 +25,20 @@ run() {  # run NAME ENV...: one training run, echoes its tokens/s
 echo "bench contention: tiny preset, $STEPS steps, $(nproc) cores, OpenMP threads = cores"
 q_gomp=$(run quiet_gomp GOMP_SPINCOUNT=300000)
 q_strata=$(run quiet_strata OMP_WAIT_POLICY=PASSIVE)
+q_short=$(run quiet_short GOMP_SPINCOUNT=${SHORT_SPIN:-20000})
 q_one=$(run quiet_one OMP_NUM_THREADS=1)
 (while :; do :; done) &
 busy_pid=$!
 b_gomp=$(run busy_gomp GOMP_SPINCOUNT=300000)
 b_strata=$(run busy_strata OMP_WAIT_POLICY=PASSIVE)
+b_short=$(run busy_short GOMP_SPINCOUNT=${SHORT_SPIN:-20000})
 b_one=$(run busy_one OMP_NUM_THREADS=1)
 kill "$busy_pid"
 busy_pid=""
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf "  %-44s %8s tok/s\n" "quiet, libgomp default spin" "$q_gomp" "quiet, strata passive wait" "$q_strata" \
-  "quiet, 1 thread" "$q_one" "one core busy, libgomp default spin" "$b_gomp" \
-  "one core busy, strata passive wait" "$b_strata" "one core busy, 1 thread" "$b_one"
+  "quiet, short spin" "$q_short" "quiet, 1 thread" "$q_one" "one core busy, libgomp default spin" "$b_gomp" \
+  "one core busy, strata passive wait" "$b_strata" "one core busy, short spin" "$b_short" "one core busy, 1 thread" "$b_one"
 echo "  quiet cost of the passive wait:      strata / libgomp = $(ratio "$q_strata" "$q_gomp")x"
 echo "  busy / quiet, libgomp default spin:  $(ratio "$b_gomp" "$q_gomp")x"
 echo "  busy / quiet, strata passive wait:   $(ratio "$b_strata" "$q_strata")x (one of the cores is taken: 0.5x is the fair share)"

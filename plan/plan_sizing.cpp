@@ -80,7 +80,7 @@ void size_non_blocks(const PlanInputs& in, const ModelConfig& mc, int opt_tier, 
     p.op_scratch_bytes = std::max({bf16_linear_scratch_bytes(N, C, Q), bf16_linear_scratch_bytes(N, Q, C),
                                    bf16_linear_scratch_bytes(N, C, F), bf16_linear_scratch_bytes(N, F, C),
                                    bf16_linear_scratch_bytes(R, C, V),
-                                   rounded_qkv_scratch_bytes(B, T, mc.n_heads, mc.n_kv_heads, mc.head_dim())});
+                                   cpu_bf16_attention_scratch_bytes(B, T, mc.n_heads, mc.n_kv_heads, mc.head_dim())});
     if (Nd > 0)  // the decoder's linears (Nd rows) and its head (one row per prompt)
       p.op_scratch_bytes = std::max({p.op_scratch_bytes, bf16_linear_scratch_bytes(Nd, C, Q),
                                      bf16_linear_scratch_bytes(Nd, Q, C), bf16_linear_scratch_bytes(Nd, C, F),

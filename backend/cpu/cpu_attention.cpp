@@ -65,6 +65,7 @@ RoundedQkv::RoundedQkv(float* storage, const float* q_in, const float* k_in, con
 
 void CpuBackend::attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                    const AttentionShape& s) {
+  if (s.bf16_inputs && bf16_gemm_on_onednn()) return attention_forward_bf16_units(out, lse, q, k, v, s);
   if (s.bf16_inputs) {
     const RoundedQkv r(op_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_forward(out, lse, r.q, r.k, r.v, r.exact);
@@ -96,6 +97,8 @@ void CpuBackend::attention_forward(float* out, float* lse, const float* q, const
 void CpuBackend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                     const float* k, const float* v, const float* out, const float* lse,
                                     const AttentionShape& s) {
+  if (s.bf16_inputs && bf16_gemm_on_onednn())
+    return attention_backward_bf16_units(dq, dk, dv, dout, q, k, v, out, lse, s);
   if (s.bf16_inputs) {  // the rounding's gradient passes straight through (as a cast's does in PyTorch)
     const RoundedQkv r(op_scratch(rounded_qkv_floats(s.B, s.T, s.NH, s.NKV, s.HS)), q, k, v, s);
     return attention_backward(dq, dk, dv, dout, r.q, r.k, r.v, out, lse, r.exact);

@@ -116,6 +116,12 @@ class CpuBackend : public Backend {
   void linear_backward_bf16_widened(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
                                     int IC, int OC);
   OneDnnGemm& onednn();
+  // AttentionShape::bf16_inputs on the bf16 units (cpu_attention_bf16.cpp): bf16 operands as the CUDA kernels.
+  void attention_forward_bf16_units(float* out, float* lse, const float* q, const float* k, const float* v,
+                                    const AttentionShape& s);
+  void attention_backward_bf16_units(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                                     const float* k, const float* v, const float* out, const float* lse,
+                                     const AttentionShape& s);
 
   Buffer op_scratch_;
   std::unique_ptr<OneDnnGemm> onednn_;  // created on first use
@@ -139,6 +145,10 @@ inline size_t rounded_qkv_scratch_bytes(size_t B, size_t T, size_t NH, size_t NK
   const size_t bytes = rounded_qkv_floats(B, T, NH, NKV, HS) * sizeof(float);
   return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
 }
+
+// The op scratch of a bf16_inputs attention call on the CPU backend: the bf16-unit path's (cpu_attention_bf16.h)
+// where OneDnnGemm::native(), else rounded q/k/v (RoundedQkv).
+size_t cpu_bf16_attention_scratch_bytes(size_t B, size_t T, size_t NH, size_t NKV, size_t HS);
 
 // RoPE inverse frequency for pair i of a head of size HS, computed exactly as HF transformers does in fp32:
 // 1 / theta^(float(2i) / HS).

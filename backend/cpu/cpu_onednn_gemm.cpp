@@ -33,6 +33,20 @@ dnnl::matmul::primitive_desc describe(const GemmDesc& g, const dnnl::engine& eng
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, eng);
 }
 
+dnnl::matmul::primitive_desc describe(const BatchedGemmDesc& g, const dnnl::engine& eng) {
+  const dnnl::memory::desc a(g.a_dims, dt::bf16, g.a_strides), b(g.b_dims, dt::bf16, g.b_strides),
+      c(g.c_dims, dt::f32, g.c_strides);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (g.alpha != 1.0f) attr.set_output_scales(0, {g.alpha});
+  if (g.accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, eng);
+}
+
 }  // namespace
 
 struct OneDnnGemm::Impl {
@@ -44,13 +58,23 @@ struct OneDnnGemm::Impl {
     dnnl::memory::desc a, b, c, pad;
   };
   std::map<GemmDesc, Entry> cache;
-  Entry& get(const GemmDesc& g) {
-    auto it = cache.find(g);
-    if (it != cache.end()) return it->second;
+  std::map<BatchedGemmDesc, Entry> batched;
+  template <class Desc>
+  Entry& get(std::map<Desc, Entry>& from, const Desc& g) {
+    auto it = from.find(g);
+    if (it != from.end()) return it->second;
     const auto pd = describe(g, eng);
     Entry e{dnnl::matmul(pd), pd.scratchpad_desc().get_size(), pd.src_desc(), pd.weights_desc(), pd.dst_desc(),
             pd.scratchpad_desc()};
-    return cache.emplace(g, std::move(e)).first->second;
+    return from.emplace(g, std::move(e)).first->second;
+  }
+  Entry& get(const GemmDesc& g) { return get(cache, g); }
+  Entry& get(const BatchedGemmDesc& g) { return get(batched, g); }
+  void execute(Entry& e, const void* a, const void* b, float* c, void* scratchpad) {
+    dnnl::memory ma(e.a, eng, const_cast<void*>(a)), mb(e.b, eng, const_cast<void*>(b)), mc(e.c, eng, c),
+        mpad(e.pad, eng, e.scratch ? scratchpad : nullptr);
+    e.prim.execute(strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, mpad}});
+    strm.wait();
   }
 };
 
@@ -64,15 +88,27 @@ OneDnnGemm::~OneDnnGemm() = default;
 size_t OneDnnGemm::scratchpad_bytes(const GemmDesc& g) { return impl_->get(g).scratch; }
 
 void OneDnnGemm::run(const GemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
-  Impl::Entry& e = impl_->get(g);
-  dnnl::memory ma(e.a, impl_->eng, const_cast<void*>(a)), mb(e.b, impl_->eng, const_cast<void*>(b)),
-      mc(e.c, impl_->eng, c), mpad(e.pad, impl_->eng, e.scratch ? scratchpad : nullptr);
-  e.prim.execute(impl_->strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc},
-                               {DNNL_ARG_SCRATCHPAD, mpad}});
-  impl_->strm.wait();
+  impl_->execute(impl_->get(g), a, b, c, scratchpad);
 }
 
+size_t OneDnnGemm::scratchpad_bytes(const BatchedGemmDesc& g) { return impl_->get(g).scratch; }
+
+void OneDnnGemm::run(const BatchedGemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
+  impl_->execute(impl_->get(g), a, b, c, scratchpad);
+}
+
+std::string OneDnnGemm::implementation(const BatchedGemmDesc& g) { return describe(g, impl_->eng).impl_info_str(); }
+
 size_t onednn_scratchpad_bytes(const GemmDesc& g) {
+  const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return describe(g, eng).scratchpad_desc().get_size();
+}
+
+}  // namespace strata
+
+namespace strata {
+
+size_t onednn_scratchpad_bytes(const BatchedGemmDesc& g) {
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return describe(g, eng).scratchpad_desc().get_size();
 }

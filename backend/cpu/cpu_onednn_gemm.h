@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <tuple>
+#include <vector>
 
 
 namespace strata {
@@ -25,6 +27,17 @@ struct GemmDesc {
   bool operator<(const GemmDesc& o) const { return key() < o.key(); }
 };
 
+// A batched bf16 matmul over strided views: C[..., M, N] (+)= alpha * A[..., M, K] @ B[..., K, N], where every
+// operand has the same number of dims (3 to 5), the leading ones batch dims (an operand's batch dim may be 1: it is
+// broadcast), and any element strides. A and B hold bf16 values, C fp32. alpha scales the product, not C.
+struct BatchedGemmDesc {
+  std::vector<int64_t> a_dims, a_strides, b_dims, b_strides, c_dims, c_strides;
+  bool accumulate = false;
+  float alpha = 1.0f;
+  auto key() const { return std::tie(a_dims, a_strides, b_dims, b_strides, c_dims, c_strides, accumulate, alpha); }
+  bool operator<(const BatchedGemmDesc& o) const { return key() < o.key(); }
+};
+
 class OneDnnGemm {
  public:
   // True when oneDNN runs bf16 GEMMs on bf16 hardware here (its CPU ISA is avx512_core_bf16 or newer); elsewhere it
@@ -39,6 +52,11 @@ class OneDnnGemm {
   size_t scratchpad_bytes(const GemmDesc& g);
   // Runs `g` (blocking); a and b hold bf16 (or, g.f32, fp32) values; `scratchpad` holds scratchpad_bytes(g).
   void run(const GemmDesc& g, const void* a, const void* b, float* c, void* scratchpad);
+  // The same for batched matmuls (cached per descriptor).
+  size_t scratchpad_bytes(const BatchedGemmDesc& g);
+  void run(const BatchedGemmDesc& g, const void* a, const void* b, float* c, void* scratchpad);
+  // oneDNN's name of the implementation that runs `g` (e.g. "brg:avx512_core_bf16"), for tests and benchmarks.
+  std::string implementation(const BatchedGemmDesc& g);
 
  private:
   struct Impl;
@@ -47,5 +65,6 @@ class OneDnnGemm {
 
 // The scratchpad bytes oneDNN needs for `g` (the planner sizes the backend's scratch with it; no backend needed).
 size_t onednn_scratchpad_bytes(const GemmDesc& g);
+size_t onednn_scratchpad_bytes(const BatchedGemmDesc& g);
 
 }  // namespace strata

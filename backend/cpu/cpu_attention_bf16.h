@@ -1,0 +1,18 @@
+// Scratch sizing of the CPU backend's bf16-unit attention (cpu_attention_bf16.cpp): the packed bf16 q/k/v/dO, one
+// query block's scores and probabilities, and oneDNN's scratchpad, for the sequences it does at a time.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace strata {
+
+// Bytes of the op scratch an attention call of shape `s` (bf16_inputs) takes on the bf16 units, in whole granules.
+size_t bf16_attention_scratch_bytes(const AttentionShape& s);
+// "<matmul> qb=<block>: <oneDNN implementation>" for every matmul such a call runs (tests check none is a reference
+// implementation; benchmarks print them).
+std::vector<std::string> bf16_attention_implementations(const AttentionShape& s);
+
+}  // namespace strata
