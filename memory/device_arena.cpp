@@ -42,7 +42,14 @@ void DeviceArena::erase_free(std::map<size_t, size_t>::iterator it) {
   free_by_offset_.erase(it);
 }
 
-std::string DeviceArena::range_text() const { return "[" + hex(base_) + ", " + hex(base_ + capacity_) + ")"; }
+std::string DeviceArena::range_text() const {
+  std::string text = "[";  // appended piece by piece: GCC 12's -Wrestrict misfires on "[" + std::string at -O3
+  text += hex(base_);
+  text += ", ";
+  text += hex(base_ + capacity_);
+  text += ")";
+  return text;
+}
 
 void* DeviceArena::allocate(size_t bytes, size_t alignment) {
   STRATA_CHECK(alignment > 0 && (alignment & (alignment - 1)) == 0,

@@ -22,6 +22,7 @@ double chunked_sum_squares(size_t n, Value value) {
   for (size_t c = 0; c < nchunks; ++c) {
     const size_t end = std::min(n, (c + 1) * kChunk);
     double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
     for (size_t i = c * kChunk; i < end; ++i) {
       const double x = value(i);
       acc += x * x;

@@ -1,5 +1,6 @@
 // RMSNorm forward/backward on the CPU, HF LLaMA convention: w * (x * rsqrt(mean(x^2) + eps)).
-// Rows run in parallel; the weight gradient is reduced per column in fixed row order (deterministic).
+// Rows run in parallel; the weight gradient is reduced per column in fixed row order (deterministic). Row sums are
+// in double, in vector lanes (a fixed order for a given build).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -14,9 +15,11 @@ void CpuBackend::rmsnorm_forward(float* out, float* rstd, const float* x, const 
     const float* xr = x + (size_t)n * C;
     float* o = out + (size_t)n * C;
     double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; ++c) ss += (double)xr[c] * xr[c];
     const float r = (float)(1.0 / std::sqrt(ss / C + (double)eps));
     rstd[n] = r;
+#pragma omp simd
     for (int c = 0; c < C; ++c) o[c] = w[c] * (xr[c] * r);
   }
 }
@@ -33,6 +36,7 @@ void CpuBackend::rmsnorm_backward(float* dx, float* dw, const float* dout, const
       float* d = dx + (size_t)n * C;
       const double r = rstd[n];
       double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
       for (int c = 0; c < C; ++c) dot += (double)w[c] * g[c] * xr[c];
       const float k = (float)(r * r * r * dot / C);
       const float rf = (float)r;
