@@ -26,7 +26,6 @@ namespace strata {
 namespace {
 
 constexpr int kQB = 64;                                 // query rows per block
-constexpr size_t kChunkTargetBytes = size_t{64} << 20;  // sequences per chunk: as many as fit this (at least one)
 
 size_t align64(size_t b) { return (b + 63) / 64 * 64; }
 
@@ -49,8 +48,9 @@ size_t per_sequence_bytes(const Dims& d) {
          (size_t)(d.NH * kQB) * 4 + 9 * 64;       // row sums, alignment
 }
 
-int chunk_sequences(const Dims& d) {
-  return (int)std::clamp<int64_t>((int64_t)(kChunkTargetBytes / per_sequence_bytes(d)), 1, d.B);
+// Sequences per chunk: as many as fit `target` bytes of scratch (at least one).
+int chunk_sequences(const Dims& d, size_t target) {
+  return (int)std::clamp<int64_t>((int64_t)(target / per_sequence_bytes(d)), 1, d.B);
 }
 
 struct Layout {
@@ -150,8 +150,7 @@ BatchedGemmDesc matmul(Mm which, const Dims& d, int bc, int qb, float scale) {
 
 // The largest oneDNN scratchpad of every matmul of a call (chunks of bc sequences and the last, shorter one).
 template <class PadOf>
-size_t largest_pad(const Dims& d, float scale, PadOf pad_of) {
-  const int bc = chunk_sequences(d);
+size_t largest_pad(const Dims& d, int bc, float scale, PadOf pad_of) {
   size_t pad = 0;
   for (int chunk : {bc, (int)(d.B % bc)}) {
     if (chunk == 0) continue;
@@ -305,10 +304,12 @@ void row_dots(float* D, const float* dout, const float* out, const Dims& d, int6
 
 }  // namespace
 
-size_t bf16_attention_scratch_bytes(const AttentionShape& s) {
+size_t bf16_attention_scratch_bytes(const AttentionShape& s, size_t chunk_bytes) {
   const Dims d(s);
-  const size_t pad = largest_pad(d, softmax_scale(s), [](const BatchedGemmDesc& g) { return onednn_scratchpad_bytes(g); });
-  const size_t bytes = layout(d, chunk_sequences(d), pad).bytes;
+  const int bc = chunk_sequences(d, chunk_bytes);
+  const size_t pad =
+      largest_pad(d, bc, softmax_scale(s), [](const BatchedGemmDesc& g) { return onednn_scratchpad_bytes(g); });
+  const size_t bytes = layout(d, bc, pad).bytes;
   return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
 }
 
@@ -317,7 +318,7 @@ std::vector<std::string> bf16_attention_implementations(const AttentionShape& s)
   OneDnnGemm mm;
   std::vector<std::string> out;
   const char* names[] = {"scores", "pv", "dv", "dp", "dq", "dk"};
-  const int bc = chunk_sequences(d);
+  const int bc = chunk_sequences(d, kBf16AttentionChunkBytes);
   for (int qb = 0; qb < d.nqb; ++qb)
     for (Mm m : {Mm::Scores, Mm::PV, Mm::DV, Mm::DP, Mm::DQ, Mm::DK})
       out.push_back(std::string(names[(int)m]) + " qb=" + std::to_string(qb) + ": " +
@@ -335,8 +336,9 @@ void CpuBackend::attention_forward_bf16_units(float* out, float* lse, const floa
   const Dims d(s);
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
-  const int bc = chunk_sequences(d);
-  const Layout L = layout(d, bc, largest_pad(d, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
+  const int bc = chunk_sequences(d, attention_chunk_bytes_);
+  const Layout L =
+      layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
   char* base = reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float)));
   bf16 *Qp = reinterpret_cast<bf16*>(base + L.qp), *Kp = reinterpret_cast<bf16*>(base + L.kp),
        *Vp = reinterpret_cast<bf16*>(base + L.vp), *Pb = reinterpret_cast<bf16*>(base + L.pb);
@@ -366,8 +368,9 @@ void CpuBackend::attention_backward_bf16_units(float* dq, float* dk, float* dv, 
   const Dims d(s);
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
-  const int bc = chunk_sequences(d);
-  const Layout L = layout(d, bc, largest_pad(d, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
+  const int bc = chunk_sequences(d, attention_chunk_bytes_);
+  const Layout L =
+      layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
   char* base = reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float)));
   bf16 *Qp = reinterpret_cast<bf16*>(base + L.qp), *dOp = reinterpret_cast<bf16*>(base + L.dop),
        *Kp = reinterpret_cast<bf16*>(base + L.kp), *Vp = reinterpret_cast<bf16*>(base + L.vp),

@@ -8,7 +8,10 @@
 
 namespace strata {
 
-CpuBackend::CpuBackend() { init_compute_stream(); }
+CpuBackend::CpuBackend() : CpuBackend(kBf16AttentionChunkBytes) {}
+CpuBackend::CpuBackend(size_t attention_chunk_bytes) : attention_chunk_bytes_(attention_chunk_bytes) {
+  init_compute_stream();
+}
 CpuBackend::~CpuBackend() { destroy_compute_stream(); }
 
 BackendCaps CpuBackend::caps() const {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_attention_bf16.h"
 #include "backend/cpu/cpu_onednn_gemm.h"
 
 namespace strata {
@@ -32,6 +33,8 @@ size_t f32_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 class CpuBackend : public Backend {
  public:
   CpuBackend();
+  // Tests: the bf16-unit attention's chunk target (kBf16AttentionChunkBytes by default, which the planner assumes).
+  explicit CpuBackend(size_t attention_chunk_bytes);
   ~CpuBackend() override;
 
   std::string name() const override { return "cpu"; }
@@ -125,6 +128,7 @@ class CpuBackend : public Backend {
 
   Buffer op_scratch_;
   std::unique_ptr<OneDnnGemm> onednn_;  // created on first use
+  size_t attention_chunk_bytes_;
 };
 
 // Throws (naming the row) unless every pos[i] of a cached attention call (host-readable) lies in [0, S).
