@@ -11,7 +11,7 @@ namespace strata {
 
 // Kernels parallelise (OpenMP) only above this much work: tiny parallel regions cost more in fork/join and barrier
 // waits than they save, and collapse badly when other processes share the cores. Results never depend on it.
-inline constexpr size_t kParallelMinWork = size_t{1} << 15;
+inline constexpr size_t kParallelMinWork = size_t{1} << 18;
 
 // The bf16 linear ops widen the weight (or its gradient) to fp32 a slice of output rows at a time, at most this many
 // bytes (at least one row), so the scratch stays small next to a 32K x 8K head.

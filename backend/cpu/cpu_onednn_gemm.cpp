@@ -2,6 +2,8 @@
 // created once per shape with a user-provided scratchpad, run on the backend's OpenMP threads.
 #include "backend/cpu/cpu_onednn_gemm.h"
 
+#include <omp.h>
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/check.h"
@@ -47,6 +49,33 @@ dnnl::matmul::primitive_desc describe(const BatchedGemmDesc& g, const dnnl::engi
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, eng);
 }
 
+// Multiply-adds x 2 of a matmul.
+double flops(const GemmDesc& g) { return 2.0 * g.M * g.N * g.K; }
+double flops(const BatchedGemmDesc& g) {
+  double f = 2.0 * (double)g.a_dims[g.a_dims.size() - 1];  // K
+  for (int64_t d : g.c_dims) f *= (double)d;               // batch x M x N
+  return f;
+}
+
+// Below this many flops a matmul runs on the calling thread alone: waking a passive OpenMP team (strata's default
+// wait policy) costs more than the split saves (kSmallGemmFlops at ~100 GFLOP/s a core is ~0.2 ms of work).
+// Deterministic: the choice depends on the shape only.
+constexpr double kSmallGemmFlops = 16e6;
+class OneThreadIfSmall {
+ public:
+  explicit OneThreadIfSmall(double flops) : saved_(flops < kSmallGemmFlops ? omp_get_max_threads() : 0) {
+    if (saved_) omp_set_num_threads(1);
+  }
+  ~OneThreadIfSmall() {
+    if (saved_) omp_set_num_threads(saved_);
+  }
+  OneThreadIfSmall(const OneThreadIfSmall&) = delete;
+  OneThreadIfSmall& operator=(const OneThreadIfSmall&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace
 
 struct OneDnnGemm::Impl {
@@ -68,9 +97,17 @@ struct OneDnnGemm::Impl {
             pd.scratchpad_desc()};
     return from.emplace(g, std::move(e)).first->second;
   }
-  Entry& get(const GemmDesc& g) { return get(cache, g); }
-  Entry& get(const BatchedGemmDesc& g) { return get(batched, g); }
-  void execute(Entry& e, const void* a, const void* b, float* c, void* scratchpad) {
+  template <class Desc>
+  Entry& get_on_threads(std::map<Desc, Entry>& from, const Desc& g) {
+    const OneThreadIfSmall scope(flops(g));  // oneDNN sizes its blocking by the thread count it sees at creation
+    return get(from, g);
+  }
+  Entry& get(const GemmDesc& g) { return get_on_threads(cache, g); }
+  Entry& get(const BatchedGemmDesc& g) { return get_on_threads(batched, g); }
+  template <class Desc>
+  void execute(const Desc& g, const void* a, const void* b, float* c, void* scratchpad) {
+    Entry& e = get(g);
+    const OneThreadIfSmall scope(flops(g));
     dnnl::memory ma(e.a, eng, const_cast<void*>(a)), mb(e.b, eng, const_cast<void*>(b)), mc(e.c, eng, c),
         mpad(e.pad, eng, e.scratch ? scratchpad : nullptr);
     e.prim.execute(strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, mpad}});
@@ -88,18 +125,22 @@ OneDnnGemm::~OneDnnGemm() = default;
 size_t OneDnnGemm::scratchpad_bytes(const GemmDesc& g) { return impl_->get(g).scratch; }
 
 void OneDnnGemm::run(const GemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
-  impl_->execute(impl_->get(g), a, b, c, scratchpad);
+  impl_->execute(g, a, b, c, scratchpad);
 }
 
 size_t OneDnnGemm::scratchpad_bytes(const BatchedGemmDesc& g) { return impl_->get(g).scratch; }
 
 void OneDnnGemm::run(const BatchedGemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
-  impl_->execute(impl_->get(g), a, b, c, scratchpad);
+  impl_->execute(g, a, b, c, scratchpad);
 }
 
-std::string OneDnnGemm::implementation(const BatchedGemmDesc& g) { return describe(g, impl_->eng).impl_info_str(); }
+std::string OneDnnGemm::implementation(const BatchedGemmDesc& g) {
+  const OneThreadIfSmall scope(flops(g));
+  return describe(g, impl_->eng).impl_info_str();
+}
 
 size_t onednn_scratchpad_bytes(const GemmDesc& g) {
+  const OneThreadIfSmall scope(flops(g));  // as the backend creates it: the scratchpad depends on the thread count
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return describe(g, eng).scratchpad_desc().get_size();
 }
@@ -109,6 +150,7 @@ size_t onednn_scratchpad_bytes(const GemmDesc& g) {
 namespace strata {
 
 size_t onednn_scratchpad_bytes(const BatchedGemmDesc& g) {
+  const OneThreadIfSmall scope(flops(g));
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return describe(g, eng).scratchpad_desc().get_size();
 }
