@@ -112,9 +112,11 @@ TEST_P(KvCacheParity, DecoderLogitsEqualTheFullForward) {
     for (int r = 0; r < 3; ++r) {
       got[r].insert(got[r].end(), all.begin() + off * cfg.vocab, all.begin() + (off + feed[r].size()) * cfg.vocab);
       off += feed[r].size();
-      if (!feed[r].empty())  // the last logits equal the all-logits row of the row's last token
-        EXPECT_EQ(0, std::memcmp(last.data() + (size_t)r * cfg.vocab, got[r].data() + got[r].size() - cfg.vocab,
-                                 sizeof(float) * cfg.vocab));
+      if (!feed[r].empty())  // the last logits are the all-logits row of the row's last token (up to the head GEMM's
+                             // summation order, which may depend on its row count: oneDNN's AVX2 kernels)
+        EXPECT_LE(row_rel_error(last.data() + (size_t)r * cfg.vocab, got[r].data() + got[r].size() - cfg.vocab,
+                                cfg.vocab),
+                  1e-6);
       else
         EXPECT_TRUE(std::isnan(last[(size_t)r * cfg.vocab])) << "a row given no tokens keeps its logits";
     }
