@@ -1,9 +1,10 @@
 // The bf16 engine's causal GQA attention on the CPU's bf16 units (oneDNN batched matmuls), with the semantics of the
 // CUDA tensor-core kernels: q, k, v, the probabilities, dO and dS are bf16 GEMM operands; sums, softmax, lse in fp32.
+#include "backend/cpu/cpu_attention_bf16.h"
+
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu/cpu_attention_bf16.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/cpu_vector_math.h"
 #include "core/dtype_convert.h"
@@ -25,15 +26,16 @@ namespace strata {
 
 namespace {
 
-constexpr int kQB = 64;                                 // query rows per block
+constexpr int kQB = 64;  // query rows per block
 
-size_t align64(size_t b) { return (b + 63) / 64 * 64; }
+size_t align64(size_t b) {
+  return (b + 63) / 64 * 64;
+}
 
 struct Dims {
   int64_t B, T, NH, NKV, HS, G, nqb, Tp;
   explicit Dims(const AttentionShape& s)
-      : B(s.B), T(s.T), NH(s.NH), NKV(s.NKV), HS(s.HS), G(s.NH / s.NKV), nqb((s.T + kQB - 1) / kQB),
-        Tp(nqb * kQB) {}
+      : B(s.B), T(s.T), NH(s.NH), NKV(s.NKV), HS(s.HS), G(s.NH / s.NKV), nqb((s.T + kQB - 1) / kQB), Tp(nqb * kQB) {}
   int64_t bs(int qb) const { return std::min<int64_t>(kQB, T - (int64_t)qb * kQB); }
   int64_t nk(int qb) const { return (int64_t)qb * kQB + bs(qb); }
 };
@@ -41,11 +43,11 @@ struct Dims {
 // Bytes of every buffer but oneDNN's scratchpad for one sequence.
 size_t per_sequence_bytes(const Dims& d) {
   return 2 * (size_t)(d.NH * d.Tp * d.HS) * 2 +  // Qp, dOp
-         2 * (size_t)(d.NKV * d.T * d.HS) * 2 +   // Kp, Vp
-         2 * (size_t)(d.NH * kQB * d.T) * 4 +     // S, dP
-         2 * (size_t)(d.NH * kQB * d.T) * 2 +     // Pb, dSb
-         (size_t)(d.NH * d.T) * 4 +               // D
-         (size_t)(d.NH * kQB) * 4 + 9 * 64;       // row sums, alignment
+         2 * (size_t)(d.NKV * d.T * d.HS) * 2 +  // Kp, Vp
+         2 * (size_t)(d.NH * kQB * d.T) * 4 +    // S, dP
+         2 * (size_t)(d.NH * kQB * d.T) * 2 +    // Pb, dSb
+         (size_t)(d.NH * d.T) * 4 +              // D
+         (size_t)(d.NH * kQB) * 4 + 9 * 64;      // row sums, alignment
 }
 
 // Sequences per chunk: as many as fit `target` bytes of scratch (at least one).
@@ -73,6 +75,19 @@ Layout layout(const Dims& d, int bc, size_t pad_bytes) {
   l.pad = take(pad_bytes);
   l.bytes = at;
   return l;
+}
+
+// The buffers of a layout, carved out of the op scratch at `base`.
+struct Buffers {
+  bf16 *Qp, *dOp, *Kp, *Vp, *Pb, *dSb;
+  float *S, *dP, *D, *l;
+  void* pad;
+};
+Buffers carve(char* base, const Layout& L) {
+  auto b16 = [base](size_t off) { return reinterpret_cast<bf16*>(base + off); };
+  auto f32 = [base](size_t off) { return reinterpret_cast<float*>(base + off); };
+  return {b16(L.qp), b16(L.dop), b16(L.kp), b16(L.vp),     b16(L.pb),   b16(L.dsb),
+          f32(L.s),  f32(L.dp),  f32(L.dd), f32(L.rowsum), base + L.pad};
 }
 
 // ---- The matmuls of query block qb for a chunk of bc sequences (strides in elements) ----------------------------
@@ -161,7 +176,9 @@ size_t largest_pad(const Dims& d, int bc, float scale, PadOf pad_of) {
   return pad;
 }
 
-float softmax_scale(const AttentionShape& s) { return 1.0f / std::sqrt((float)s.HS); }
+float softmax_scale(const AttentionShape& s) {
+  return 1.0f / std::sqrt((float)s.HS);
+}
 
 // ---- Elementwise passes ----------------------------------------------------------------------------------------
 
@@ -302,6 +319,11 @@ void row_dots(float* D, const float* dout, const float* out, const Dims& d, int6
       }
 }
 
+// The layout of a call's scratch for the primitives `mm` creates (their scratchpads included).
+Layout layout_for(const Dims& d, int bc, float scale, OneDnnGemm& mm) {
+  return layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
+}
+
 }  // namespace
 
 size_t bf16_attention_scratch_bytes(const AttentionShape& s, size_t chunk_bytes) {
@@ -337,27 +359,22 @@ void CpuBackend::attention_forward_bf16_units(float* out, float* lse, const floa
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
   const int bc = chunk_sequences(d, attention_chunk_bytes_);
-  const Layout L =
-      layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
-  char* base = reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float)));
-  bf16 *Qp = reinterpret_cast<bf16*>(base + L.qp), *Kp = reinterpret_cast<bf16*>(base + L.kp),
-       *Vp = reinterpret_cast<bf16*>(base + L.vp), *Pb = reinterpret_cast<bf16*>(base + L.pb);
-  float *S = reinterpret_cast<float*>(base + L.s), *l = reinterpret_cast<float*>(base + L.rowsum);
-  void* pad = base + L.pad;
+  const Layout L = layout_for(d, bc, scale, mm);
+  const Buffers x = carve(reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float))), L);
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     const int n = (int)std::min<int64_t>(bc, d.B - b0);
 #pragma omp parallel
     {
-      pack_queries(Qp, q, d, b0, n);
-      pack_keys(Kp, k, d, b0, n);
-      pack_keys(Vp, v, d, b0, n);
+      pack_queries(x.Qp, q, d, b0, n);
+      pack_keys(x.Kp, k, d, b0, n);
+      pack_keys(x.Vp, v, d, b0, n);
     }
     for (int qb = 0; qb < d.nqb; ++qb) {
       const int64_t t0 = (int64_t)qb * kQB;
-      mm.run(matmul(Mm::Scores, d, n, qb, scale), Qp + qb * d.G * kQB * d.HS, Kp, S, pad);
-      forward_probabilities(S, Pb, l, lse, d, b0, n, qb, scale);
-      mm.run(matmul(Mm::PV, d, n, qb, scale), Pb, Vp, out + (b0 * d.T + t0) * d.NH * d.HS, pad);
-      normalise_rows(out, l, d, b0, n, qb);
+      mm.run(matmul(Mm::Scores, d, n, qb, scale), x.Qp + qb * d.G * kQB * d.HS, x.Kp, x.S, x.pad);
+      forward_probabilities(x.S, x.Pb, x.l, lse, d, b0, n, qb, scale);
+      mm.run(matmul(Mm::PV, d, n, qb, scale), x.Pb, x.Vp, out + (b0 * d.T + t0) * d.NH * d.HS, x.pad);
+      normalise_rows(out, x.l, d, b0, n, qb);
     }
   }
 }
@@ -369,36 +386,29 @@ void CpuBackend::attention_backward_bf16_units(float* dq, float* dk, float* dv, 
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
   const int bc = chunk_sequences(d, attention_chunk_bytes_);
-  const Layout L =
-      layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
-  char* base = reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float)));
-  bf16 *Qp = reinterpret_cast<bf16*>(base + L.qp), *dOp = reinterpret_cast<bf16*>(base + L.dop),
-       *Kp = reinterpret_cast<bf16*>(base + L.kp), *Vp = reinterpret_cast<bf16*>(base + L.vp),
-       *Pb = reinterpret_cast<bf16*>(base + L.pb), *dSb = reinterpret_cast<bf16*>(base + L.dsb);
-  float *S = reinterpret_cast<float*>(base + L.s), *dP = reinterpret_cast<float*>(base + L.dp),
-        *D = reinterpret_cast<float*>(base + L.dd);
-  void* pad = base + L.pad;
+  const Layout L = layout_for(d, bc, scale, mm);
+  const Buffers x = carve(reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float))), L);
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     const int n = (int)std::min<int64_t>(bc, d.B - b0);
 #pragma omp parallel
     {
-      pack_queries(Qp, q, d, b0, n);
-      pack_queries(dOp, dout, d, b0, n);
-      pack_keys(Kp, k, d, b0, n);
-      pack_keys(Vp, v, d, b0, n);
-      row_dots(D, dout, out, d, b0, n);
+      pack_queries(x.Qp, q, d, b0, n);
+      pack_queries(x.dOp, dout, d, b0, n);
+      pack_keys(x.Kp, k, d, b0, n);
+      pack_keys(x.Vp, v, d, b0, n);
+      row_dots(x.D, dout, out, d, b0, n);
     }
     float* dk_b = dk + b0 * d.T * d.NKV * d.HS;
     float* dv_b = dv + b0 * d.T * d.NKV * d.HS;
     for (int qb = 0; qb < d.nqb; ++qb) {
       const int64_t t0 = (int64_t)qb * kQB, q_off = qb * d.G * kQB * d.HS;
-      mm.run(matmul(Mm::Scores, d, n, qb, scale), Qp + q_off, Kp, S, pad);
-      backward_probabilities(S, Pb, lse, d, b0, n, qb, scale);
-      mm.run(matmul(Mm::DV, d, n, qb, scale), Pb, dOp + q_off, dv_b, pad);
-      mm.run(matmul(Mm::DP, d, n, qb, scale), dOp + q_off, Vp, dP, pad);
-      score_gradients(dSb, S, dP, D, d, n, qb);
-      mm.run(matmul(Mm::DQ, d, n, qb, scale), dSb, Kp, dq + (b0 * d.T + t0) * d.NH * d.HS, pad);
-      mm.run(matmul(Mm::DK, d, n, qb, scale), dSb, Qp + q_off, dk_b, pad);
+      mm.run(matmul(Mm::Scores, d, n, qb, scale), x.Qp + q_off, x.Kp, x.S, x.pad);
+      backward_probabilities(x.S, x.Pb, lse, d, b0, n, qb, scale);
+      mm.run(matmul(Mm::DV, d, n, qb, scale), x.Pb, x.dOp + q_off, dv_b, x.pad);
+      mm.run(matmul(Mm::DP, d, n, qb, scale), x.dOp + q_off, x.Vp, x.dP, x.pad);
+      score_gradients(x.dSb, x.S, x.dP, x.D, d, n, qb);
+      mm.run(matmul(Mm::DQ, d, n, qb, scale), x.dSb, x.Kp, dq + (b0 * d.T + t0) * d.NH * d.HS, x.pad);
+      mm.run(matmul(Mm::DK, d, n, qb, scale), x.dSb, x.Qp + q_off, dk_b, x.pad);
     }
   }
 }
