@@ -228,18 +228,20 @@ void forward_probabilities(const float* S, bf16* Pb, float* l, float* lse, const
     if (i >= bs) continue;
     const float* x = S + r * nk;
     bf16* p = Pb + r * nk;
-    const int64_t t = t0 + i, visible = t + 1;  // keys past it (< 64 of the nk) are masked by selects, not a shorter
-                                                // loop: whole vectors, no scalar tail
+    // Loops over the visible keys, then a fill: a select over all nk keys gets split by GCC into a scalar loop
+    // adding zeros past `visible` (15% of the attention's time).
+    const int64_t t = t0 + i, visible = t + 1;
     float m = -INFINITY;
 #pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < nk; ++j) m = j < visible && x[j] * scale > m ? x[j] * scale : m;
+    for (int64_t j = 0; j < visible; ++j) m = x[j] * scale > m ? x[j] * scale : m;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < nk; ++j) {
-      const float e = j < visible ? exp_vec(x[j] * scale - m) : 0.0f;
+    for (int64_t j = 0; j < visible; ++j) {
+      const float e = exp_vec(x[j] * scale - m);
       p[j] = f32_to_bf16(e);
       sum += e;
     }
+    std::fill(p + visible, p + nk, bf16{0});
     l[r] = sum;
     lse[((b0 + bl) * d.NH + h) * d.T + t] = m + std::log(sum);
   }
@@ -277,11 +279,13 @@ void backward_probabilities(float* S, bf16* Pb, const float* lse, const Dims& d,
     const int64_t t = t0 + i, visible = t + 1;
     const float L = lse[((b0 + bl) * d.NH + h) * d.T + t];
 #pragma omp simd
-    for (int64_t j = 0; j < nk; ++j) {
-      const float pj = j < visible ? exp_vec(x[j] * scale - L) : 0.0f;
+    for (int64_t j = 0; j < visible; ++j) {
+      const float pj = exp_vec(x[j] * scale - L);
       x[j] = pj;
       p[j] = f32_to_bf16(pj);
     }
+    std::fill(x + visible, x + nk, 0.0f);
+    std::fill(p + visible, p + nk, bf16{0});
   }
 }
 
