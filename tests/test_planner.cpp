@@ -149,7 +149,9 @@ TEST(Planner, AutoPlacementStaysWithinTheBudgetAndMatchesThePlan) {
     SCOPED_TRACE(plan.to_text());
     ASSERT_TRUE(plan.fits) << plan.verdict;
     EXPECT_LT(plan.placement.device, model.n_layers);
-    if (extra.size() > 1) EXPECT_GT(plan.placement.disk, 0);
+    if (extra.size() > 1) {
+      EXPECT_GT(plan.placement.disk, 0);
+    }
     TrainOptions o;
     o.log = nullptr;
     train(cfg, o);
