@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: training tokens/s of the tiny demo on a quiet machine and next to a competing busy process (one core
-# taken), with libgomp's default wait (spin 300,000) and with the passive wait strata adopts (OMP_WAIT_POLICY=PASSIVE),
-# printed as ratios measured in one run. Usage: bench/contention.sh [STRATA] [STEPS]
+# taken), with libgomp's default wait (spin 300,000), a short spin (GOMP_SPINCOUNT=SHORT_SPIN, default 20,000) and the
+# passive wait strata adopts (OMP_WAIT_POLICY=PASSIVE), printed as ratios measured in one run. Usage: bench/contention.sh [STRATA] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STRATA=${1:-build/strata}

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend_registry.h"
+#include "backend/cpu/cpu_attention_bf16.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/cpu_onednn_gemm.h"
 #include "tests/support/tensor_compare.h"
@@ -73,6 +74,17 @@ TEST_P(CpuBf16Attention, EqualsTheCudaTensorCoreSemantics) {
     EXPECT_LE(e.rel_l2, c.bound) << c.name << ": " << e.describe();
     std::printf("  B=%d T=%d NH=%d NKV=%d HS=%d %-3s cpu vs cuda-emu rel_l2 %.2e\n", s.B, s.T, s.NH, s.NKV, s.HS,
                 c.name, e.rel_l2);
+  }
+}
+
+// A matmul on oneDNN's reference implementation would be orders of magnitude slower (a layout it does not take):
+// every matmul of the attention runs on a JIT kernel, for the `small` preset and a LLaMA-2-7B shape.
+TEST(CpuBf16AttentionMatmuls, NoneRunsOnAReferenceImplementation) {
+  if (!OneDnnGemm::native()) GTEST_SKIP() << "this CPU has no bf16 units: the bf16-unit attention does not run";
+  for (const AttentionShape& s : {AttentionShape{4, 256, 8, 4, 64, true}, AttentionShape{1, 200, 32, 32, 128, true}}) {
+    const std::vector<std::string> impls = bf16_attention_implementations(s);
+    ASSERT_EQ(impls.size(), (size_t)6 * ((s.T + 63) / 64));
+    for (const std::string& i : impls) EXPECT_EQ(i.find("ref"), std::string::npos) << i;
   }
 }
 

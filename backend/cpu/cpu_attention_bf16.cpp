@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_attention_bf16.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
@@ -323,11 +324,6 @@ void row_dots(float* D, const float* dout, const float* out, const Dims& d, int6
       }
 }
 
-// The layout of a call's scratch for the primitives `mm` creates (their scratchpads included).
-Layout layout_for(const Dims& d, int bc, float scale, OneDnnGemm& mm) {
-  return layout(d, bc, largest_pad(d, bc, scale, [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); }));
-}
-
 }  // namespace
 
 size_t bf16_attention_scratch_bytes(const AttentionShape& s, size_t chunk_bytes) {
@@ -335,8 +331,7 @@ size_t bf16_attention_scratch_bytes(const AttentionShape& s, size_t chunk_bytes)
   const int bc = chunk_sequences(d, chunk_bytes);
   const size_t pad =
       largest_pad(d, bc, softmax_scale(s), [](const BatchedGemmDesc& g) { return onednn_scratchpad_bytes(g); });
-  const size_t bytes = layout(d, bc, pad).bytes;
-  return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
+  return op_scratch_granules(layout(d, bc, pad).bytes);
 }
 
 std::vector<std::string> bf16_attention_implementations(const AttentionShape& s) {
@@ -357,13 +352,25 @@ size_t cpu_bf16_attention_scratch_bytes(size_t B, size_t T, size_t NH, size_t NK
   return bf16_attention_scratch_bytes(AttentionShape{(int)B, (int)T, (int)NH, (int)NKV, (int)HS, true});
 }
 
+size_t CpuBackend::bf16_attention_pad(const AttentionShape& s, int bc) {
+  const std::array<int, 6> key{s.B, s.T, s.NH, s.NKV, s.HS, bc};
+  auto it = bf16_attention_pads_.find(key);
+  if (it == bf16_attention_pads_.end()) {
+    OneDnnGemm& mm = onednn();
+    const size_t pad =
+        largest_pad(Dims(s), bc, softmax_scale(s), [&mm](const BatchedGemmDesc& g) { return mm.scratchpad_bytes(g); });
+    it = bf16_attention_pads_.emplace(key, pad).first;
+  }
+  return it->second;
+}
+
 void CpuBackend::attention_forward_bf16_units(float* out, float* lse, const float* q, const float* k, const float* v,
                                               const AttentionShape& s) {
   const Dims d(s);
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
   const int bc = chunk_sequences(d, attention_chunk_bytes_);
-  const Layout L = layout_for(d, bc, scale, mm);
+  const Layout L = layout(d, bc, bf16_attention_pad(s, bc));
   const Buffers x = carve(reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float))), L);
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     const int n = (int)std::min<int64_t>(bc, d.B - b0);
@@ -390,7 +397,7 @@ void CpuBackend::attention_backward_bf16_units(float* dq, float* dk, float* dv, 
   const float scale = softmax_scale(s);
   OneDnnGemm& mm = onednn();
   const int bc = chunk_sequences(d, attention_chunk_bytes_);
-  const Layout L = layout_for(d, bc, scale, mm);
+  const Layout L = layout(d, bc, bf16_attention_pad(s, bc));
   const Buffers x = carve(reinterpret_cast<char*>(op_scratch((L.bytes + sizeof(float) - 1) / sizeof(float))), L);
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     const int n = (int)std::min<int64_t>(bc, d.B - b0);

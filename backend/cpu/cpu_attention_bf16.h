@@ -15,8 +15,8 @@ inline constexpr size_t kBf16AttentionChunkBytes = size_t{64} << 20;
 
 // Bytes of the op scratch an attention call of shape `s` (bf16_inputs) takes on the bf16 units, in whole granules.
 size_t bf16_attention_scratch_bytes(const AttentionShape& s, size_t chunk_bytes = kBf16AttentionChunkBytes);
-// "<matmul> qb=<block>: <oneDNN implementation>" for every matmul such a call runs (tests check none is a reference
-// implementation; benchmarks print them).
+// "<matmul> qb=<block>: <oneDNN implementation>" for every matmul such a call runs (test_cpu_bf16_attention checks
+// that none is a reference implementation).
 std::vector<std::string> bf16_attention_implementations(const AttentionShape& s);
 
 }  // namespace strata

@@ -1,6 +1,8 @@
-// CpuBackend: compute on the host with oneDNN matmul (linears), OpenBLAS sgemm (attention tiles) and OpenMP; "device" memory is host memory
-// (mimalloc, aligned) accounted as Device so budgets behave as on a GPU. Streams and events are synchronous.
+// CpuBackend: compute on the host with oneDNN matmul, OpenBLAS sgemm (fp32 attention tiles) and OpenMP; "device"
+// memory is host memory (mimalloc, aligned) accounted as Device so budgets behave as on a GPU. Streams are synchronous.
 #pragma once
+#include <array>
+#include <map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -20,11 +22,15 @@ inline size_t bf16_weight_slice_rows(size_t IC, size_t OC) {
   const size_t rows = kBf16WeightSliceBytes / (IC * sizeof(float));
   return rows < 1 ? 1 : (rows > OC ? OC : rows);
 }
-// Bytes of the bf16 scratch for a linear layer of N rows, IC inputs and OC outputs (forward and backward), and its
-// allocation granule: what CpuBackend allocates and the planner counts. Where oneDNN runs bf16 GEMMs natively
-// (OneDnnGemm::native) the scratch holds bf16 operands, one fp32 slice of the weight gradient and oneDNN's
-// scratchpad; elsewhere fp32 operands and a widened weight slice for sgemm (the layout the ref backend always uses).
-inline constexpr size_t kBf16ScratchGranule = size_t{1} << 20;
+// The op scratch grows in whole granules, at least one: what CpuBackend allocates for `bytes` and the planner counts.
+inline constexpr size_t kOpScratchGranule = size_t{1} << 20;
+inline size_t op_scratch_granules(size_t bytes) {
+  return (bytes > 0 ? (bytes + kOpScratchGranule - 1) / kOpScratchGranule : 1) * kOpScratchGranule;
+}
+// Bytes of the op scratch for a bf16 linear layer of N rows, IC inputs and OC outputs (forward and backward). Where
+// oneDNN runs bf16 GEMMs natively (OneDnnGemm::native) the scratch holds bf16 operands, one fp32 slice of the weight
+// gradient and oneDNN's scratchpad; elsewhere fp32 operands and a widened weight slice for sgemm (the layout the ref
+// backend always uses).
 size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC);
 // Bytes of the scratch of an fp32 linear layer (oneDNN's scratchpad for its three GEMMs), in whole granules.
@@ -119,16 +125,20 @@ class CpuBackend : public Backend {
   void linear_backward_bf16_widened(float* dx, bf16* dw, const float* dout, const float* x, const bf16* w, int N,
                                     int IC, int OC);
   OneDnnGemm& onednn();
+  void* pad_for(const GemmDesc& d);  // oneDNN's scratchpad for an fp32 linear's GEMM, from the op scratch
   // AttentionShape::bf16_inputs on the bf16 units (cpu_attention_bf16.cpp): bf16 operands as the CUDA kernels.
   void attention_forward_bf16_units(float* out, float* lse, const float* q, const float* k, const float* v,
                                     const AttentionShape& s);
   void attention_backward_bf16_units(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                      const float* k, const float* v, const float* out, const float* lse,
                                      const AttentionShape& s);
+  // The largest oneDNN scratchpad of such a call done `bc` sequences at a time, computed once per shape.
+  size_t bf16_attention_pad(const AttentionShape& s, int bc);
 
   Buffer op_scratch_;
   std::unique_ptr<OneDnnGemm> onednn_;  // created on first use
   size_t attention_chunk_bytes_;
+  std::map<std::array<int, 6>, size_t> bf16_attention_pads_;  // (B, T, NH, NKV, HS, bc) -> bytes
 };
 
 // Throws (naming the row) unless every pos[i] of a cached attention call (host-readable) lies in [0, S).
@@ -146,8 +156,7 @@ inline size_t rounded_qkv_floats(size_t B, size_t T, size_t NH, size_t NKV, size
   return B * T * (NH + 2 * NKV) * HS;
 }
 inline size_t rounded_qkv_scratch_bytes(size_t B, size_t T, size_t NH, size_t NKV, size_t HS) {
-  const size_t bytes = rounded_qkv_floats(B, T, NH, NKV, HS) * sizeof(float);
-  return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule;
+  return op_scratch_granules(rounded_qkv_floats(B, T, NH, NKV, HS) * sizeof(float));
 }
 
 // The op scratch of a bf16_inputs attention call on the CPU backend: the bf16-unit path's (cpu_attention_bf16.h)

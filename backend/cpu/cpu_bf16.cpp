@@ -33,11 +33,10 @@ void narrow(bf16* dst, const float* src, size_t n) {
 }  // namespace
 
 float* CpuBackend::op_scratch(size_t floats) {
-  const size_t bytes = std::max<size_t>(floats * sizeof(float), 1);
+  const size_t bytes = op_scratch_granules(floats * sizeof(float));
   if (!op_scratch_ || op_scratch_.bytes() < bytes) {
     op_scratch_ = Buffer();  // the old one goes first: the peak is the new size alone
-    const size_t granules = (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule;
-    op_scratch_ = alloc(MemoryKind::Device, granules * kBf16ScratchGranule, MemoryCategory::Workspace);
+    op_scratch_ = alloc(MemoryKind::Device, bytes, MemoryCategory::Workspace);
   }
   return op_scratch_.as<float>();
 }
@@ -118,19 +117,17 @@ size_t largest_pad(int N, int IC, int OC, PadOf pad_of) {
   return p;
 }
 
-size_t granules(size_t bytes) { return (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule * kBf16ScratchGranule; }
-
 }  // namespace
 
 size_t bf16_widened_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
   // backward: dout | x | a weight slice (the forward needs the last two)
-  return granules((N * OC + N * IC + bf16_weight_slice_rows(IC, OC) * IC) * sizeof(float));
+  return op_scratch_granules((N * OC + N * IC + bf16_weight_slice_rows(IC, OC) * IC) * sizeof(float));
 }
 
 size_t bf16_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
   if (!OneDnnGemm::native()) return bf16_widened_linear_scratch_bytes(N, IC, OC);
   const size_t pad = largest_pad((int)N, (int)IC, (int)OC, [](const GemmDesc& g) { return onednn_scratchpad_bytes(g); });
-  return granules(onednn_layout(N, IC, OC, pad).bytes);
+  return op_scratch_granules(onednn_layout(N, IC, OC, pad).bytes);
 }
 
 bool CpuBackend::bf16_gemm_on_onednn() const { return OneDnnGemm::native(); }
@@ -145,7 +142,7 @@ void CpuBackend::linear_forward_bf16(float* out, const float* x, const bf16* w, 
   OneDnnGemm& g = onednn();
   const OneDnnScratch s =
       onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const GemmDesc& q) { return g.scratchpad_bytes(q); }));
-  char* base = reinterpret_cast<char*>(op_scratch(granules(s.bytes) / sizeof(float)));
+  char* base = reinterpret_cast<char*>(op_scratch((s.bytes + sizeof(float) - 1) / sizeof(float)));
   bf16* xb = reinterpret_cast<bf16*>(base);
   narrow(xb, x, (size_t)N * IC);
   g.run(fwd_gemm(N, IC, OC), xb, w, out, base + s.pad);
@@ -158,7 +155,7 @@ void CpuBackend::linear_backward_bf16(float* dx, bf16* dw, const float* dout, co
   OneDnnGemm& g = onednn();
   const OneDnnScratch s =
       onednn_layout(N, IC, OC, largest_pad(N, IC, OC, [&g](const GemmDesc& q) { return g.scratchpad_bytes(q); }));
-  char* base = reinterpret_cast<char*>(op_scratch(granules(s.bytes) / sizeof(float)));
+  char* base = reinterpret_cast<char*>(op_scratch((s.bytes + sizeof(float) - 1) / sizeof(float)));
   bf16* xb = reinterpret_cast<bf16*>(base);
   bf16* db = reinterpret_cast<bf16*>(base + s.db);
   float* slice = reinterpret_cast<float*>(base + s.slice);

@@ -12,24 +12,25 @@ GemmDesc fwd_gemm(int N, int IC, int OC) { return {N, OC, IC, false, true, IC, I
 GemmDesc dx_gemm(int N, int IC, int OC) { return {N, IC, OC, false, false, OC, IC, IC, true, true}; }   // += dout @ w
 GemmDesc dw_gemm(int N, int IC, int OC) { return {OC, IC, N, true, false, OC, IC, IC, true, true}; }    // += dout^T @ x
 
-size_t whole_granules(size_t bytes) {
-  return std::max<size_t>(1, (bytes + kBf16ScratchGranule - 1) / kBf16ScratchGranule) * kBf16ScratchGranule;
-}
-
 }  // namespace
 
 size_t f32_linear_scratch_bytes(size_t N, size_t IC, size_t OC) {
   const int n = (int)N, ic = (int)IC, oc = (int)OC;
-  return whole_granules(std::max({onednn_scratchpad_bytes(fwd_gemm(n, ic, oc)),
-                                  onednn_scratchpad_bytes(dx_gemm(n, ic, oc)),
-                                  onednn_scratchpad_bytes(dw_gemm(n, ic, oc))}));
+  return op_scratch_granules(std::max({onednn_scratchpad_bytes(fwd_gemm(n, ic, oc)),
+                                       onednn_scratchpad_bytes(dx_gemm(n, ic, oc)),
+                                       onednn_scratchpad_bytes(dw_gemm(n, ic, oc))}));
+}
+
+// oneDNN's scratchpad for `d`, from the op scratch.
+void* CpuBackend::pad_for(const GemmDesc& d) {
+  return op_scratch((onednn().scratchpad_bytes(d) + sizeof(float) - 1) / sizeof(float));
 }
 
 void CpuBackend::linear_forward(float* out, const float* x, const float* w, int N, int IC, int OC) {
   // out[N,OC] = x[N,IC] @ w[OC,IC]^T
   OneDnnGemm& g = onednn();
   const GemmDesc d = fwd_gemm(N, IC, OC);
-  g.run(d, x, w, out, op_scratch(whole_granules(g.scratchpad_bytes(d)) / sizeof(float)));
+  g.run(d, x, w, out, pad_for(d));
 }
 
 void CpuBackend::linear_backward(float* dx, float* dw, const float* dout, const float* x, const float* w, int N,
@@ -37,11 +38,11 @@ void CpuBackend::linear_backward(float* dx, float* dw, const float* dout, const 
   OneDnnGemm& g = onednn();
   if (dx) {  // dx[N,IC] += dout[N,OC] @ w[OC,IC]
     const GemmDesc d = dx_gemm(N, IC, OC);
-    g.run(d, dout, w, dx, op_scratch(whole_granules(g.scratchpad_bytes(d)) / sizeof(float)));
+    g.run(d, dout, w, dx, pad_for(d));
   }
   if (dw) {  // dw[OC,IC] += dout[N,OC]^T @ x[N,IC]
     const GemmDesc d = dw_gemm(N, IC, OC);
-    g.run(d, dout, x, dw, op_scratch(whole_granules(g.scratchpad_bytes(d)) / sizeof(float)));
+    g.run(d, dout, x, dw, pad_for(d));
   }
 }
 

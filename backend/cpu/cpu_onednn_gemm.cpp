@@ -1,5 +1,5 @@
-// OneDnnGemm: oneDNN matmul primitives (bf16 x bf16 or f32 x f32 -> f32, strided operands, an optional sum post-op for "+="),
-// created once per shape with a user-provided scratchpad, run on the backend's OpenMP threads.
+// OneDnnGemm: oneDNN matmul primitives (bf16 x bf16 or f32 x f32 -> f32, strided or batched operands, an optional
+// sum post-op for "+="), created once per shape with a user-provided scratchpad, run on the backend's OpenMP threads.
 #include "backend/cpu/cpu_onednn_gemm.h"
 
 #include <omp.h>
@@ -88,8 +88,13 @@ struct OneDnnGemm::Impl {
   };
   std::map<GemmDesc, Entry> cache;
   std::map<BatchedGemmDesc, Entry> batched;
+  std::map<GemmDesc, Entry>& entries(const GemmDesc&) { return cache; }
+  std::map<BatchedGemmDesc, Entry>& entries(const BatchedGemmDesc&) { return batched; }
+  // The primitive for `g`, created on first use. Call under OneThreadIfSmall(flops(g)): oneDNN sizes its blocking
+  // (and scratchpad) by the thread count it sees at creation.
   template <class Desc>
-  Entry& get(std::map<Desc, Entry>& from, const Desc& g) {
+  Entry& get(const Desc& g) {
+    auto& from = entries(g);
     auto it = from.find(g);
     if (it != from.end()) return it->second;
     const auto pd = describe(g, eng);
@@ -98,16 +103,14 @@ struct OneDnnGemm::Impl {
     return from.emplace(g, std::move(e)).first->second;
   }
   template <class Desc>
-  Entry& get_on_threads(std::map<Desc, Entry>& from, const Desc& g) {
-    const OneThreadIfSmall scope(flops(g));  // oneDNN sizes its blocking by the thread count it sees at creation
-    return get(from, g);
+  size_t scratchpad_bytes(const Desc& g) {
+    const OneThreadIfSmall scope(flops(g));
+    return get(g).scratch;
   }
-  Entry& get(const GemmDesc& g) { return get_on_threads(cache, g); }
-  Entry& get(const BatchedGemmDesc& g) { return get_on_threads(batched, g); }
   template <class Desc>
   void execute(const Desc& g, const void* a, const void* b, float* c, void* scratchpad) {
-    Entry& e = get(g);
     const OneThreadIfSmall scope(flops(g));
+    Entry& e = get(g);
     dnnl::memory ma(e.a, eng, const_cast<void*>(a)), mb(e.b, eng, const_cast<void*>(b)), mc(e.c, eng, c),
         mpad(e.pad, eng, e.scratch ? scratchpad : nullptr);
     e.prim.execute(strm, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, mpad}});
@@ -122,13 +125,13 @@ bool OneDnnGemm::native() {
 OneDnnGemm::OneDnnGemm() : impl_(std::make_unique<Impl>()) {}
 OneDnnGemm::~OneDnnGemm() = default;
 
-size_t OneDnnGemm::scratchpad_bytes(const GemmDesc& g) { return impl_->get(g).scratch; }
+size_t OneDnnGemm::scratchpad_bytes(const GemmDesc& g) { return impl_->scratchpad_bytes(g); }
 
 void OneDnnGemm::run(const GemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
   impl_->execute(g, a, b, c, scratchpad);
 }
 
-size_t OneDnnGemm::scratchpad_bytes(const BatchedGemmDesc& g) { return impl_->get(g).scratch; }
+size_t OneDnnGemm::scratchpad_bytes(const BatchedGemmDesc& g) { return impl_->scratchpad_bytes(g); }
 
 void OneDnnGemm::run(const BatchedGemmDesc& g, const void* a, const void* b, float* c, void* scratchpad) {
   impl_->execute(g, a, b, c, scratchpad);
@@ -139,20 +142,16 @@ std::string OneDnnGemm::implementation(const BatchedGemmDesc& g) {
   return describe(g, impl_->eng).impl_info_str();
 }
 
-size_t onednn_scratchpad_bytes(const GemmDesc& g) {
+namespace {
+template <class Desc>
+size_t scratchpad_without_backend(const Desc& g) {
   const OneThreadIfSmall scope(flops(g));  // as the backend creates it: the scratchpad depends on the thread count
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return describe(g, eng).scratchpad_desc().get_size();
 }
+}  // namespace
 
-}  // namespace strata
-
-namespace strata {
-
-size_t onednn_scratchpad_bytes(const BatchedGemmDesc& g) {
-  const OneThreadIfSmall scope(flops(g));
-  const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return describe(g, eng).scratchpad_desc().get_size();
-}
+size_t onednn_scratchpad_bytes(const GemmDesc& g) { return scratchpad_without_backend(g); }
+size_t onednn_scratchpad_bytes(const BatchedGemmDesc& g) { return scratchpad_without_backend(g); }
 
 }  // namespace strata

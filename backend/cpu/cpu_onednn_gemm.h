@@ -1,7 +1,8 @@
-// OneDnnGemm: the CPU backend's linear-layer GEMMs through oneDNN's matmul: bf16 operands on the CPU's bf16 units
-// (AVX512-BF16, AMX; exact products, fp32 sums) or fp32 operands (its brgemm kernels, ahead of OpenBLAS sgemm on
-// these shapes), an fp32 result written or added. Primitives are cached per shape; oneDNN's scratchpad comes from
-// the caller (the backend's accounted scratch).
+// OneDnnGemm: the CPU backend's matmuls through oneDNN (linear layers, and the bf16 attention's batched products):
+// bf16 operands on the CPU's bf16 units (AVX512-BF16, AMX; exact products, fp32 sums) or fp32 operands (its brgemm
+// kernels, ahead of OpenBLAS sgemm on these shapes), an fp32 result written or added. Primitives are cached per
+// shape; matmuls under 16 MFLOP run on the calling thread alone; oneDNN's scratchpad comes from the caller (the
+// backend's accounted scratch).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +11,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
 
 namespace strata {
 

@@ -1,6 +1,5 @@
 // The op-parity harness (run_case: guard bytes, input immutability, finiteness, normalised error) and the
 // registry of op cases: one small class per op variant, one line per shape in op_cases().
-#include "backend/cpu/cpu_onednn_gemm.h"
 #include "tests/support/op_cases.h"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <exception>
 
+#include "backend/cpu/cpu_onednn_gemm.h"
 #include "core/rng.h"
 #include "core/dtype_convert.h"
 
@@ -536,7 +536,10 @@ class AttentionCachedCase : public OpCase {
   OpKind op() const override { return OpKind::AttentionCached; }
   std::string name() const override {
     std::string st;
-    for (int x : start) st += (st.empty() ? "" : "/") + std::to_string(x);
+    for (int x : start) {  // appended piece by piece: GCC 12's -Wrestrict misfires on "/" + std::string at -O3
+      if (!st.empty()) st += '/';
+      st += std::to_string(x);
+    }
     return strfmt("attention_cached(B=%d,Tq=%d,S=%d,NH=%d,NKV=%d,HS=%d,start=%s%s)", s.B, s.Tq, s.S, s.NH, s.NKV,
                   s.HS, st.c_str(), s.bf16_cache ? ",bf16" : "");
   }
