@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "bench/fill_values.h"
 #include "bench/op_breakdown.h"
-#include "core/dtype_convert.h"
 #include "core/rng.h"
 #include "model/llama_model.h"
 #include "model/param_init.h"
@@ -33,19 +33,6 @@ static double sgemm_gflops(int n, int reps) {
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * n * n * (double)n / best / 1e9;
-}
-
-// bench::FillFn for the op breakdown: uniform values of standard deviation `std` from a splitmix64 of the index.
-static void fill_values(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt) {
-  std::vector<float> v((size_t)n);
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t z = salt * 0x9E3779B97F4A7C15ull + (uint64_t)i;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    v[(size_t)i] = ones ? 1.0f : ((float)(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f) * std * 1.7320508f;
-  }
-  convert_from_f32(dst, v.data(), dtype, (size_t)n);
 }
 
 // Training FLOPs of one forward+backward: 6 * matmul params * tokens + attention (12 * L * T^2/2 * C per seq).
@@ -143,7 +130,7 @@ int main(int argc, char** argv) {
   if (ops) {  // one block of this preset on the bf16 engine, each distinct backend call timed alone
     ModelConfig one = cfg;
     one.n_layers = 1;
-    const bench::OpBreakdown r = bench::block_op_breakdown("cpu", one, B, T, fill_values);
+    const bench::OpBreakdown r = bench::block_op_breakdown("cpu", one, B, T, bench::fill_values);
     std::printf("  per-op breakdown of one block's bf16 forward+backward (B=%d, T=%d), cpu:\n", B, T);
     bench::print_op_breakdown(r, r.replay_ms);
   }

@@ -12,7 +12,7 @@
 namespace strata::bench {
 
 // Writes n deterministic finite values of `dtype` to host memory `dst`: ones when `ones`, else uniform with standard
-// deviation `std` (bench_gpu's fill_values).
+// deviation `std` (bench/fill_values.h).
 using FillFn = void (*)(void* dst, DType dtype, int64_t n, bool ones, float std, uint64_t salt);
 
 // One row: the call sites of one backend op with one shape (and flags), timed once, counted `calls` times per step.
